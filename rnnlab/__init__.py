@@ -1,0 +1,28 @@
+"""rnnlab: watch a character-level vanilla RNN learn.
+
+    import rnnlab
+    text, info = rnnlab.load_text(open("lyrics.txt", "rb").read())
+    trainer = rnnlab.Trainer(text, rnnlab.Config(hidden_size=128, batch_size=16))
+    trainer.step(2000)
+    print(trainer.smooth_loss, trainer.sample(300, temperature=0.8))
+"""
+
+from .config import Config
+from .gradcheck import gradcheck
+from .model import PARAM_NAMES, forward, init_params, loss_and_grads
+from .text import TextInfo, Vocab, load_text
+from .trainer import DivergenceError, Trainer
+
+__all__ = [
+    "PARAM_NAMES",
+    "Config",
+    "DivergenceError",
+    "TextInfo",
+    "Trainer",
+    "Vocab",
+    "forward",
+    "gradcheck",
+    "init_params",
+    "load_text",
+    "loss_and_grads",
+]

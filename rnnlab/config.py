@@ -1,0 +1,96 @@
+"""Hyperparameters: one frozen dataclass, with defaults, valid ranges and help text.
+
+The dashboard's sliders and the CLI's flags both read their ranges from here, so a value that one
+accepts the other accepts too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _spec(default: Any, low: float | None, high: float | None, help: str) -> Any:
+    return field(default=default, metadata={"range": (low, high), "help": help})
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every hyperparameter of a run. The defaults are the classic min-char-rnn's."""
+
+    hidden_size: int = _spec(100, 4, 1024, "Number of tanh units in the hidden layer (H).")
+    seq_length: int = _spec(
+        25, 2, 500, "Characters per chunk: backprop through time is truncated after this many steps (T)."
+    )
+    learning_rate: float = _spec(
+        0.1, 1e-5, 10.0, "Adagrad step size. Large values are allowed so divergence can be watched."
+    )
+    batch_size: int = _spec(
+        1, 1, 256, "Independent streams trained together, starting at evenly spaced offsets (B)."
+    )
+    seed: int | None = _spec(
+        None, 0, 2**32 - 1, "Seed for the initial weights; None draws one (and records it)."
+    )
+    val_fraction: float = _spec(
+        0.0, 0.0, 0.5, "Share of the text held out at the end for validation; 0 trains on all of it."
+    )
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "seed" and value is None:
+                continue
+            low, high = f.metadata["range"]
+            integral = f.type in ("int", "int | None")
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{f.name} must be a number, got {value!r}.")
+            if integral and value != int(value):
+                raise ValueError(f"{f.name} must be a whole number, got {value!r}.")
+            if not math.isfinite(value) or not low <= value <= high:
+                raise ValueError(
+                    f"{f.name} must be between {_fmt(low)} and {_fmt(high)}, got {value!r}."
+                )
+            if integral:
+                object.__setattr__(self, f.name, int(value))
+            else:
+                object.__setattr__(self, f.name, float(value))
+
+    @classmethod
+    def range(cls, name: str) -> tuple[float, float]:
+        """(low, high), inclusive, of the field `name`."""
+        return cls._field(name).metadata["range"]
+
+    @classmethod
+    def help(cls, name: str) -> str:
+        return cls._field(name).metadata["help"]
+
+    @classmethod
+    def default(cls, name: str) -> Any:
+        return cls._field(name).default
+
+    @classmethod
+    def _field(cls, name: str) -> dataclasses.Field:
+        for f in dataclasses.fields(cls):
+            if f.name == name:
+                return f
+        raise KeyError(f"Config has no field {name!r}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Config:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"Unknown hyperparameters: {', '.join(sorted(unknown))}.")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+def _fmt(x: float | None) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)

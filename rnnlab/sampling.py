@@ -1,0 +1,63 @@
+"""Generating text from the model one character at a time."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .model import PARAM_NAMES
+
+
+def sample_ids(
+    params: dict[str, np.ndarray],
+    h: np.ndarray,
+    first_id: int,
+    n: int,
+    rng: np.random.Generator,
+    temperature: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Feed `first_id`, then each drawn character back in, n times.
+
+    h: (H,) starting hidden state (not modified). temperature 0 picks the most likely character
+    (greedy); otherwise probabilities are softmax(y / temperature).
+    Returns ids (n,), the probability each drawn character had (n,), and the full next-character
+    distributions (n, V) they were drawn from.
+    """
+    if n < 0:
+        raise ValueError("The number of characters to sample cannot be negative.")
+    if not temperature >= 0 or not np.isfinite(temperature):
+        raise ValueError(f"Temperature must be 0 (greedy) or positive, got {temperature!r}.")
+    Wxh, Whh, Why, bh, by = (params[name] for name in PARAM_NAMES)
+    V = Why.shape[0]
+    h = np.array(h, dtype=np.float64).reshape(-1)
+    ids = np.empty(n, dtype=np.int64)
+    chosen_probs = np.empty(n)
+    distributions = np.empty((n, V))
+    current = first_id
+    for i in range(n):
+        h = np.tanh(Wxh[:, current] + Whh @ h + bh[:, 0])
+        logits = Why @ h + by[:, 0]
+        if temperature == 0:
+            probs = _softmax(logits)
+            current = int(np.argmax(probs))
+        else:
+            probs = _softmax(logits / temperature)
+            # Inverse-CDF draw: one uniform number per character, much cheaper than rng.choice.
+            current = min(int(np.searchsorted(np.cumsum(probs), rng.random() * probs.sum())), V - 1)
+        ids[i] = current
+        chosen_probs[i] = probs[current]
+        distributions[i] = probs
+    return ids, chosen_probs, distributions
+
+
+def run_prime(params: dict[str, np.ndarray], h: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Hidden state (H,) after reading ids[:-1] from h; the last id is left to seed sampling."""
+    Wxh, Whh, bh = params["Wxh"], params["Whh"], params["bh"]
+    h = np.array(h, dtype=np.float64).reshape(-1)
+    for current in ids[:-1]:
+        h = np.tanh(Wxh[:, current] + Whh @ h + bh[:, 0])
+    return h
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max())
+    return e / e.sum()
