@@ -1,0 +1,335 @@
+"""rnnlab: watch a character-level RNN learn. Run with `streamlit run app.py`.
+
+A thin view: every widget is wired to a method of the session's `Lab` (rnnlab/lab.py), every
+figure comes from rnnlab.figures. Untrusted text (uploads, samples, file names) is shown only
+through plain-text elements (st.code, st.text, dataframes) or escaped first.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from rnnlab import Config
+from rnnlab.corpora import BUILTIN_CORPORA, DEFAULT_CORPUS, builtin_corpus, uploaded_corpus
+from rnnlab.figures import UNITS, X_AXES, loss_figure
+from rnnlab.lab import Lab
+from rnnlab.presets import DASHBOARD_DEFAULTS
+from rnnlab.safe_text import escape_markdown
+
+MAX_UPLOAD_MB = int(st.get_option("server.maxUploadSize"))
+LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0)
+BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+TRAIN_CHOICES = (10, 100, 1000, 5000)
+# While playing, each tick trains for PLAY_SECONDS and redraws; ticks come every PLAY_INTERVAL,
+# so the page refreshes more than twice a second and never blocks for longer than half of one.
+PLAY_INTERVAL = 0.4
+PLAY_SECONDS = 0.3
+
+st.set_page_config(page_title="rnnlab: watch an RNN learn", page_icon="🔁", layout="wide")
+
+
+# ------------------------------------------------------------------------------ session state
+def lab() -> Lab:
+    """The session's one state object, created on first use."""
+    if "lab" not in st.session_state:
+        st.session_state.lab = Lab.create(builtin_corpus(DEFAULT_CORPUS), DASHBOARD_DEFAULTS)
+        _show_config_in_widgets(st.session_state.lab.trainer.config)
+        st.session_state.builtin_choice = DEFAULT_CORPUS
+    return st.session_state.lab
+
+
+def _show_config_in_widgets(config: Config) -> None:
+    st.session_state.hidden_size = config.hidden_size
+    st.session_state.batch_size = config.batch_size
+    st.session_state.seed = None
+    st.session_state.val_fraction = config.val_fraction
+    st.session_state.learning_rate = min(LEARNING_RATES, key=lambda lr: abs(lr - config.learning_rate))
+    st.session_state.seq_length = config.seq_length
+
+
+def notify(kind: str, text: str) -> None:
+    """Queue a message for the top of the page; `text` may hold untrusted names, so it is escaped."""
+    lab().notices.append((kind, escape_markdown(text)))
+
+
+def wanted_config() -> Config:
+    t = lab().trainer.config
+    seed = st.session_state.get("seed")
+    return Config(
+        hidden_size=st.session_state.hidden_size,
+        seq_length=t.seq_length,
+        learning_rate=t.learning_rate,
+        batch_size=st.session_state.batch_size,
+        seed=None if seed is None else int(seed),
+        val_fraction=st.session_state.val_fraction,
+    )
+
+
+# ---------------------------------------------------------------------------------- callbacks
+def on_builtin_choice() -> None:
+    name = st.session_state.builtin_choice
+    try:
+        corpus = builtin_corpus(name)
+    except (OSError, ValueError) as error:
+        notify("error", f"Could not read {name}: {error}")
+        return
+    lab().pending_corpus = None if corpus == lab().corpus else corpus
+
+
+def on_upload() -> None:
+    upload = st.session_state.upload
+    if upload is None:
+        return
+    try:
+        corpus = uploaded_corpus(upload.name, upload.getvalue(), MAX_UPLOAD_MB * 1_000_000)
+    except ValueError as error:
+        notify("error", str(error))
+        return
+    lab().pending_corpus = corpus
+    notify("success", f"Loaded {corpus.name}: {len(corpus.text):,} characters. Apply to train on it.")
+
+
+def on_apply() -> None:
+    """Reset / Apply: a new run with the wanted settings and text; the current run is kept."""
+    current = lab()
+    try:
+        config = wanted_config()
+        current.new_run(config, current.pending_corpus)
+    except ValueError as error:
+        notify("error", f"Nothing was changed: {error}")
+        return
+    current.pending_corpus = None
+    current.playing = False
+
+
+def on_learning_rate() -> None:
+    try:
+        lab().set_learning_rate(st.session_state.learning_rate)
+    except ValueError as error:
+        notify("error", str(error))
+
+
+def on_seq_length() -> None:
+    try:
+        lab().set_seq_length(st.session_state.seq_length)
+    except ValueError as error:
+        notify("error", str(error))
+        st.session_state.seq_length = lab().trainer.config.seq_length
+
+
+def on_sampling() -> None:
+    s = lab().sample_settings
+    try:
+        lab().set_sample_settings(
+            st.session_state.sample_length, st.session_state.temperature, st.session_state.prime
+        )
+    except ValueError as error:
+        notify("error", str(error))
+        st.session_state.sample_length, st.session_state.temperature, st.session_state.prime = (
+            s.length, s.temperature, s.prime,
+        )
+
+
+def on_step() -> None:
+    report_training(lab().train(iterations=1))
+
+
+def on_play() -> None:
+    lab().playing = not lab().playing
+
+
+def on_checkpoint_upload() -> None:
+    upload = st.session_state.checkpoint_upload
+    if upload is None:
+        return
+    try:
+        lab().load_checkpoint(upload.getvalue())
+    except ValueError as error:
+        notify("error", f"{upload.name} was not loaded, your model is unchanged: {error}")
+        return
+    lab().playing = False
+    _show_config_in_widgets(lab().trainer.config)
+    notify("success", f"Resumed from {upload.name} at iteration {lab().trainer.iteration:,}.")
+
+
+def report_training(report) -> None:
+    if report.error:
+        notify("error", f"Training paused. {report.error}")
+
+
+# ------------------------------------------------------------------------------------ sidebar
+def sidebar() -> None:
+    current = lab()
+    with st.sidebar:
+        st.header("Text")
+        st.selectbox("Built-in text", list(BUILTIN_CORPORA), key="builtin_choice", on_change=on_builtin_choice)
+        st.file_uploader(
+            f"…or upload a text file (up to {MAX_UPLOAD_MB} MB)",
+            key="upload",
+            on_change=on_upload,
+            help="Song lyrics, poems, code: any plain text. UTF-8 or a single-byte encoding.",
+        )
+
+        st.header("Model (needs a new run)")
+        st.slider("Hidden size", *_int_range("hidden_size"), step=4, key="hidden_size",
+                  help=Config.help("hidden_size"))
+        st.select_slider("Batch size", BATCH_SIZES, key="batch_size", help=Config.help("batch_size"))
+        st.number_input("Seed (empty: random)", *_int_range("seed"), value=None, step=1, key="seed",
+                        help=Config.help("seed"))
+        st.slider("Validation share", 0.0, float(Config.range("val_fraction")[1]), step=0.05,
+                  key="val_fraction", help=Config.help("val_fraction"))
+
+        st.header("Training (applies now)")
+        st.select_slider("Learning rate", LEARNING_RATES, key="learning_rate", on_change=on_learning_rate,
+                         format_func=lambda lr: f"{lr:g}", help=Config.help("learning_rate"))
+        st.slider("Sequence length", *_int_range("seq_length"), key="seq_length", on_change=on_seq_length,
+                  help=Config.help("seq_length"))
+
+        st.header("Sampling")
+        s = current.sample_settings
+        st.slider("Temperature (0: greedy)", 0.0, 2.0, s.temperature, step=0.05, key="temperature",
+                  on_change=on_sampling)
+        st.slider("Sample length", 20, 2000, s.length, step=10, key="sample_length", on_change=on_sampling)
+        st.text_input("Prime text", s.prime, key="prime", on_change=on_sampling,
+                      help="The model reads this first and continues it.")
+
+
+def _int_range(name: str) -> tuple[int, int]:
+    low, high = Config.range(name)
+    return int(low), int(high)
+
+
+# --------------------------------------------------------------------------------- main panels
+def notices() -> None:
+    current = lab()
+    for kind, text in current.notices:
+        (st.error if kind == "error" else st.success)(text)
+    current.notices.clear()
+
+
+def pending_panel() -> None:
+    current = lab()
+    changes = current.pending_changes(wanted_config(), current.pending_corpus)
+    if changes:
+        st.warning(
+            "**Pending changes** (they need a new model): "
+            + "; ".join(escape_markdown(change) for change in changes)
+            + ". Apply to start a new run; the current run stays in the chart for comparison."
+        )
+        st.button("Apply and start a new run", on_click=on_apply, type="primary", key="apply")
+        if current.pending_corpus is not None:
+            corpus_card(current.pending_corpus, "Pending text")
+
+
+def corpus_card(corpus, title: str) -> None:
+    with st.expander(f"{title}: {escape_markdown(corpus.name)}", expanded=title == "Pending text"):
+        c1, c2, c3, c4 = st.columns(4)
+        c1.metric("Characters", f"{len(corpus.text):,}")
+        c2.metric("Vocabulary", corpus.vocab.size)
+        c3.metric("Size", f"{corpus.n_bytes / 1000:,.1f} kB")
+        c4.metric("Encoding", corpus.encoding)
+        st.code(corpus.preview(), language=None, wrap_lines=True)
+
+
+def controls() -> None:
+    current = lab()
+    c1, c2, c3, c4, c5 = st.columns([1, 1.2, 1, 1.2, 1])
+    c1.button("Step", on_click=on_step, width="stretch", disabled=current.playing, key="step")
+    n = c2.selectbox("Iterations", TRAIN_CHOICES, index=2, label_visibility="collapsed", key="train_n")
+    train_clicked = c3.button(f"Train {n:,}", width="stretch", disabled=current.playing, key="train")
+    c4.button("⏸ Pause" if current.playing else "▶ Play", on_click=on_play, width="stretch",
+              type="primary", key="play")
+    c5.button("Reset", on_click=on_apply, width="stretch", key="reset",
+              help="Start a new run with the settings on the left; the current run stays in the chart.")
+    if train_clicked:
+        progress = st.progress(0.0, text=f"Training {n:,} iterations…")
+        report = current.train(iterations=n, on_progress=lambda done, total: progress.progress(done / total))
+        progress.empty()
+        report_training(report)
+
+
+@st.fragment(run_every=PLAY_INTERVAL if "lab" in st.session_state and st.session_state.lab.playing else None)
+def live_view() -> None:
+    """Stats, loss chart and samples; while playing, each run of this fragment trains first."""
+    current = lab()
+    if current.playing:
+        report = current.train(seconds=PLAY_SECONDS)
+        if report.error:
+            report_training(report)
+            st.rerun(scope="app")
+    stats = current.stats()
+    cols = st.columns(7)
+    cols[0].metric("Iteration", f"{stats['iteration']:,}")
+    cols[1].metric("Epochs", f"{stats['epochs']:.2f}")
+    cols[2].metric("Characters seen", f"{stats['chars_seen']:,}")
+    cols[3].metric("Characters / s", f"{stats['chars_per_second']:,.0f}")
+    cols[4].metric("Parameters", f"{stats['parameters']:,}")
+    cols[5].metric("Smoothed loss", f"{stats['smooth_loss']:.2f}", help=f"{stats['bits_per_char']:.3f} bits per character")
+    val = stats["val_bits_per_char"]
+    cols[6].metric("Validation", "—" if val is None else f"{val:.3f} bits/char",
+                   help="Mean loss per character on the held-out end of the text.")
+
+    chart_col, sample_col = st.columns([3, 2])
+    with chart_col:
+        options = st.columns(3)
+        units = options[0].radio("Units", UNITS, horizontal=True, key="units")
+        x_axis = options[1].radio("x axis", X_AXES, horizontal=True, key="x_axis")
+        show_runs = options[2].toggle("Show earlier runs", value=True, key="show_runs")
+        st.plotly_chart(loss_figure(current.trainer, current.runs, units, x_axis, show_runs),
+                        width="stretch", key="loss_chart")
+    with sample_col:
+        st.subheader("Latest sample")
+        s = current.sample_settings
+        st.caption(f"{s.length} characters at temperature {s.temperature:g}" + (", primed" if s.prime else ""))
+        st.code(s.prime + current.latest_sample, language=None, wrap_lines=True)
+    st.subheader("From noise to words")
+    st.dataframe(
+        [{"iteration": e.iteration, "smoothed loss": round(e.smooth_loss, 2), "sample": e.text}
+         for e in reversed(current.timeline)],
+        width="stretch", hide_index=True, height=260,
+    )
+
+
+def files_tab() -> None:
+    current = lab()
+    st.subheader("Save")
+    if current.playing:
+        st.info("Pause training to download the model or its history.")
+    else:
+        c1, c2 = st.columns(2)
+        c1.download_button("Download model checkpoint (.npz)", current.checkpoint_bytes(),
+                           file_name=f"rnnlab-iteration-{current.trainer.iteration}.npz",
+                           mime="application/octet-stream", key="download_checkpoint")
+        c2.download_button("Download loss history (.csv)", current.history_csv(),
+                           file_name=f"rnnlab-history-{current.trainer.iteration}.csv", mime="text/csv",
+                           key="download_history")
+    st.subheader("Resume")
+    st.file_uploader("Upload a checkpoint made on the current text (.npz)", type=["npz"],
+                     key="checkpoint_upload", on_change=on_checkpoint_upload)
+    st.subheader("Runs")
+    rows = [{"run": r.number, "text": r.corpus_name, "settings": r.label, "iterations": len(r.losses),
+             "final smoothed loss": round(float(r.smooth_losses[-1]), 2)} for r in current.runs]
+    if rows:
+        st.dataframe(rows, width="stretch", hide_index=True)
+    else:
+        st.caption("Earlier runs appear here after a Reset.")
+
+
+# ------------------------------------------------------------------------------------- page
+lab()
+sidebar()
+st.title("rnnlab: watch a recurrent neural network learn")
+st.caption(
+    "A character-level vanilla RNN (one tanh layer) reads your text a few characters at a time and "
+    "learns to predict the next one. Step it, train it, or press Play and watch the loss fall and the "
+    "samples turn from noise into words."
+)
+notices()
+pending_panel()
+corpus_card(lab().corpus, "Training on")
+controls()
+training_tab, files = st.tabs(["Training", "Model & runs"])
+with training_tab:
+    live_view()
+with files:
+    files_tab()

@@ -1,0 +1,303 @@
+"""One dashboard session's state: the corpus, the live run, earlier runs, samples, throughput.
+
+The dashboard keeps exactly one `Lab` per browser session and only wires widgets to its methods.
+Everything a person can lose lives here, so every method either succeeds completely or raises
+ValueError (or reports a DivergenceError) with the lab exactly as it was.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import Config
+from .corpora import Corpus
+from .trainer import DivergenceError, Trainer
+
+# Hyperparameters that shape the model: changing them needs a new model (a new run).
+STRUCTURAL = ("hidden_size", "batch_size", "seed", "val_fraction")
+# Iterations at which a sample is kept in the timeline: dense early, when change is fastest.
+MILESTONES = (1, 10, 25, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 7500, 10000)
+MILESTONE_EVERY_AFTER = 5000
+TIMELINE_SAMPLE_LENGTH = 200
+# Validation loss is measured on at most this many held-out characters, every so many iterations:
+# enough for a steady number, cheap enough to do while playing.
+VALIDATION_CHARS = 5000
+VALIDATION_EVERY = 100
+
+
+@dataclass
+class SampleSettings:
+    length: int = 300
+    temperature: float = 1.0
+    prime: str = ""
+
+
+@dataclass
+class TimelineEntry:
+    iteration: int
+    smooth_loss: float
+    text: str
+
+
+@dataclass
+class Run:
+    """A finished run kept for comparison: what it was trained with and how its loss went."""
+
+    number: int
+    corpus_name: str
+    config: Config  # as the run started
+    losses: np.ndarray
+    smooth_losses: np.ndarray
+    validation_history: list[tuple[int, float]]
+    events: list[dict]
+
+    @property
+    def label(self) -> str:
+        return f"Run {self.number}: {run_label(self.config)}"
+
+
+@dataclass
+class TrainReport:
+    iterations: int
+    seconds: float
+    error: str | None = None
+
+
+def run_label(config: Config) -> str:
+    return (
+        f"H={config.hidden_size} T={config.seq_length} lr={config.learning_rate:g} "
+        f"B={config.batch_size} seed={config.seed}"
+    )
+
+
+def initial_config(config: Config, events: list[dict]) -> Config:
+    """The config a run started with, undoing the mid-run changes recorded in `events`."""
+    first: dict[str, object] = {}
+    for event in events:
+        first.setdefault(event["name"], event["old"])
+    return config.replace(**first)
+
+
+def per_iteration(config: Config, events: list[dict], name: str, n: int) -> np.ndarray:
+    """Value of hyperparameter `name` used at each of n iterations, (n,), from the change events."""
+    values = np.full(n, getattr(initial_config(config, events), name), dtype=np.float64)
+    for event in events:
+        if event["name"] == name:
+            values[event["iteration"] :] = event["new"]
+    return values
+
+
+@dataclass
+class Lab:
+    corpus: Corpus
+    trainer: Trainer
+    sample_settings: SampleSettings = field(default_factory=SampleSettings)
+    runs: list[Run] = field(default_factory=list)
+    run_number: int = 1
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    latest_sample: str = ""
+    playing: bool = False
+    training_seconds: float = 0.0
+    recent_chars_per_second: float = 0.0
+    pending_corpus: Corpus | None = None  # a text chosen or uploaded but not yet applied
+    notices: list[tuple[str, str]] = field(default_factory=list)  # (kind, message) for the page
+
+    @classmethod
+    def create(cls, corpus: Corpus, config: Config) -> Lab:
+        lab = cls(corpus, Trainer(corpus.text, config))
+        lab._start_run()
+        return lab
+
+    # --------------------------------------------------------------------------------- runs
+    def new_run(self, config: Config, corpus: Corpus | None = None) -> None:
+        """Start a new run (Reset / Apply); the current one is kept for comparison.
+
+        The new trainer is built first, so a config that does not fit the text raises ValueError
+        and leaves the current run untouched.
+        """
+        corpus = corpus or self.corpus
+        trainer = Trainer(corpus.text, config)
+        self._archive_current()
+        self.corpus, self.trainer = corpus, trainer
+        self.run_number += 1
+        self._start_run()
+
+    def load_checkpoint(self, data: bytes) -> None:
+        """Resume from checkpoint bytes made on this corpus; ValueError leaves everything as it was."""
+        trainer = Trainer.load(io.BytesIO(data), self.corpus.text)
+        self._archive_current()
+        self.trainer = trainer
+        self.run_number += 1
+        self.timeline = []
+        self.training_seconds = 0.0
+        self.refresh_sample()
+        self.timeline.append(TimelineEntry(trainer.iteration, trainer.smooth_loss, self.latest_sample))
+
+    def checkpoint_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        self.trainer.save(buffer)
+        return buffer.getvalue()
+
+    def _archive_current(self) -> None:
+        t = self.trainer
+        if t.iteration == 0:
+            return
+        self.runs.append(
+            Run(
+                number=self.run_number,
+                corpus_name=self.corpus.name,
+                config=initial_config(t.config, t.events),
+                losses=t.losses.copy(),
+                smooth_losses=t.smooth_losses.copy(),
+                validation_history=list(t.validation_history),
+                events=list(t.events),
+            )
+        )
+
+    def _start_run(self) -> None:
+        self.timeline = []
+        self.training_seconds = 0.0
+        self.recent_chars_per_second = 0.0
+        self.refresh_sample()
+        self.timeline.append(TimelineEntry(0, self.trainer.smooth_loss, self.latest_sample))
+
+    def pending_changes(self, wanted: Config, corpus: Corpus | None) -> list[str]:
+        """Human-readable differences that need a new run to take effect."""
+        current = self.trainer.config
+        changes = [
+            f"{name.replace('_', ' ')}: {getattr(current, name)} → {getattr(wanted, name)}"
+            for name in STRUCTURAL
+            if name != "seed" and getattr(wanted, name) != getattr(current, name)
+        ]
+        if wanted.seed is not None and wanted.seed != current.seed:
+            changes.append(f"seed: {current.seed} → {wanted.seed}")
+        if corpus is not None and corpus != self.corpus:
+            changes.append(f"text: {self.corpus.name} → {corpus.name}")
+        return changes
+
+    # ---------------------------------------------------------------------- live settings
+    def set_learning_rate(self, learning_rate: float) -> None:
+        self.trainer.set_learning_rate(learning_rate)
+
+    def set_seq_length(self, seq_length: int) -> None:
+        self.trainer.set_seq_length(seq_length)
+
+    # ----------------------------------------------------------------------------- training
+    def train(self, iterations: int | None = None, seconds: float | None = None, on_progress=None) -> TrainReport:
+        """Train for a number of iterations, or for about `seconds` of wall time.
+
+        Samples are kept at milestone iterations, validation loss is measured every
+        VALIDATION_EVERY iterations, and a divergence is reported (with the trainer rolled back)
+        instead of raised. on_progress(done, total) is called between slices when counting.
+        """
+        t = self.trainer
+        start_iteration, started = t.iteration, time.perf_counter()
+        target = None if iterations is None else t.iteration + iterations
+        error = None
+        try:
+            while True:
+                now = time.perf_counter()
+                if target is not None and t.iteration >= target:
+                    break
+                if seconds is not None and now - started >= seconds:
+                    break
+                slice_size = self._slice_size(target, seconds)
+                slice_started = now
+                t.step(slice_size)
+                elapsed = time.perf_counter() - slice_started
+                self._note_speed(slice_size * t.config.seq_length * t.config.batch_size, elapsed)
+                self._after_iterations()
+                if on_progress is not None and target is not None:
+                    on_progress(iterations - (target - t.iteration), iterations)
+        except DivergenceError as divergence:
+            error = str(divergence)
+            self.playing = False
+        self.refresh_sample()
+        return TrainReport(t.iteration - start_iteration, time.perf_counter() - started, error)
+
+    def _slice_size(self, target: int | None, seconds: float | None) -> int:
+        """Iterations to run before looking up: up to the next milestone, and about 50 ms of work."""
+        t = self.trainer
+        per_iteration_seconds = t.config.seq_length * t.config.batch_size / max(self.recent_chars_per_second, 1.0)
+        size = max(1, int(0.05 / per_iteration_seconds)) if self.recent_chars_per_second else 1
+        size = min(size, self._next_milestone() - t.iteration, VALIDATION_EVERY - t.iteration % VALIDATION_EVERY)
+        if target is not None:
+            size = min(size, target - t.iteration)
+        return max(1, size)
+
+    def _next_milestone(self) -> int:
+        it = self.trainer.iteration
+        for milestone in MILESTONES:
+            if milestone > it:
+                return milestone
+        return (it // MILESTONE_EVERY_AFTER + 1) * MILESTONE_EVERY_AFTER
+
+    def _after_iterations(self) -> None:
+        t = self.trainer
+        if t.iteration in MILESTONES or (t.iteration >= MILESTONES[-1] and t.iteration % MILESTONE_EVERY_AFTER == 0):
+            text = t.sample(TIMELINE_SAMPLE_LENGTH, temperature=self.sample_settings.temperature or 1.0, seed=t.iteration)
+            self.timeline.append(TimelineEntry(t.iteration, t.smooth_loss, text))
+        if t.val_size and t.iteration % VALIDATION_EVERY == 0:
+            t.record_validation(VALIDATION_CHARS)
+
+    def _note_speed(self, chars: int, seconds: float) -> None:
+        self.training_seconds += seconds
+        if seconds > 0:
+            rate = chars / seconds
+            # An average over the last few slices: steady enough to read, quick to follow changes.
+            self.recent_chars_per_second = rate if not self.recent_chars_per_second else 0.8 * self.recent_chars_per_second + 0.2 * rate
+
+    # ----------------------------------------------------------------------------- sampling
+    def refresh_sample(self) -> None:
+        s = self.sample_settings
+        self.latest_sample = self.trainer.sample(s.length, prime=s.prime or None, temperature=s.temperature)
+
+    def set_sample_settings(self, length: int, temperature: float, prime: str) -> None:
+        """Change how samples are drawn; a prime with characters the model does not know raises."""
+        if prime:
+            self.trainer.vocab.encode(prime)  # raises ValueError naming unknown characters
+        if not 1 <= length <= 5000:
+            raise ValueError("The sample length must be between 1 and 5000 characters.")
+        if not 0 <= temperature <= 10 or not math.isfinite(temperature):
+            raise ValueError("The temperature must be between 0 (greedy) and 10.")
+        self.sample_settings = SampleSettings(length, temperature, prime)
+        self.refresh_sample()
+
+    # -------------------------------------------------------------------------------- export
+    def history_csv(self) -> str:
+        """The live run's history, one row per iteration, as CSV text."""
+        t = self.trainer
+        n = t.iteration
+        seq = per_iteration(t.config, t.events, "seq_length", n)
+        lr = per_iteration(t.config, t.events, "learning_rate", n)
+        chars = np.cumsum(seq * t.config.batch_size)
+        validation = dict(t.validation_history)
+        lines = ["iteration,chars_seen,seq_length,learning_rate,loss,smooth_loss,bits_per_char,val_nats_per_char"]
+        for i in range(n):
+            val = validation.get(i + 1)
+            bits = t.losses[i] / seq[i] / math.log(2)
+            lines.append(
+                f"{i + 1},{int(chars[i])},{int(seq[i])},{lr[i]:g},{t.losses[i]:.6f},{t.smooth_losses[i]:.6f},"
+                f"{bits:.6f},{'' if val is None else f'{val:.6f}'}"
+            )
+        return "\n".join(lines) + "\n"
+
+    def stats(self) -> dict[str, float | int | None]:
+        t = self.trainer
+        val = t.validation_history[-1][1] if t.validation_history else None
+        return {
+            "iteration": t.iteration,
+            "epochs": t.epochs,
+            "chars_seen": t.chars_seen,
+            "chars_per_second": self.recent_chars_per_second,
+            "parameters": t.param_count,
+            "smooth_loss": t.smooth_loss,
+            "bits_per_char": t.smooth_loss / t.config.seq_length / math.log(2),
+            "val_nats_per_char": val,
+            "val_bits_per_char": None if val is None else val / math.log(2),
+        }
