@@ -147,7 +147,8 @@ def _build_trainer(arrays: dict[str, np.ndarray], text: str) -> Trainer:
     trainer._smooth_losses = History(smooth_losses)
     trainer.validation_history = [(int(i), float(v)) for i, v in validation]
     trainer.events = events
-    trainer._snapshot = trainer._take_snapshot()
+    trainer._snapshots = []
+    trainer._take_snapshot()
     return trainer
 
 

@@ -13,10 +13,17 @@ from typing import BinaryIO
 import numpy as np
 
 from .config import Config
+from .health import HealthLog
 from .model import FlatParams, Workspace, clip_gradients, forward, forward_backward
 from .optimizer import Adagrad
 from .sampling import run_prime, sample_ids
 from .text import Vocab
+
+
+# Rollback snapshots: one every SNAPSHOT_EVERY iterations (a copy of parameters and Adagrad
+# memory, cheap at that interval), at most MAX_SNAPSHOTS kept.
+SNAPSHOT_EVERY = 25
+MAX_SNAPSHOTS = 6
 
 
 class DivergenceError(ArithmeticError):
@@ -57,6 +64,11 @@ class Trainer:
     trainer = Trainer(text, Config(hidden_size=100)); trainer.step(1000); trainer.sample(200)
     """
 
+    # A chunk loss this many times what uniform guessing costs (T·ln V) means training has
+    # diverged. The loss itself stays finite (log-softmax, bounded Adagrad steps), so without
+    # this a too-large learning rate would only show as a curve shooting off; None disables it.
+    divergence_factor: float | None = 10.0
+
     def __init__(self, text: str, config: Config | None = None):
         config = config or Config()
         if not isinstance(text, str):
@@ -95,7 +107,12 @@ class Trainer:
         self._smooth_losses = History()
         self.events: list[dict] = []
         self.validation_history: list[tuple[int, float]] = []
-        self._snapshot = self._take_snapshot()
+        # Gradient norms, clip share and saturation every k-th iteration (0: never); not saved
+        # in checkpoints, so a loaded trainer starts a fresh log.
+        self.health_every = 10
+        self.health = HealthLog()
+        self._snapshots: list[dict] = []
+        self._take_snapshot()
 
     # ----------------------------------------------------------------------------- properties
     @property
@@ -143,23 +160,25 @@ class Trainer:
     def step(self, n: int = 1) -> float:
         """Run n training iterations; returns the last raw loss.
 
-        Raises DivergenceError, with every part of the trainer as it was after the last finite
-        iteration, if a loss or parameter stops being finite.
+        Raises DivergenceError when a loss or parameter stops being finite, or a chunk's loss
+        exceeds divergence_factor times what uniform guessing costs. The failing iteration is
+        never applied, and the parameters, optimizer memory, hidden state and history are rolled
+        back to a snapshot taken before the updates that caused it (see _roll_back).
         """
         if n < 0:
             raise ValueError("The number of steps cannot be negative.")
         if not np.isfinite(self._params.flat).all():
-            self._restore_snapshot()
-            raise DivergenceError(
-                "The parameters held NaN or infinite values (they were changed outside training); "
-                f"the model was restored to iteration {self.iteration}."
+            self._roll_back(
+                "The parameters held NaN or infinite values (they were changed outside training)"
             )
-        self._snapshot = self._take_snapshot()
         T, B = self.config.seq_length, self.config.batch_size
         segment, lr = self.segment_length, self.config.learning_rate
+        uniform_loss = math.log(self.vocab.size) * T
         offsets = np.arange(B) * segment
         loss = float("nan")
         for _ in range(n):
+            if self.iteration - self._snapshots[-1]["iteration"] >= SNAPSHOT_EVERY:
+                self._take_snapshot()
             wrapped = self.iteration == 0 or self.pointer + T + 1 >= segment
             p = 0 if wrapped else self.pointer
             # Ids are stored compactly (uint8); the kernel indexes with them, so widen the chunk.
@@ -171,13 +190,15 @@ class Trainer:
             loss = forward_backward(
                 self._params.views, chunk[:-1], chunk[1:], h_prev, self._grads.views, self._workspace
             )
-            if not math.isfinite(loss):
-                # Nothing of this iteration has been applied yet: the state is the last finite one.
-                raise DivergenceError(
-                    f"The loss became {loss} at iteration {self.iteration + 1}; training stopped and "
-                    "the model is as it was before that step. Lower the learning rate "
-                    f"(now {lr:g}) and continue."
+            if not math.isfinite(loss) or (self.divergence_factor and loss > self.divergence_factor * uniform_loss):
+                self._roll_back(
+                    f"The loss became {loss:,.4g} at iteration {self.iteration + 1}"
+                    + ("" if not math.isfinite(loss) else
+                       f", over {self.divergence_factor:g}× the {uniform_loss:.4g} that uniform guessing costs")
+                    + ": training has diverged"
                 )
+            if self.health_every and self.iteration % self.health_every == 0:
+                self.health.record(self.iteration + 1, self._grads.views, self._workspace.hs[1:])
             clip_gradients(self._grads.flat)
             self._optimizer.update(self._params.flat, self._grads.flat, lr)
             self.hidden[...] = self._workspace.hs[-1]
@@ -188,15 +209,12 @@ class Trainer:
             self._losses.append(loss)
             self._smooth_losses.append(self.smooth_loss)
         if not np.isfinite(self._params.flat).all():
-            self._restore_snapshot()
-            raise DivergenceError(
-                "The parameters became NaN or infinite; the model was rolled back to iteration "
-                f"{self.iteration}. Lower the learning rate and continue."
-            )
+            self._roll_back("The parameters became NaN or infinite")
         return loss
 
     def set_learning_rate(self, learning_rate: float) -> None:
         """Change the step size from the next iteration on; nothing else changes."""
+        self._take_snapshot()  # a divergence caused by the new rate rolls back to here
         self._change("learning_rate", learning_rate)
 
     def set_seq_length(self, seq_length: int) -> None:
@@ -309,8 +327,10 @@ class Trainer:
         return load_checkpoint(file, text)
 
     # ------------------------------------------------------------------------------- rollback
-    def _take_snapshot(self) -> dict:
-        return {
+    def _take_snapshot(self) -> None:
+        if self._snapshots and self._snapshots[-1]["iteration"] == self.iteration:
+            self._snapshots.pop()
+        self._snapshots.append({
             "params": self._params.flat.copy(),
             "memory": self._optimizer.memory.copy(),
             "hidden": self.hidden.copy(),
@@ -318,10 +338,23 @@ class Trainer:
             "iteration": self.iteration,
             "chars_seen": self.chars_seen,
             "smooth_loss": self.smooth_loss,
-        }
+        })
+        if len(self._snapshots) > MAX_SNAPSHOTS:
+            del self._snapshots[1]  # the oldest is kept as the last resort
 
-    def _restore_snapshot(self) -> None:
-        s = self._snapshot
+    def _roll_back(self, reason: str) -> None:
+        """Restore a state from before the divergence began, then raise DivergenceError.
+
+        A too-large step damages the parameters in its update, but the damage shows only in the
+        next iteration's loss, so the state just before the failing iteration is already bad.
+        Restore the newest snapshot taken at least one update before it (a snapshot is also
+        taken whenever the learning rate changes); newer ones are dropped, so a repeated
+        divergence walks further back, down to the oldest snapshot.
+        """
+        latest_safe = self.iteration - 1
+        while len(self._snapshots) > 1 and self._snapshots[-1]["iteration"] > latest_safe:
+            self._snapshots.pop()
+        s = self._snapshots[-1]
         self._params.flat[...] = s["params"]
         self._optimizer.memory[...] = s["memory"]
         self.hidden[...] = s["hidden"]
@@ -329,6 +362,12 @@ class Trainer:
         self.chars_seen, self.smooth_loss = s["chars_seen"], s["smooth_loss"]
         self._losses.truncate(self.iteration)
         self._smooth_losses.truncate(self.iteration)
+        self.health.truncate(self.iteration)
+        self.validation_history = [(i, v) for i, v in self.validation_history if i <= self.iteration]
+        raise DivergenceError(
+            f"{reason}. Training stopped and the model was rolled back to iteration {self.iteration}. "
+            f"Lower the learning rate (now {self.config.learning_rate:g}) and continue."
+        )
 
 
 def _check_long_enough(train_size: int, seq_length: int, batch_size: int, val_size: int) -> None:

@@ -1,0 +1,107 @@
+"""Training health: gradient norms, the share of gradients the clip cuts, and tanh saturation.
+
+The trainer calls `HealthLog.record` every `health_every`-th iteration, after the backward pass
+and before the ±5 clip, so the norms are those of the raw gradients. One record costs a few
+reductions over arrays the step already holds, which is why it can stay on while training.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .model import GRAD_CLIP, PARAM_NAMES
+
+# |h| above this counts as saturated: tanh'(h) = 1 - h² < 0.1, so almost no gradient flows back.
+SATURATION_THRESHOLD = 0.95
+
+
+class HealthLog:
+    """Growable table of health records, one row per recorded iteration.
+
+    Columns: the iteration (1-based, as `trainer.iteration` reads after that step), then for
+    every parameter its gradient norm, then for every parameter the share of its entries beyond
+    ±5, then that share over all parameters, the share of saturated hidden activations in the
+    chunk and the chunk's mean |h|.
+    """
+
+    def __init__(self, names: tuple[str, ...] = PARAM_NAMES):
+        self.names = tuple(names)
+        self._width = 4 + 2 * len(self.names)
+        self._rows = np.empty((64, self._width))
+        self._size = 0
+
+    def record(self, iteration: int, grads: dict[str, np.ndarray], hidden: np.ndarray) -> None:
+        """Append one row.
+
+        grads: unclipped gradients keyed like the parameters; hidden: the chunk's hidden states,
+        any shape, e.g. (T, B, H).
+        """
+        if self._size == len(self._rows):
+            grown = np.empty((2 * len(self._rows), self._width))
+            grown[: self._size] = self._rows[: self._size]
+            self._rows = grown
+        row = self._rows[self._size]
+        row[0] = iteration
+        n = len(self.names)
+        total_clipped = total_size = 0
+        for i, name in enumerate(self.names):
+            # order="K" reads each view in memory order, so even the transposed Wxh is not copied.
+            g = grads[name].ravel(order="K")
+            norm = math.sqrt(np.dot(g, g))
+            # No entry exceeds the norm, so below the clip value there is nothing to count.
+            clipped = np.count_nonzero(np.abs(g) > GRAD_CLIP) if norm > GRAD_CLIP else 0
+            row[1 + i] = norm
+            row[1 + n + i] = clipped / g.size
+            total_clipped += clipped
+            total_size += g.size
+        magnitude = np.abs(hidden)
+        row[1 + 2 * n] = total_clipped / total_size
+        row[2 + 2 * n] = np.count_nonzero(magnitude > SATURATION_THRESHOLD) / magnitude.size
+        row[3 + 2 * n] = magnitude.mean()
+        self._size += 1
+
+    def truncate(self, iteration: int) -> None:
+        """Forget records of iterations after `iteration` (the trainer rolled back)."""
+        self._size = int(np.searchsorted(self._rows[: self._size, 0], iteration, side="right"))
+
+    def __len__(self) -> int:
+        return self._size
+
+    @property
+    def iterations(self) -> np.ndarray:
+        """Recorded iterations (N,), 1-based, increasing."""
+        return self._rows[: self._size, 0].astype(np.int64)
+
+    @property
+    def grad_norms(self) -> dict[str, np.ndarray]:
+        """Euclidean norm of each parameter's gradient before clipping, name -> (N,)."""
+        return {name: self._rows[: self._size, 1 + i] for i, name in enumerate(self.names)}
+
+    @property
+    def total_grad_norm(self) -> np.ndarray:
+        """Norm of all gradients together before clipping, (N,)."""
+        norms = self._rows[: self._size, 1 : 1 + len(self.names)]
+        return np.sqrt((norms**2).sum(axis=1))
+
+    @property
+    def clip_shares(self) -> dict[str, np.ndarray]:
+        """Share of each parameter's gradient entries beyond ±5 (cut by the clip), name -> (N,)."""
+        n = len(self.names)
+        return {name: self._rows[: self._size, 1 + n + i] for i, name in enumerate(self.names)}
+
+    @property
+    def clip_share(self) -> np.ndarray:
+        """Share of all gradient entries beyond ±5, (N,)."""
+        return self._rows[: self._size, 1 + 2 * len(self.names)]
+
+    @property
+    def saturation(self) -> np.ndarray:
+        """Share of the chunk's hidden activations with |h| > 0.95, (N,)."""
+        return self._rows[: self._size, 2 + 2 * len(self.names)]
+
+    @property
+    def mean_abs_hidden(self) -> np.ndarray:
+        """Mean |h| over the chunk's hidden activations, (N,)."""
+        return self._rows[: self._size, 3 + 2 * len(self.names)]
