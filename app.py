@@ -8,6 +8,7 @@ through plain-text elements (st.code, st.text, dataframes) or escaped first.
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from rnnlab import Config
 from rnnlab.corpora import BUILTIN_CORPORA, DEFAULT_CORPUS, builtin_corpus, uploaded_corpus
@@ -231,7 +232,9 @@ def corpus_card(corpus, title: str) -> None:
         st.code(corpus.preview(), language=None, wrap_lines=True)
 
 
-def controls() -> None:
+def controls() -> tuple[int | None, DeltaGenerator]:
+    """The training buttons. Returns N if "Train N" was clicked, and the slot for its progress bar:
+    the training itself runs after the rest of the page is drawn."""
     current = lab()
     c1, c2, c3, c4, c5 = st.columns([1, 1.2, 1, 1.2, 1])
     c1.button("Step", on_click=on_step, width="stretch", disabled=current.playing, key="step")
@@ -241,11 +244,17 @@ def controls() -> None:
               type="primary", key="play")
     c5.button("Reset", on_click=on_apply, width="stretch", key="reset",
               help="Start a new run with the settings on the left; the current run stays in the chart.")
-    if train_clicked:
-        progress = st.progress(0.0, text=f"Training {n:,} iterations…")
-        report = current.train(iterations=n, on_progress=lambda done, total: progress.progress(done / total))
-        progress.empty()
-        report_training(report)
+    return (n if train_clicked else None), st.empty()
+
+
+def train_n(n: int, slot: DeltaGenerator) -> None:
+    """Train N with a progress bar, after the rest of the page is on screen, then redraw it."""
+    progress = slot.progress(0.0, text=f"Training {n:,} iterations…")
+    report = lab().train(
+        iterations=n, on_progress=lambda done, total: progress.progress(done / total, text=f"Trained {done:,} of {total:,}")
+    )
+    report_training(report)
+    st.rerun()
 
 
 @st.fragment(run_every=PLAY_INTERVAL if "lab" in st.session_state and st.session_state.lab.playing else None)
@@ -264,10 +273,12 @@ def live_view() -> None:
     cols[2].metric("Characters seen", f"{stats['chars_seen']:,}")
     cols[3].metric("Characters / s", f"{stats['chars_per_second']:,.0f}")
     cols[4].metric("Parameters", f"{stats['parameters']:,}")
-    cols[5].metric("Smoothed loss", f"{stats['smooth_loss']:.2f}", help=f"{stats['bits_per_char']:.3f} bits per character")
+    cols[5].metric("Smoothed loss", f"{stats['smooth_loss']:.2f}",
+                   help=f"Nats per chunk of {current.trainer.config.seq_length} characters, as the classic "
+                   f"prints it: {stats['bits_per_char']:.3f} bits per character.")
     val = stats["val_bits_per_char"]
-    cols[6].metric("Validation", "—" if val is None else f"{val:.3f} bits/char",
-                   help="Mean loss per character on the held-out end of the text.")
+    cols[6].metric("Validation bits/char", "—" if val is None else f"{val:.3f}",
+                   help="Mean loss per character on the held-out end of the text (bits = nats / ln 2).")
 
     chart_col, sample_col = st.columns([3, 2])
     with chart_col:
@@ -327,9 +338,11 @@ st.caption(
 notices()
 pending_panel()
 corpus_card(lab().corpus, "Training on")
-controls()
+requested_iterations, progress_slot = controls()
 training_tab, files = st.tabs(["Training", "Model & runs"])
 with training_tab:
     live_view()
 with files:
     files_tab()
+if requested_iterations:
+    train_n(requested_iterations, progress_slot)
