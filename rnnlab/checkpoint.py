@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from typing import BinaryIO
 
@@ -50,7 +51,12 @@ def save_checkpoint(trainer: Trainer, file: str | BinaryIO) -> None:
     for name, value in trainer.params.items():
         arrays[f"param_{name}"] = value
         arrays[f"memory_{name}"] = memory[name]
-    np.savez_compressed(file, **arrays)
+    if isinstance(file, (str, os.PathLike)):
+        # Given a path, numpy would append ".npz" to it; write exactly where we were asked to.
+        with open(file, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+    else:
+        np.savez_compressed(file, **arrays)
 
 
 def load_checkpoint(file: str | BinaryIO, text: str) -> Trainer:
@@ -122,7 +128,7 @@ def _build_trainer(arrays: dict[str, np.ndarray], text: str) -> Trainer:
         raise ValueError("The checkpoint's Adagrad memory has negative values; it is corrupt.")
 
     iteration = _integer(arrays, "iteration", 0, 2**62)
-    pointer = _integer(arrays, "pointer", 0, trainer.segment_length)
+    pointer = _integer(arrays, "pointer", 0, trainer.segment_length - 1)
     trainer.hidden[...] = _finite_array(arrays, "hidden", (B, H))
     if np.abs(trainer.hidden).max(initial=0.0) > 1.0:
         raise ValueError("The checkpoint's hidden state is outside tanh's range [-1, 1]; it is corrupt.")

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 
 def _spec(default: Any, low: float | None, high: float | None, help: str) -> Any:
@@ -44,14 +47,17 @@ class Config:
                 continue
             low, high = f.metadata["range"]
             integral = f.type in ("int", "int | None")
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
                 raise ValueError(f"{f.name} must be a number, got {value!r}.")
-            if integral and value != int(value):
-                raise ValueError(f"{f.name} must be a whole number, got {value!r}.")
-            if not math.isfinite(value) or not low <= value <= high:
+            # Range first, on plain Python numbers: int(nan), int(inf) and float(10**400) raise
+            # errors that do not name the field.
+            value = int(value) if isinstance(value, numbers.Integral) else float(value)
+            if not (isinstance(value, int) or math.isfinite(value)) or not low <= value <= high:
                 raise ValueError(
                     f"{f.name} must be between {_fmt(low)} and {_fmt(high)}, got {value!r}."
                 )
+            if integral and value != int(value):
+                raise ValueError(f"{f.name} must be a whole number, got {value!r}.")
             if integral:
                 object.__setattr__(self, f.name, int(value))
             else:

@@ -168,8 +168,13 @@ class Trainer:
         if n < 0:
             raise ValueError("The number of steps cannot be negative.")
         if not np.isfinite(self._params.flat).all():
-            self._roll_back(
-                "The parameters held NaN or infinite values (they were changed outside training)"
+            # Changed from outside since the last step() ended, when they were finite: nothing
+            # else was touched, so put back exactly that state.
+            self._params.flat[...] = self._at_rest["params"]
+            self._optimizer.memory[...] = self._at_rest["memory"]
+            raise DivergenceError(
+                "The parameters held NaN or infinite values (they were changed outside training); "
+                f"they were restored to iteration {self.iteration}."
             )
         T, B = self.config.seq_length, self.config.batch_size
         segment, lr = self.segment_length, self.config.learning_rate
@@ -210,6 +215,7 @@ class Trainer:
             self._smooth_losses.append(self.smooth_loss)
         if not np.isfinite(self._params.flat).all():
             self._roll_back("The parameters became NaN or infinite")
+        self._remember_at_rest()
         return loss
 
     def set_learning_rate(self, learning_rate: float) -> None:
@@ -219,6 +225,7 @@ class Trainer:
 
     def set_seq_length(self, seq_length: int) -> None:
         """Change the chunk length from the next iteration on; the hidden state is kept."""
+        seq_length = self.config.replace(seq_length=seq_length).seq_length  # type and range first
         _check_long_enough(self.train_size, seq_length, self.config.batch_size, self.val_size)
         self._change("seq_length", seq_length)
         self._workspace = Workspace(seq_length, self.config.batch_size, self.config.hidden_size, self.vocab.size)
@@ -327,7 +334,11 @@ class Trainer:
         return load_checkpoint(file, text)
 
     # ------------------------------------------------------------------------------- rollback
+    def _remember_at_rest(self) -> None:
+        self._at_rest = {"params": self._params.flat.copy(), "memory": self._optimizer.memory.copy()}
+
     def _take_snapshot(self) -> None:
+        self._remember_at_rest()
         if self._snapshots and self._snapshots[-1]["iteration"] == self.iteration:
             self._snapshots.pop()
         self._snapshots.append({
@@ -364,6 +375,7 @@ class Trainer:
         self._smooth_losses.truncate(self.iteration)
         self.health.truncate(self.iteration)
         self.validation_history = [(i, v) for i, v in self.validation_history if i <= self.iteration]
+        self._remember_at_rest()
         raise DivergenceError(
             f"{reason}. Training stopped and the model was rolled back to iteration {self.iteration}. "
             f"Lower the learning rate (now {self.config.learning_rate:g}) and continue."

@@ -1,0 +1,302 @@
+"""Checkpoints: saving to paths and files, and loading that trusts nothing it reads.
+
+Every malformed file must end in a ValueError with a message a person can act on; nothing else
+may escape (no zipfile, pickle, overflow or index errors), and a failed or successful load must
+never touch a trainer that already exists.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pathlib
+import zipfile
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rnnlab import Config, Trainer
+
+TEXT = "the cat sat on the mat. the dog ate my hat! " * 6  # 264 characters
+CONFIG = Config(hidden_size=8, seq_length=6, seed=0)
+
+
+def trained(steps: int = 12, text: str = TEXT, config: Config = CONFIG) -> Trainer:
+    trainer = Trainer(text, config)
+    trainer.step(steps)
+    return trainer
+
+
+def checkpoint_bytes(trainer: Trainer) -> bytes:
+    buffer = io.BytesIO()
+    trainer.save(buffer)
+    return buffer.getvalue()
+
+
+VALID = checkpoint_bytes(trained())
+
+
+def valid_arrays() -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(VALID)) as npz:
+        return {name: npz[name] for name in npz.files}
+
+
+def npz_bytes(arrays: dict[str, np.ndarray], allow_pickle: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=allow_pickle, **arrays)
+    return buffer.getvalue()
+
+
+def load_error(raw: bytes, text: str = TEXT) -> str:
+    """The message of the ValueError that loading `raw` must raise."""
+    with pytest.raises(ValueError) as caught:
+        Trainer.load(io.BytesIO(raw), text)
+    return str(caught.value)
+
+
+def params_of(trainer: Trainer) -> dict[str, np.ndarray]:
+    return {name: value.copy() for name, value in trainer.params.items()}
+
+
+# ----------------------------------------------------------------------------- saving
+def test_save_to_a_path_and_to_a_file_object_give_the_same_model(tmp_path: pathlib.Path) -> None:
+    trainer = trained()
+    path = tmp_path / "model.npz"
+    trainer.save(path)
+    trainer.save(str(tmp_path / "again.npz"))
+    buffer = io.BytesIO()
+    trainer.save(buffer)
+    buffer.seek(0)
+    loaded = [
+        Trainer.load(path, TEXT),
+        Trainer.load(str(tmp_path / "again.npz"), TEXT),
+        Trainer.load(buffer, TEXT),
+    ]
+    for other in loaded:
+        assert other.iteration == trainer.iteration
+        for name, value in trainer.params.items():
+            np.testing.assert_array_equal(other.params[name], value)
+
+
+def test_save_to_a_path_without_npz_suffix_writes_exactly_that_path(tmp_path: pathlib.Path) -> None:
+    # numpy's savez appends ".npz" to bare paths; a checkpoint must be readable where it was saved.
+    path = tmp_path / "run.ckpt"
+    trained().save(str(path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.ckpt"]
+    assert Trainer.load(str(path), TEXT).iteration == 12
+
+
+# --------------------------------------------------------------------------- vocabulary
+def test_loading_with_a_text_of_a_different_vocabulary_explains_the_mismatch() -> None:
+    message = load_error(VALID, TEXT.replace("!", "?") + "Z")
+    assert "different vocabulary" in message
+    assert "'!'" in message  # only in the checkpoint's text
+    assert "'?Z'" in message  # only in this text
+    assert "trained on" in message
+
+
+def test_loading_with_a_same_vocabulary_text_too_short_for_the_config_raises() -> None:
+    raw = checkpoint_bytes(trained(config=CONFIG.replace(seq_length=40)))
+    every_character_once = "".join(sorted(set(TEXT)))
+    assert "at least 41" in load_error(raw, every_character_once)
+
+
+# -------------------------------------------------------------------------- broken files
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        VALID[: len(VALID) // 2],
+        bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8)),
+    ],
+    ids=["empty", "truncated-half", "random-bytes"],
+)
+def test_unreadable_files_raise_value_error(raw: bytes) -> None:
+    message = load_error(raw)
+    assert "checkpoint" in message
+
+
+def test_random_bytes_behind_a_zip_signature_raise_value_error() -> None:
+    noise = bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8))
+    assert "checkpoint" in load_error(b"PK\x03\x04" + noise)
+
+
+def test_a_missing_file_raises_value_error(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(ValueError, match="FileNotFoundError"):
+        Trainer.load(str(tmp_path / "nope.npz"), TEXT)
+
+
+def test_a_zip_that_is_not_an_npz_raises_value_error() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    assert "missing" in load_error(buffer.getvalue())
+
+
+def test_each_missing_member_is_named() -> None:
+    for name in valid_arrays():
+        arrays = valid_arrays()
+        del arrays[name]
+        message = load_error(npz_bytes(arrays))
+        # The sampler's state is reported as what it is for, not by its member name.
+        assert (repr(name) if name != "sample_rng" else "random state") in message, message
+
+
+@pytest.mark.parametrize("name", ["param_Why", "memory_Whh", "hidden", "losses"])
+def test_arrays_of_the_wrong_shape_are_rejected(name: str) -> None:
+    arrays = valid_arrays()
+    arrays[name] = np.concatenate([arrays[name].reshape(-1), [0.0]])
+    message = load_error(npz_bytes(arrays))
+    assert name in message and "shape" in message
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize(
+    "name", ["param_Wxh", "memory_by", "hidden", "smooth_losses", "smooth_loss"]
+)
+def test_non_finite_values_are_rejected(name: str, bad: float) -> None:
+    arrays = valid_arrays()
+    arrays[name] = arrays[name].astype(np.float64).copy()
+    arrays[name].reshape(-1)[0] = bad
+    message = load_error(npz_bytes(arrays))
+    assert name in message and "NaN" in message
+
+
+def test_negative_adagrad_memory_is_rejected() -> None:
+    arrays = valid_arrays()
+    arrays["memory_Why"] = -np.abs(arrays["memory_Why"]) - 1.0
+    assert "negative" in load_error(npz_bytes(arrays))
+
+
+def test_string_where_a_number_belongs_is_rejected() -> None:
+    arrays = valid_arrays()
+    arrays["param_bh"] = np.full(arrays["param_bh"].shape, "x")
+    assert "numeric" in load_error(npz_bytes(arrays))
+
+
+class _TouchOnUnpickle:
+    """Unpickling this creates a file: proof of whether the loader ran pickle."""
+
+    def __init__(self, marker: pathlib.Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (self.marker,))
+
+
+def test_object_arrays_are_refused_without_unpickling(tmp_path: pathlib.Path) -> None:
+    marker = tmp_path / "unpickled"
+    arrays = valid_arrays()
+    arrays["config"] = np.array([_TouchOnUnpickle(marker)], dtype=object)
+    message = load_error(npz_bytes(arrays, allow_pickle=True))
+    assert "pickle" in message.lower()
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("format", "someone-elses-format", ["format"]),
+        ("config", "{not json", ["config", "JSON"]),
+        ("config", "[1, 2]", ["config"]),
+        ("config", json.dumps(CONFIG.to_dict() | {"hidden_size": 2}), ["hidden_size"]),
+        ("config", json.dumps(CONFIG.to_dict() | {"dropout": 0.5}), ["dropout"]),
+        ("events", "{}", ["event"]),
+        ("sample_rng", '{"bit_generator": "nope"}', ["random state"]),
+    ],
+    ids=["format", "config-json", "config-list", "config-range", "config-unknown", "events", "rng"],
+)
+def test_malformed_metadata_is_rejected(name: str, value: str, words: list[str]) -> None:
+    arrays = valid_arrays()
+    arrays[name] = np.array(value)
+    message = load_error(npz_bytes(arrays))
+    for word in words:
+        assert word in message, message
+
+
+@pytest.mark.parametrize("literal", ["1e999", "-1e999", "NaN", "1" + "0" * 400])
+def test_absurd_numbers_in_the_config_raise_value_error(literal: str) -> None:
+    config = json.dumps(CONFIG.to_dict()).replace('"hidden_size": 8', f'"hidden_size": {literal}')
+    arrays = valid_arrays()
+    arrays["config"] = np.array(config)
+    assert "hidden_size" in load_error(npz_bytes(arrays))
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("iteration", -1), ("pointer", -1), ("pointer", 10**9)]
+)
+def test_counters_outside_their_range_are_rejected(name: str, value: int) -> None:
+    arrays = valid_arrays()
+    arrays[name] = np.array(value, dtype=np.int64)
+    assert name in load_error(npz_bytes(arrays))
+
+
+def test_a_checkpoint_that_loads_can_sample_and_train() -> None:
+    # The largest pointer the loader accepts must still index a character of the text.
+    trainer = trained()
+    for pointer in range(trainer.segment_length - 3, trainer.segment_length + 1):
+        arrays = valid_arrays()
+        arrays["pointer"] = np.array(pointer, dtype=np.int64)
+        try:
+            loaded = Trainer.load(io.BytesIO(npz_bytes(arrays)), TEXT)
+        except ValueError:
+            continue
+        assert len(loaded.sample(5)) == 5
+        loaded.step(2)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)), min_size=1, max_size=8)
+)
+def test_corrupted_bytes_load_or_raise_value_error(edits: list[tuple[int, int]]) -> None:
+    raw = bytearray(VALID)
+    for position, value in edits:
+        raw[position] = value
+    try:
+        loaded = Trainer.load(io.BytesIO(bytes(raw)), TEXT)
+    except ValueError as error:
+        assert str(error)
+        return
+    assert loaded.iteration >= 0
+    assert len(loaded.sample(3)) == 3
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, len(VALID) - 1))
+def test_truncated_files_raise_value_error(length: int) -> None:
+    load_error(VALID[:length])
+
+
+# ---------------------------------------------------------------------- isolation
+def test_loading_never_touches_an_existing_trainer() -> None:
+    original = trained(20)
+    before = params_of(original)
+    before_losses = original.losses.copy()
+    raw = checkpoint_bytes(original)
+
+    loaded = Trainer.load(io.BytesIO(raw), TEXT)
+    loaded.step(10)
+    for name, value in loaded.params.items():
+        assert not np.shares_memory(value, original.params[name])
+    with pytest.raises(ValueError):
+        Trainer.load(io.BytesIO(raw[:100]), TEXT)
+
+    assert original.iteration == 20
+    np.testing.assert_array_equal(original.losses, before_losses)
+    for name, value in before.items():
+        np.testing.assert_array_equal(original.params[name], value)
+
+
+def test_the_loaded_trainer_keeps_the_checkpoint_config_and_history() -> None:
+    original = trained(15, config=CONFIG.replace(batch_size=2, val_fraction=0.1))
+    original.set_learning_rate(0.02)
+    original.record_validation()
+    loaded = Trainer.load(io.BytesIO(checkpoint_bytes(original)), TEXT)
+    assert loaded.config == original.config
+    assert loaded.events == original.events
+    assert loaded.validation_history == original.validation_history
+    np.testing.assert_array_equal(loaded.smooth_losses, original.smooth_losses)
+    np.testing.assert_array_equal(loaded.hidden, original.hidden)
