@@ -13,6 +13,26 @@ from streamlit.delta_generator import DeltaGenerator
 from rnnlab import Config
 from rnnlab.corpora import BUILTIN_CORPORA, DEFAULT_CORPUS, builtin_corpus, uploaded_corpus
 from rnnlab.figures import UNITS, X_AXES, loss_figure
+from rnnlab.insight import (
+    rank_units,
+    rank_units_by_variance,
+    run_snippet,
+    sample_side_by_side,
+    text_features,
+    top_k_predictions,
+)
+from rnnlab.insight_figures import (
+    activation_heatmap,
+    clip_share_figure,
+    gradient_norm_figure,
+    hidden_histogram_figure,
+    sampled_text_html,
+    saturation_figure,
+    surprisal_figure,
+    unit_activation_html,
+    visible_char,
+    weight_histogram_figure,
+)
 from rnnlab.lab import Lab
 from rnnlab.presets import DASHBOARD_DEFAULTS
 from rnnlab.safe_text import escape_markdown
@@ -25,6 +45,9 @@ TRAIN_CHOICES = (10, 100, 1000, 5000)
 # so the page refreshes more than twice a second and never blocks for longer than half of one.
 PLAY_INTERVAL = 0.4
 PLAY_SECONDS = 0.3
+VIEWS = ("Training", "Inside the network", "Model & runs")
+INSIGHT_VIEWS = ("Neurons", "Predictions", "Sampling in colour", "Training health")
+SNIPPET_LENGTH = 300
 
 st.set_page_config(page_title="rnnlab: watch an RNN learn", page_icon="🔁", layout="wide")
 
@@ -80,6 +103,8 @@ def on_builtin_choice() -> None:
 def on_upload() -> None:
     upload = st.session_state.upload
     if upload is None:
+        if lab().pending_corpus is not None and lab().pending_corpus.source == "upload":
+            lab().pending_corpus = None  # the file was removed: so is the text it offered
         return
     try:
         corpus = uploaded_corpus(upload.name, upload.getvalue(), MAX_UPLOAD_MB * 1_000_000)
@@ -101,6 +126,7 @@ def on_apply() -> None:
         return
     current.pending_corpus = None
     current.playing = False
+    st.session_state.prime = current.sample_settings.prime  # cleared if the new text cannot read it
 
 
 def on_learning_rate() -> None:
@@ -186,6 +212,10 @@ def sidebar() -> None:
         st.slider("Sequence length", *_int_range("seq_length"), key="seq_length", on_change=on_seq_length,
                   help=Config.help("seq_length"))
 
+        st.header("Resume")
+        st.file_uploader("Upload a checkpoint made on the current text (.npz)", type=["npz"],
+                         key="checkpoint_upload", on_change=on_checkpoint_upload)
+
         st.header("Sampling")
         s = current.sample_settings
         st.slider("Temperature (0: greedy)", 0.0, 2.0, s.temperature, step=0.05, key="temperature",
@@ -259,7 +289,7 @@ def train_n(n: int, slot: DeltaGenerator) -> None:
 
 @st.fragment(run_every=PLAY_INTERVAL if "lab" in st.session_state and st.session_state.lab.playing else None)
 def live_view() -> None:
-    """Stats, loss chart and samples; while playing, each run of this fragment trains first."""
+    """Stats and the open view; while playing, each run of this fragment trains first."""
     current = lab()
     if current.playing:
         report = current.train(seconds=PLAY_SECONDS)
@@ -280,6 +310,21 @@ def live_view() -> None:
     cols[6].metric("Validation bits/char", "—" if val is None else f"{val:.3f}",
                    help="Mean loss per character on the held-out end of the text (bits = nats / ln 2).")
 
+    training, inside, files = st.tabs(VIEWS, key="view", on_change="rerun")
+    # Only the open tab is drawn: the page stays light however many views there are.
+    if training.open:
+        with training:
+            training_view()
+    if inside.open:
+        with inside:
+            insight_view()
+    if files.open:
+        with files:
+            files_view()
+
+
+def training_view() -> None:
+    current = lab()
     chart_col, sample_col = st.columns([3, 2])
     with chart_col:
         options = st.columns(3)
@@ -301,7 +346,7 @@ def live_view() -> None:
     )
 
 
-def files_tab() -> None:
+def files_view() -> None:
     current = lab()
     st.subheader("Save")
     if current.playing:
@@ -314,9 +359,7 @@ def files_tab() -> None:
         c2.download_button("Download loss history (.csv)", current.history_csv(),
                            file_name=f"rnnlab-history-{current.trainer.iteration}.csv", mime="text/csv",
                            key="download_history")
-    st.subheader("Resume")
-    st.file_uploader("Upload a checkpoint made on the current text (.npz)", type=["npz"],
-                     key="checkpoint_upload", on_change=on_checkpoint_upload)
+    st.caption("To resume from a checkpoint, upload it in the sidebar.")
     st.subheader("Runs")
     rows = [{"run": r.number, "text": r.corpus_name, "settings": r.label, "iterations": len(r.losses),
              "final smoothed loss": round(float(r.smooth_losses[-1]), 2)} for r in current.runs]
@@ -324,6 +367,87 @@ def files_tab() -> None:
         st.dataframe(rows, width="stretch", hide_index=True)
     else:
         st.caption("Earlier runs appear here after a Reset.")
+
+
+def insight_view() -> None:
+    """Views into the current model: neurons, predictions, coloured samples, training health."""
+    current = lab()
+    trainer = current.trainer
+    st.caption(
+        f"The model as it is now, at iteration {trainer.iteration:,}; while playing, this view "
+        "follows it."
+    )
+    source, where = st.columns([1, 3])
+    own = source.radio("Snippet", ("From the text", "Type your own"), key="snippet_source") == "Type your own"
+    if own:
+        snippet = where.text_area("Text to run through the model", current.corpus.text[:200], key="snippet_text")
+    else:
+        last_start = max(0, len(current.corpus.text) - 2)
+        start = where.slider("Start at character", 0, last_start, 0, key="snippet_start")
+        snippet = current.corpus.text[start : start + SNIPPET_LENGTH]
+    try:
+        trace = run_snippet(trainer, None, snippet)
+    except ValueError as error:
+        st.error(escape_markdown(str(error)))
+        return
+    neurons, predictions, colour, health = st.tabs(INSIGHT_VIEWS, key="insight_view", on_change="rerun")
+    if neurons.open:
+        with neurons:
+            neurons_view(trace)
+    if predictions.open:
+        with predictions:
+            predictions_view(trace)
+    if colour.open:
+        with colour:
+            colour_view()
+    if health.open:
+        with health:
+            health_view(trace)
+
+
+def neurons_view(trace) -> None:
+    ranked = rank_units(trace, text_features(trace.text)) + rank_units_by_variance(trace, top=5)
+    st.markdown("**Units worth a look**: those that follow a simple feature of the text, and the busiest.")
+    st.dataframe([{"unit": u.unit, "follows": u.feature, "score": round(u.score, 3)} for u in ranked],
+                 hide_index=True, height=220, width="stretch")
+    unit = st.selectbox("Unit", range(lab().trainer.config.hidden_size), index=ranked[0].unit if ranked else 0,
+                        key="unit", help="Blue: activation near +1; red: near −1.")
+    st.html(unit_activation_html(trace, unit))
+    st.plotly_chart(activation_heatmap(trace), key="activation_heatmap", width="stretch")
+
+
+def predictions_view(trace) -> None:
+    vocab = lab().trainer.vocab
+    st.plotly_chart(surprisal_figure(trace, vocab), key="surprisal", width="stretch")
+    rows = [
+        {"after": visible_char(p.char), "actual next": visible_char(p.actual) if p.actual else "",
+         "p(actual)": None if p.actual_prob is None else round(p.actual_prob, 3),
+         "top 5": "  ".join(f"{visible_char(c)} {q:.2f}" for c, q in p.top)}
+        for p in top_k_predictions(trace, vocab)
+    ]
+    st.dataframe(rows, hide_index=True, height=300, width="stretch")
+
+
+def colour_view() -> None:
+    current = lab()
+    s = current.sample_settings
+    drawn, greedy = sample_side_by_side(current.trainer, n=200, prime=s.prime or None,
+                                        temperature=s.temperature or 1.0, seed=current.trainer.iteration)
+    st.caption("The same start sampled twice; each character is shaded by the probability it was drawn with.")
+    left, right = st.columns(2)
+    for column, drawn_text in ((left, drawn), (right, greedy)):
+        column.markdown(f"**{escape_markdown(drawn_text.label)}**")
+        column.html(sampled_text_html(drawn_text))
+
+
+def health_view(trace) -> None:
+    trainer = lab().trainer
+    first, second = st.columns(2)
+    first.plotly_chart(gradient_norm_figure(trainer.health), key="grad_norms", width="stretch")
+    second.plotly_chart(clip_share_figure(trainer.health), key="clip_share", width="stretch")
+    first.plotly_chart(saturation_figure(trainer.health), key="saturation", width="stretch")
+    second.plotly_chart(hidden_histogram_figure(trace), key="hidden_histogram", width="stretch")
+    st.plotly_chart(weight_histogram_figure(trainer.params), key="weight_histograms", width="stretch")
 
 
 # ------------------------------------------------------------------------------------- page
@@ -339,10 +463,6 @@ notices()
 pending_panel()
 corpus_card(lab().corpus, "Training on")
 requested_iterations, progress_slot = controls()
-training_tab, files = st.tabs(["Training", "Model & runs"])
-with training_tab:
-    live_view()
-with files:
-    files_tab()
+live_view()
 if requested_iterations:
     train_n(requested_iterations, progress_slot)
