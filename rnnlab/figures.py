@@ -62,7 +62,8 @@ def loss_figure(
                                  marker={"color": "#d62728", "size": 7, "symbol": "diamond"}))
     for event in trainer.events[-MAX_EVENT_MARKERS:]:
         at = event["iteration"]
-        event_x = x[min(at, len(x) - 1)] if len(x) and at > 0 else 0
+        # Where the run was when the setting changed, so the line stays put as training goes on.
+        event_x = x[min(at, len(x)) - 1] if len(x) and at > 0 else 0
         fig.add_vline(x=event_x, line={"color": "#ff7f0e", "dash": "dot", "width": 1},
                       annotation_text=f"{_short(event['name'])} {event['old']:g}→{event['new']:g}",
                       annotation_position="top", annotation_font_size=10)

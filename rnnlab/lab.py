@@ -125,6 +125,10 @@ class Lab:
         self._archive_current()
         self.corpus, self.trainer = corpus, trainer
         self.run_number += 1
+        s = self.sample_settings
+        if not set(s.prime) <= set(trainer.vocab.chars):
+            # A prime written for the old text can hold characters the new model cannot read.
+            self.sample_settings = SampleSettings(s.length, s.temperature, "")
         self._start_run()
 
     def load_checkpoint(self, data: bytes) -> None:
@@ -217,6 +221,8 @@ class Lab:
         except DivergenceError as divergence:
             error = str(divergence)
             self.playing = False
+            # The rollback undid iterations: samples kept from them no longer describe the model.
+            self.timeline = [entry for entry in self.timeline if entry.iteration <= t.iteration]
         self.refresh_sample()
         return TrainReport(t.iteration - start_iteration, time.perf_counter() - started, error)
 

@@ -375,6 +375,10 @@ class Trainer:
         self._smooth_losses.truncate(self.iteration)
         self.health.truncate(self.iteration)
         self.validation_history = [(i, v) for i, v in self.validation_history if i <= self.iteration]
+        # Settings changed after the restored iteration stay in force, so their change now
+        # takes effect from the restored iteration on.
+        for event in self.events:
+            event["iteration"] = min(event["iteration"], self.iteration)
         self._remember_at_rest()
         raise DivergenceError(
             f"{reason}. Training stopped and the model was rolled back to iteration {self.iteration}. "

@@ -539,3 +539,19 @@ def test_gradcheck_agrees_with_finite_differences(
     errors = rnnlab.gradcheck(params, inputs, targets, h_prev)
     assert set(errors) == set(rnnlab.PARAM_NAMES)
     assert max(errors.values()) < 1e-6, errors
+
+
+def test_rollback_moves_later_setting_changes_to_the_restored_iteration():
+    text = "la la land, we sing along; " * 40
+    trainer = rnnlab.Trainer(text, rnnlab.Config(seed=5, seq_length=10))
+    trainer.step(30)
+    trainer.set_seq_length(12)
+    trainer.step(3)
+    # Wreck the output weights: the next loss explodes and training goes back to the periodic
+    # snapshot at iteration 25, before the sequence length changed at 30.
+    trainer.params["Why"][...] *= 1e4
+    with pytest.raises(rnnlab.DivergenceError):
+        trainer.step(1)
+    assert trainer.iteration == 25
+    assert [(e["name"], e["iteration"]) for e in trainer.events] == [("seq_length", 25)]
+    assert trainer.config.seq_length == 12

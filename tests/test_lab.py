@@ -1,0 +1,318 @@
+"""The session model without Streamlit: runs, milestones, validation, export and failure paths."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+
+import numpy as np
+import pytest
+
+from rnnlab import Config, Trainer
+from rnnlab import lab as lab_module
+from rnnlab.corpora import Corpus, builtin_corpus, uploaded_corpus
+from rnnlab.lab import MILESTONES, VALIDATION_EVERY, Lab, initial_config, per_iteration
+
+SONGBOOK = builtin_corpus("Songbook (bundled lyrics)")
+SMALL = Config(
+    hidden_size=16, seq_length=8, learning_rate=0.1, batch_size=1, seed=0, val_fraction=0.1
+)
+CSV_COLUMNS = [
+    "iteration", "chars_seen", "seq_length", "learning_rate", "loss", "smooth_loss",
+    "bits_per_char", "val_nats_per_char",
+]
+
+
+def make_lab(**changes) -> Lab:
+    return Lab.create(SONGBOOK, SMALL.replace(**changes))
+
+
+def snapshot(lab: Lab) -> dict:
+    return {
+        "trainer": lab.trainer,
+        "iteration": lab.trainer.iteration,
+        "params": {name: value.copy() for name, value in lab.trainer.params.items()},
+        "runs": list(lab.runs),
+        "run_number": lab.run_number,
+        "timeline": list(lab.timeline),
+        "corpus": lab.corpus,
+        "sample_settings": lab.sample_settings,
+        "latest_sample": lab.latest_sample,
+    }
+
+
+def assert_unchanged(lab: Lab, before: dict) -> None:
+    assert lab.trainer is before["trainer"]
+    assert lab.trainer.iteration == before["iteration"]
+    for name, value in before["params"].items():
+        np.testing.assert_array_equal(lab.trainer.params[name], value)
+    assert lab.runs == before["runs"]
+    assert lab.run_number == before["run_number"]
+    assert lab.timeline == before["timeline"]
+    assert lab.corpus is before["corpus"]
+    assert lab.sample_settings == before["sample_settings"]
+    assert lab.latest_sample == before["latest_sample"]
+
+
+def other_texts_checkpoint(config: Config) -> bytes:
+    other = Trainer("xyz zyx yxz " * 100, config)
+    other.step(3)
+    buffer = io.BytesIO()
+    other.save(buffer)
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------------ timeline, validation
+def test_milestones_keep_a_sample_in_the_timeline_at_iterations_1_10_25_and_on():
+    lab = make_lab(val_fraction=0.0)
+    assert [e.iteration for e in lab.timeline] == [0]
+    lab.train(iterations=60)
+    assert [e.iteration for e in lab.timeline] == [0, 1, 10, 25, 50]
+    lab.train(iterations=240)
+    assert [e.iteration for e in lab.timeline] == [0, *[m for m in MILESTONES if m <= 300]]
+    assert all(entry.text for entry in lab.timeline[1:])
+
+
+def test_validation_loss_is_recorded_every_100_iterations_when_text_is_held_out():
+    lab = make_lab(val_fraction=0.1)
+    lab.train(iterations=250)
+    history = lab.trainer.validation_history
+    assert [i for i, _ in history] == [VALIDATION_EVERY, 2 * VALIDATION_EVERY]
+    assert all(math.isfinite(v) and v > 0 for _, v in history)
+    assert lab.stats()["val_bits_per_char"] == pytest.approx(history[-1][1] / math.log(2))
+
+
+def test_no_validation_is_recorded_without_held_out_text():
+    lab = make_lab(val_fraction=0.0)
+    lab.train(iterations=200)
+    assert lab.trainer.validation_history == []
+    assert lab.stats()["val_nats_per_char"] is None
+
+
+# --------------------------------------------------------------------------------- new runs
+def test_pending_changes_list_exactly_the_structural_differences_and_the_text():
+    lab = make_lab()
+    poems = builtin_corpus("Poems (bundled)")
+    wanted = SMALL.replace(hidden_size=24, batch_size=2, seed=99, val_fraction=0.2)
+    assert lab.pending_changes(wanted, poems) == [
+        "hidden size: 16 → 24",
+        "batch size: 1 → 2",
+        "val fraction: 0.1 → 0.2",
+        "seed: 0 → 99",
+        f"text: {SONGBOOK.name} → {poems.name}",
+    ]
+
+
+def test_live_settings_a_random_seed_and_the_same_text_are_not_pending_changes():
+    lab = make_lab()
+    live_only = SMALL.replace(seq_length=30, learning_rate=0.5, seed=None)
+    assert lab.pending_changes(live_only, None) == []
+    assert lab.pending_changes(SMALL, builtin_corpus("Songbook (bundled lyrics)")) == []
+
+
+def test_new_run_archives_the_current_run_and_starts_from_iteration_zero():
+    lab = make_lab()
+    lab.train(iterations=12)
+    lab.set_learning_rate(0.05)
+    lab.train(iterations=3)
+    lab.new_run(SMALL.replace(hidden_size=20))
+    assert lab.trainer.iteration == 0 and lab.trainer.config.hidden_size == 20
+    assert lab.run_number == 2
+    (run,) = lab.runs
+    assert run.number == 1 and len(run.losses) == 15
+    assert run.config == SMALL  # the config the run started with, before the change of rate
+    assert [e.iteration for e in lab.timeline] == [0]
+
+
+def test_new_run_after_no_training_keeps_no_empty_run():
+    lab = make_lab()
+    lab.new_run(SMALL.replace(seed=5))
+    assert lab.runs == [] and lab.trainer.config.seed == 5
+
+
+def test_new_run_with_a_config_that_does_not_fit_the_text_raises_and_leaves_the_lab_untouched():
+    lab = make_lab()
+    lab.train(iterations=5)
+    before = snapshot(lab)
+    with pytest.raises(ValueError, match="needs at least"):
+        lab.new_run(SMALL.replace(seq_length=500, batch_size=256))
+    with pytest.raises(ValueError, match="needs at least"):
+        lab.new_run(SMALL, Corpus("tiny.txt", "hello", "upload"))
+    assert_unchanged(lab, before)
+
+
+def test_new_run_on_a_text_without_the_primes_characters_clears_the_prime():
+    lab = make_lab()
+    lab.set_sample_settings(length=40, temperature=0.7, prime="Verse")
+    lab.new_run(SMALL, Corpus("abc.txt", "abc cab bca " * 100, "upload"))
+    assert lab.corpus.name == "abc.txt"
+    assert (lab.sample_settings.length, lab.sample_settings.temperature) == (40, 0.7)
+    assert lab.sample_settings.prime == ""
+    assert len(lab.latest_sample) == 40 and set(lab.latest_sample) <= set("abc ")
+    report = lab.train(iterations=2)
+    assert report.error is None and lab.trainer.iteration == 2
+
+
+def test_new_run_keeps_a_prime_the_new_text_can_read():
+    lab = make_lab()
+    lab.set_sample_settings(length=40, temperature=0.7, prime="the")
+    lab.new_run(SMALL.replace(hidden_size=12))
+    assert lab.sample_settings.prime == "the"
+
+
+# ------------------------------------------------------------------------------- sampling
+def test_sample_settings_with_an_unknown_prime_character_raise_and_keep_the_old_settings():
+    lab = make_lab()
+    before = (lab.sample_settings, lab.latest_sample)
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        lab.set_sample_settings(length=50, temperature=1.0, prime="snow☃")
+    for length, temperature in ((0, 1.0), (5001, 1.0), (50, -0.1), (50, math.nan)):
+        with pytest.raises(ValueError):
+            lab.set_sample_settings(length=length, temperature=temperature, prime="")
+    assert (lab.sample_settings, lab.latest_sample) == before
+
+
+def test_sample_settings_redraw_the_latest_sample():
+    lab = make_lab()
+    lab.train(iterations=5)
+    lab.set_sample_settings(length=60, temperature=0.0, prime="The ")
+    assert lab.latest_sample == lab.trainer.sample(60, prime="The ", temperature=0.0)
+
+
+# --------------------------------------------------------------------------------- export
+def test_history_csv_has_one_row_per_iteration_with_the_documented_columns():
+    lab = make_lab(val_fraction=0.1)
+    lab.train(iterations=60)
+    lab.set_seq_length(12)
+    lab.set_learning_rate(0.05)
+    lab.train(iterations=40)
+    t = lab.trainer
+    rows = list(csv.DictReader(io.StringIO(lab.history_csv())))
+    assert list(rows[0]) == CSV_COLUMNS
+    assert [int(r["iteration"]) for r in rows] == list(range(1, 101))
+    seq = np.array([int(r["seq_length"]) for r in rows])
+    assert (seq[:60] == 8).all() and (seq[60:] == 12).all()
+    lr = np.array([float(r["learning_rate"]) for r in rows])
+    assert (lr[:60] == 0.1).all() and (lr[60:] == 0.05).all()
+    chars = np.array([int(r["chars_seen"]) for r in rows])
+    np.testing.assert_array_equal(chars, np.cumsum(seq))
+    assert chars[-1] == t.chars_seen
+    loss = np.array([float(r["loss"]) for r in rows])
+    np.testing.assert_allclose(loss, t.losses, atol=1e-6)
+    np.testing.assert_allclose([float(r["smooth_loss"]) for r in rows], t.smooth_losses, atol=1e-6)
+    bits = [float(r["bits_per_char"]) for r in rows]
+    np.testing.assert_allclose(bits, loss / seq / math.log(2), atol=1e-5)
+    validation = {
+        int(r["iteration"]): float(r["val_nats_per_char"]) for r in rows if r["val_nats_per_char"]
+    }
+    assert validation == pytest.approx(dict(t.validation_history), abs=1e-6)
+    assert list(validation) == [100]
+
+
+def test_initial_config_and_per_iteration_follow_the_change_events():
+    config = SMALL.replace(learning_rate=0.05, seq_length=30)
+    events = [
+        {"iteration": 3, "name": "learning_rate", "old": 0.1, "new": 0.2},
+        {"iteration": 4, "name": "seq_length", "old": 8, "new": 30},
+        {"iteration": 5, "name": "learning_rate", "old": 0.2, "new": 0.05},
+    ]
+    assert initial_config(config, events) == SMALL
+    np.testing.assert_array_equal(
+        per_iteration(config, events, "learning_rate", 7), [0.1, 0.1, 0.1, 0.2, 0.2, 0.05, 0.05]
+    )
+    np.testing.assert_array_equal(
+        per_iteration(config, events, "seq_length", 6), [8, 8, 8, 8, 30, 30]
+    )
+    assert initial_config(config, []) == config
+
+
+# ------------------------------------------------------------------------------- training
+class FakeClock:
+    """perf_counter that moves 10 ms per reading: time passes without waiting for it."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        self.now += 0.01
+        return self.now
+
+
+def test_train_for_seconds_stops_once_the_time_is_used(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(lab_module, "time", clock)
+    lab = make_lab()
+    report = lab.train(seconds=0.1)
+    assert report.error is None
+    assert report.iterations >= 1 and lab.trainer.iteration == report.iterations
+    assert report.seconds == pytest.approx(clock.now - 0.01)
+    assert report.seconds < 0.2  # it stopped at the first look after 0.1 s, not later
+    assert lab.recent_chars_per_second > 0
+    assert lab.train(seconds=0.0).iterations == 0
+
+
+def test_train_for_iterations_reports_progress_and_trains_exactly_that_many():
+    lab = make_lab()
+    progress = []
+    report = lab.train(iterations=30, on_progress=lambda *done_total: progress.append(done_total))
+    assert report.iterations == 30 and lab.trainer.iteration == 30
+    assert progress[-1] == (30, 30)
+    assert [done for done, _ in progress] == sorted(done for done, _ in progress)
+
+
+def test_divergence_inside_train_is_reported_stops_play_and_drops_samples_from_undone_iterations():
+    lab = make_lab(hidden_size=32, seq_length=10, seed=3, val_fraction=0.0)
+    lab.train(iterations=49)
+    lab.set_learning_rate(10.0)  # a rollback snapshot is taken here, at iteration 49
+    lab.playing = True
+    report = lab.train(iterations=200)
+    assert report.error is not None and "diverged" in report.error and "rolled back" in report.error
+    assert not lab.playing
+    rollback = int(re.search(r"rolled back to iteration (\d+)", report.error).group(1))
+    t = lab.trainer
+    assert t.iteration == rollback == 49
+    assert report.iterations == 0
+    assert len(t.losses) == len(t.smooth_losses) == 49
+    # The milestone sample at 50 came from an iteration the rollback undid.
+    assert [e.iteration for e in lab.timeline] == [0, 1, 10, 25]
+    lab.set_learning_rate(0.1)
+    assert lab.train(iterations=1).error is None
+    assert [e.iteration for e in lab.timeline] == [0, 1, 10, 25, 50]
+
+
+# ---------------------------------------------------------------------------- checkpoints
+def test_load_checkpoint_restores_the_saved_state_and_keeps_the_run_it_replaces():
+    lab = make_lab()
+    lab.train(iterations=20)
+    data = lab.checkpoint_bytes()
+    saved = {name: value.copy() for name, value in lab.trainer.params.items()}
+    lab.train(iterations=7)
+    lab.load_checkpoint(data)
+    assert lab.trainer.iteration == 20
+    for name, value in saved.items():
+        np.testing.assert_array_equal(lab.trainer.params[name], value)
+    assert [len(run.losses) for run in lab.runs] == [27]
+    assert lab.run_number == 2
+    assert [e.iteration for e in lab.timeline] == [20]
+
+
+def test_load_checkpoint_of_another_texts_model_raises_and_leaves_the_lab_unchanged():
+    lab = make_lab()
+    lab.train(iterations=5)
+    before = snapshot(lab)
+    with pytest.raises(ValueError, match="different vocabulary"):
+        lab.load_checkpoint(other_texts_checkpoint(SMALL))
+    with pytest.raises(ValueError):
+        lab.load_checkpoint(b"PK\x03\x04 not really a zip")
+    assert_unchanged(lab, before)
+
+
+# ------------------------------------------------------------------------------- uploads
+def test_uploaded_corpus_refuses_files_over_the_size_limit():
+    with pytest.raises(ValueError, match="the limit is"):
+        uploaded_corpus("big.txt", b"a" * 101, max_bytes=100)
+    assert uploaded_corpus("ok.txt", b"ab" * 50, max_bytes=100).text == "ab" * 50
+    with pytest.raises(ValueError, match="is 51.0 MB; the limit is 50 MB"):
+        uploaded_corpus("huge.txt", b"a" * 51_000_000, max_bytes=50_000_000)
