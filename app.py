@@ -43,8 +43,8 @@ BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 TRAIN_CHOICES = (10, 100, 1000, 5000)
 # While playing, each tick trains for PLAY_SECONDS and redraws; ticks come every PLAY_INTERVAL,
 # so the page refreshes more than twice a second and never blocks for longer than half of one.
-PLAY_INTERVAL = 0.4
-PLAY_SECONDS = 0.3
+PLAY_INTERVAL = 0.45
+PLAY_SECONDS = 0.4
 VIEWS = ("Training", "Inside the network", "Model & runs")
 INSIGHT_VIEWS = ("Neurons", "Predictions", "Sampling in colour", "Training health")
 SNIPPET_LENGTH = 300

@@ -39,7 +39,7 @@ def loss_figure(
             x, _, smooth = _series(run.config, run.events, run.losses, run.smooth_losses, units, x_axis)
             keep = _downsample(len(x))
             fig.add_trace(
-                go.Scattergl(
+                go.Scatter(
                     x=x[keep], y=smooth[keep], mode="lines", name=run.label,
                     line={"color": RUN_COLOURS[k % len(RUN_COLOURS)], "dash": "dash", "width": 1.5},
                 )
@@ -47,9 +47,9 @@ def loss_figure(
     start = initial_config(trainer.config, trainer.events)
     x, raw, smooth = _series(trainer.config, trainer.events, trainer.losses, trainer.smooth_losses, units, x_axis)
     keep = _downsample(len(x))
-    fig.add_trace(go.Scattergl(x=x[keep], y=raw[keep], mode="lines", name="loss (raw)",
+    fig.add_trace(go.Scatter(x=x[keep], y=raw[keep], mode="lines", name="loss (raw)",
                                line={"color": "rgba(31,119,180,0.25)", "width": 1}))
-    fig.add_trace(go.Scattergl(x=x[keep], y=smooth[keep], mode="lines", name="smoothed loss",
+    fig.add_trace(go.Scatter(x=x[keep], y=smooth[keep], mode="lines", name="smoothed loss",
                                line={"color": "#1f77b4", "width": 3}))
     if trainer.validation_history:
         iterations = np.array([i for i, _ in trainer.validation_history])

@@ -1,0 +1,155 @@
+"""How fast the dashboard trains while playing, next to the engine alone, and how live it stays.
+
+    python bench/dashboard_speed.py [--seconds 20] [--chromium /usr/bin/chromium]
+
+Starts `streamlit run app.py` on a loopback port, opens it in headless Chromium, presses Play for
+--seconds and reads the iteration counter off the page; the engine alone trains the same text at
+the same settings (the dashboard defaults) for as long, before and after the browser run, in this
+process. Prints characters per second of both and their ratio (target: at least 0.8), the longest
+gap between two refreshes of the page while playing (target: at most 0.5 s), and how long a click
+on Pause takes to show.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rnnlab import Trainer  # noqa: E402
+from rnnlab.corpora import DEFAULT_CORPUS, builtin_corpus  # noqa: E402
+from rnnlab.presets import DASHBOARD_DEFAULTS  # noqa: E402
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+# Records, in the page, when the iteration counter changes: the refresh cadence a person sees.
+WATCH_ITERATION = """() => {
+  window.__updates = [];
+  const read = () => {
+    const metric = [...document.querySelectorAll('[data-testid=stMetric]')]
+      .find(m => m.innerText.startsWith('Iteration'));
+    return metric ? metric.querySelector('[data-testid=stMetricValue]').innerText : null;
+  };
+  let last = read();
+  new MutationObserver(() => {
+    const now = read();
+    if (now !== last) { last = now; window.__updates.push([performance.now(), now]); }
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def headless_chars_per_second(seconds: float) -> float:
+    trainer = Trainer(builtin_corpus(DEFAULT_CORPUS).text, DASHBOARD_DEFAULTS)
+    trainer.step(20)  # warm-up
+    chars, started = trainer.chars_seen, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        trainer.step(20)
+    return (trainer.chars_seen - chars) / (time.perf_counter() - started)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
+                return process
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise RuntimeError("The app did not start within 60 s.")
+
+
+def iteration_on_page(page) -> int:
+    metric = page.locator('[data-testid=stMetric]', has_text="Iteration").first
+    return int(metric.locator('[data-testid=stMetricValue]').inner_text().replace(",", ""))
+
+
+def play_in_browser(port: int, seconds: float, chromium: str) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"http://127.0.0.1:{port}")
+        page.wait_for_selector("text=Characters / s", timeout=90_000)
+        page.evaluate(WATCH_ITERATION)
+        start_iteration = iteration_on_page(page)
+        page.get_by_role("button", name="▶ Play").click()
+        page.wait_for_function("() => window.__updates.length > 0", timeout=30_000)
+        first_time, first_text = page.evaluate("() => window.__updates[0]")
+        time.sleep(seconds)
+        clicked = page.evaluate("() => performance.now()")
+        page.get_by_role("button", name="⏸ Pause").click()
+        page.get_by_role("button", name="▶ Play").wait_for(timeout=30_000)
+        paused = page.evaluate("() => performance.now()")
+        updates = page.evaluate("() => window.__updates")
+        browser.close()
+    playing = [u for u in updates if u[0] <= clicked]
+    last_time, last_text = playing[-1]
+    iterations = int(last_text.replace(",", "")) - int(first_text.replace(",", ""))
+    gaps = [b[0] - a[0] for a, b in zip(playing, playing[1:], strict=False)]
+    return {
+        "iterations": iterations,
+        "seconds": (last_time - first_time) / 1000,
+        "refreshes": len(playing),
+        "max_gap": max(gaps) / 1000 if gaps else float("nan"),
+        "median_gap": sorted(gaps)[len(gaps) // 2] / 1000 if gaps else float("nan"),
+        "pause_latency": (paused - clicked) / 1000,
+        "start_iteration": start_iteration,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long to play (default 20)")
+    parser.add_argument("--chromium", default=os.environ.get("RNNLAB_CHROMIUM", "/usr/bin/chromium"))
+    args = parser.parse_args()
+    config = DASHBOARD_DEFAULTS
+    chars_per_iteration = config.seq_length * config.batch_size
+    print(f"settings: dashboard defaults H={config.hidden_size} T={config.seq_length} "
+          f"lr={config.learning_rate:g} B={config.batch_size}, text: {DEFAULT_CORPUS}")
+
+    before = headless_chars_per_second(args.seconds / 2)
+    port = free_port()
+    app = start_app(port)
+    try:
+        played = play_in_browser(port, args.seconds, args.chromium)
+    finally:
+        app.terminate()
+        app.wait(timeout=30)
+    after = headless_chars_per_second(args.seconds / 2)
+    headless = (before + after) / 2
+    in_app = played["iterations"] * chars_per_iteration / played["seconds"]
+
+    print(f"{'engine alone (headless)':<34}{headless:>12,.0f} chars/s  (before {before:,.0f}, after {after:,.0f})")
+    print(f"{'dashboard while playing':<34}{in_app:>12,.0f} chars/s  ({played['iterations']:,} iterations "
+          f"in {played['seconds']:.1f} s)")
+    ratio = in_app / headless
+    print(f"{'ratio dashboard / engine':<34}{ratio:>12.2f}   target >= 0.80: {'PASS' if ratio >= 0.8 else 'MISS'}")
+    print(f"{'page refreshes while playing':<34}{played['refreshes']:>12}   median gap {played['median_gap']:.2f} s")
+    print(f"{'longest gap between refreshes':<34}{played['max_gap']:>12.2f} s target <= 0.50: "
+          f"{'PASS' if played['max_gap'] <= 0.5 else 'MISS'}")
+    print(f"{'click on Pause until it shows':<34}{played['pause_latency']:>12.2f} s")
+
+
+if __name__ == "__main__":
+    main()
