@@ -67,12 +67,14 @@ def _show_config_in_widgets(config: Config) -> None:
     st.session_state.batch_size = config.batch_size
     st.session_state.seed = None
     st.session_state.val_fraction = config.val_fraction
-    st.session_state.learning_rate = min(LEARNING_RATES, key=lambda lr: abs(lr - config.learning_rate))
+    st.session_state.learning_rate = min(
+        LEARNING_RATES, key=lambda lr: abs(lr - config.learning_rate)
+    )
     st.session_state.seq_length = config.seq_length
 
 
 def notify(kind: str, text: str) -> None:
-    """Queue a message for the top of the page; `text` may hold untrusted names, so it is escaped."""
+    """Queue a message for the top of the page; `text` may hold untrusted names: escaped."""
     lab().notices.append((kind, escape_markdown(text)))
 
 
@@ -112,7 +114,9 @@ def on_upload() -> None:
         notify("error", str(error))
         return
     lab().pending_corpus = corpus
-    notify("success", f"Loaded {corpus.name}: {len(corpus.text):,} characters. Apply to train on it.")
+    notify(
+        "success", f"Loaded {corpus.name}: {len(corpus.text):,} characters. Apply to train on it."
+    )
 
 
 def on_apply() -> None:
@@ -153,7 +157,9 @@ def on_sampling() -> None:
     except ValueError as error:
         notify("error", str(error))
         st.session_state.sample_length, st.session_state.temperature, st.session_state.prime = (
-            s.length, s.temperature, s.prime,
+            s.length,
+            s.temperature,
+            s.prime,
         )
 
 
@@ -189,7 +195,12 @@ def sidebar() -> None:
     current = lab()
     with st.sidebar:
         st.header("Text")
-        st.selectbox("Built-in text", list(BUILTIN_CORPORA), key="builtin_choice", on_change=on_builtin_choice)
+        st.selectbox(
+            "Built-in text",
+            list(BUILTIN_CORPORA),
+            key="builtin_choice",
+            on_change=on_builtin_choice,
+        )
         st.file_uploader(
             f"…or upload a text file (up to {MAX_UPLOAD_MB} MB)",
             key="upload",
@@ -198,31 +209,79 @@ def sidebar() -> None:
         )
 
         st.header("Model (needs a new run)")
-        st.slider("Hidden size", *_int_range("hidden_size"), step=4, key="hidden_size",
-                  help=Config.help("hidden_size"))
-        st.select_slider("Batch size", BATCH_SIZES, key="batch_size", help=Config.help("batch_size"))
-        st.number_input("Seed (empty: random)", *_int_range("seed"), value=None, step=1, key="seed",
-                        help=Config.help("seed"))
-        st.slider("Validation share", 0.0, float(Config.range("val_fraction")[1]), step=0.05,
-                  key="val_fraction", help=Config.help("val_fraction"))
+        st.slider(
+            "Hidden size",
+            *_int_range("hidden_size"),
+            step=4,
+            key="hidden_size",
+            help=Config.help("hidden_size"),
+        )
+        st.select_slider(
+            "Batch size", BATCH_SIZES, key="batch_size", help=Config.help("batch_size")
+        )
+        st.number_input(
+            "Seed (empty: random)",
+            *_int_range("seed"),
+            value=None,
+            step=1,
+            key="seed",
+            help=Config.help("seed"),
+        )
+        st.slider(
+            "Validation share",
+            0.0,
+            float(Config.range("val_fraction")[1]),
+            step=0.05,
+            key="val_fraction",
+            help=Config.help("val_fraction"),
+        )
 
         st.header("Training (applies now)")
-        st.select_slider("Learning rate", LEARNING_RATES, key="learning_rate", on_change=on_learning_rate,
-                         format_func=lambda lr: f"{lr:g}", help=Config.help("learning_rate"))
-        st.slider("Sequence length", *_int_range("seq_length"), key="seq_length", on_change=on_seq_length,
-                  help=Config.help("seq_length"))
+        st.select_slider(
+            "Learning rate",
+            LEARNING_RATES,
+            key="learning_rate",
+            on_change=on_learning_rate,
+            format_func=lambda lr: f"{lr:g}",
+            help=Config.help("learning_rate"),
+        )
+        st.slider(
+            "Sequence length",
+            *_int_range("seq_length"),
+            key="seq_length",
+            on_change=on_seq_length,
+            help=Config.help("seq_length"),
+        )
 
         st.header("Resume")
-        st.file_uploader("Upload a checkpoint made on the current text (.npz)", type=["npz"],
-                         key="checkpoint_upload", on_change=on_checkpoint_upload)
+        st.file_uploader(
+            "Upload a checkpoint made on the current text (.npz)",
+            type=["npz"],
+            key="checkpoint_upload",
+            on_change=on_checkpoint_upload,
+        )
 
         st.header("Sampling")
         s = current.sample_settings
-        st.slider("Temperature (0: greedy)", 0.0, 2.0, s.temperature, step=0.05, key="temperature",
-                  on_change=on_sampling)
-        st.slider("Sample length", 20, 2000, s.length, step=10, key="sample_length", on_change=on_sampling)
-        st.text_input("Prime text", s.prime, key="prime", on_change=on_sampling,
-                      help="The model reads this first and continues it.")
+        st.slider(
+            "Temperature (0: greedy)",
+            0.0,
+            2.0,
+            s.temperature,
+            step=0.05,
+            key="temperature",
+            on_change=on_sampling,
+        )
+        st.slider(
+            "Sample length", 20, 2000, s.length, step=10, key="sample_length", on_change=on_sampling
+        )
+        st.text_input(
+            "Prime text",
+            s.prime,
+            key="prime",
+            on_change=on_sampling,
+            help="The model reads this first and continues it.",
+        )
 
 
 def _int_range(name: str) -> tuple[int, int]:
@@ -268,12 +327,26 @@ def controls() -> tuple[int | None, DeltaGenerator]:
     current = lab()
     c1, c2, c3, c4, c5 = st.columns([1, 1.2, 1, 1.2, 1])
     c1.button("Step", on_click=on_step, width="stretch", disabled=current.playing, key="step")
-    n = c2.selectbox("Iterations", TRAIN_CHOICES, index=2, label_visibility="collapsed", key="train_n")
-    train_clicked = c3.button(f"Train {n:,}", width="stretch", disabled=current.playing, key="train")
-    c4.button("⏸ Pause" if current.playing else "▶ Play", on_click=on_play, width="stretch",
-              type="primary", key="play")
-    c5.button("Reset", on_click=on_apply, width="stretch", key="reset",
-              help="Start a new run with the settings on the left; the current run stays in the chart.")
+    n = c2.selectbox(
+        "Iterations", TRAIN_CHOICES, index=2, label_visibility="collapsed", key="train_n"
+    )
+    train_clicked = c3.button(
+        f"Train {n:,}", width="stretch", disabled=current.playing, key="train"
+    )
+    c4.button(
+        "⏸ Pause" if current.playing else "▶ Play",
+        on_click=on_play,
+        width="stretch",
+        type="primary",
+        key="play",
+    )
+    c5.button(
+        "Reset",
+        on_click=on_apply,
+        width="stretch",
+        key="reset",
+        help="Start a new run with the settings on the left; the current run stays in the chart.",
+    )
     return (n if train_clicked else None), st.empty()
 
 
@@ -281,13 +354,18 @@ def train_n(n: int, slot: DeltaGenerator) -> None:
     """Train N with a progress bar, after the rest of the page is on screen, then redraw it."""
     progress = slot.progress(0.0, text=f"Training {n:,} iterations…")
     report = lab().train(
-        iterations=n, on_progress=lambda done, total: progress.progress(done / total, text=f"Trained {done:,} of {total:,}")
+        iterations=n,
+        on_progress=lambda done, total: progress.progress(
+            done / total, text=f"Trained {done:,} of {total:,}"
+        ),
     )
     report_training(report)
     st.rerun()
 
 
-@st.fragment(run_every=PLAY_INTERVAL if "lab" in st.session_state and st.session_state.lab.playing else None)
+@st.fragment(
+    run_every=PLAY_INTERVAL if "lab" in st.session_state and st.session_state.lab.playing else None
+)
 def live_view() -> None:
     """Stats and the open view; while playing, each run of this fragment trains first."""
     current = lab()
@@ -303,12 +381,18 @@ def live_view() -> None:
     cols[2].metric("Characters seen", f"{stats['chars_seen']:,}")
     cols[3].metric("Characters / s", f"{stats['chars_per_second']:,.0f}")
     cols[4].metric("Parameters", f"{stats['parameters']:,}")
-    cols[5].metric("Smoothed loss", f"{stats['smooth_loss']:.2f}",
-                   help=f"Nats per chunk of {current.trainer.config.seq_length} characters, as the classic "
-                   f"prints it: {stats['bits_per_char']:.3f} bits per character.")
+    cols[5].metric(
+        "Smoothed loss",
+        f"{stats['smooth_loss']:.2f}",
+        help=f"Nats per chunk of {current.trainer.config.seq_length} characters, as the classic "
+        f"prints it: {stats['bits_per_char']:.3f} bits per character.",
+    )
     val = stats["val_bits_per_char"]
-    cols[6].metric("Validation bits/char", "—" if val is None else f"{val:.3f}",
-                   help="Mean loss per character on the held-out end of the text (bits = nats / ln 2).")
+    cols[6].metric(
+        "Validation bits/char",
+        "—" if val is None else f"{val:.3f}",
+        help="Mean loss per character on the held-out end of the text (bits = nats / ln 2).",
+    )
 
     training, inside, files = st.tabs(VIEWS, key="view", on_change="rerun")
     # Only the open tab is drawn: the page stays light however many views there are.
@@ -331,18 +415,28 @@ def training_view() -> None:
         units = options[0].radio("Units", UNITS, horizontal=True, key="units")
         x_axis = options[1].radio("x axis", X_AXES, horizontal=True, key="x_axis")
         show_runs = options[2].toggle("Show earlier runs", value=True, key="show_runs")
-        st.plotly_chart(loss_figure(current.trainer, current.runs, units, x_axis, show_runs),
-                        width="stretch", key="loss_chart")
-    with sample_col:
+        st.plotly_chart(
+            loss_figure(current.trainer, current.runs, units, x_axis, show_runs),
+            width="stretch",
+            key="loss_chart",
+        )
+    with sample_col.container(key="latest_sample"):
         st.subheader("Latest sample")
         s = current.sample_settings
-        st.caption(f"{s.length} characters at temperature {s.temperature:g}" + (", primed" if s.prime else ""))
+        st.caption(
+            f"{s.length} characters at temperature {s.temperature:g}"
+            + (", primed" if s.prime else "")
+        )
         st.code(s.prime + current.latest_sample, language=None, wrap_lines=True)
     st.subheader("From noise to words")
     st.dataframe(
-        [{"iteration": e.iteration, "smoothed loss": round(e.smooth_loss, 2), "sample": e.text}
-         for e in reversed(current.timeline)],
-        width="stretch", hide_index=True, height=260,
+        [
+            {"iteration": e.iteration, "smoothed loss": round(e.smooth_loss, 2), "sample": e.text}
+            for e in reversed(current.timeline)
+        ],
+        width="stretch",
+        hide_index=True,
+        height=260,
     )
 
 
@@ -353,16 +447,32 @@ def files_view() -> None:
         st.info("Pause training to download the model or its history.")
     else:
         c1, c2 = st.columns(2)
-        c1.download_button("Download model checkpoint (.npz)", current.checkpoint_bytes(),
-                           file_name=f"rnnlab-iteration-{current.trainer.iteration}.npz",
-                           mime="application/octet-stream", key="download_checkpoint")
-        c2.download_button("Download loss history (.csv)", current.history_csv(),
-                           file_name=f"rnnlab-history-{current.trainer.iteration}.csv", mime="text/csv",
-                           key="download_history")
+        c1.download_button(
+            "Download model checkpoint (.npz)",
+            current.checkpoint_bytes(),
+            file_name=f"rnnlab-iteration-{current.trainer.iteration}.npz",
+            mime="application/octet-stream",
+            key="download_checkpoint",
+        )
+        c2.download_button(
+            "Download loss history (.csv)",
+            current.history_csv(),
+            file_name=f"rnnlab-history-{current.trainer.iteration}.csv",
+            mime="text/csv",
+            key="download_history",
+        )
     st.caption("To resume from a checkpoint, upload it in the sidebar.")
     st.subheader("Runs")
-    rows = [{"run": r.number, "text": r.corpus_name, "settings": r.label, "iterations": len(r.losses),
-             "final smoothed loss": round(float(r.smooth_losses[-1]), 2)} for r in current.runs]
+    rows = [
+        {
+            "run": r.number,
+            "text": r.corpus_name,
+            "settings": r.label,
+            "iterations": len(r.losses),
+            "final smoothed loss": round(float(r.smooth_losses[-1]), 2),
+        }
+        for r in current.runs
+    ]
     if rows:
         st.dataframe(rows, width="stretch", hide_index=True)
     else:
@@ -378,9 +488,14 @@ def insight_view() -> None:
         "follows it."
     )
     source, where = st.columns([1, 3])
-    own = source.radio("Snippet", ("From the text", "Type your own"), key="snippet_source") == "Type your own"
+    own = (
+        source.radio("Snippet", ("From the text", "Type your own"), key="snippet_source")
+        == "Type your own"
+    )
     if own:
-        snippet = where.text_area("Text to run through the model", current.corpus.text[:200], key="snippet_text")
+        snippet = where.text_area(
+            "Text to run through the model", current.corpus.text[:200], key="snippet_text"
+        )
     else:
         last_start = max(0, len(current.corpus.text) - 2)
         start = where.slider("Start at character", 0, last_start, 0, key="snippet_start")
@@ -390,7 +505,9 @@ def insight_view() -> None:
     except ValueError as error:
         st.error(escape_markdown(str(error)))
         return
-    neurons, predictions, colour, health = st.tabs(INSIGHT_VIEWS, key="insight_view", on_change="rerun")
+    neurons, predictions, colour, health = st.tabs(
+        INSIGHT_VIEWS, key="insight_view", on_change="rerun"
+    )
     if neurons.open:
         with neurons:
             neurons_view(trace)
@@ -407,11 +524,22 @@ def insight_view() -> None:
 
 def neurons_view(trace) -> None:
     ranked = rank_units(trace, text_features(trace.text)) + rank_units_by_variance(trace, top=5)
-    st.markdown("**Units worth a look**: those that follow a simple feature of the text, and the busiest.")
-    st.dataframe([{"unit": u.unit, "follows": u.feature, "score": round(u.score, 3)} for u in ranked],
-                 hide_index=True, height=220, width="stretch")
-    unit = st.selectbox("Unit", range(lab().trainer.config.hidden_size), index=ranked[0].unit if ranked else 0,
-                        key="unit", help="Blue: activation near +1; red: near −1.")
+    st.markdown(
+        "**Units worth a look**: those that follow a simple feature of the text, and the busiest."
+    )
+    st.dataframe(
+        [{"unit": u.unit, "follows": u.feature, "score": round(u.score, 3)} for u in ranked],
+        hide_index=True,
+        height=220,
+        width="stretch",
+    )
+    unit = st.selectbox(
+        "Unit",
+        range(lab().trainer.config.hidden_size),
+        index=ranked[0].unit if ranked else 0,
+        key="unit",
+        help="Blue: activation near +1; red: near −1.",
+    )
     st.html(unit_activation_html(trace, unit))
     st.plotly_chart(activation_heatmap(trace), key="activation_heatmap", width="stretch")
 
@@ -420,9 +548,12 @@ def predictions_view(trace) -> None:
     vocab = lab().trainer.vocab
     st.plotly_chart(surprisal_figure(trace, vocab), key="surprisal", width="stretch")
     rows = [
-        {"after": visible_char(p.char), "actual next": visible_char(p.actual) if p.actual else "",
-         "p(actual)": None if p.actual_prob is None else round(p.actual_prob, 3),
-         "top 5": "  ".join(f"{visible_char(c)} {q:.2f}" for c, q in p.top)}
+        {
+            "after": visible_char(p.char),
+            "actual next": visible_char(p.actual) if p.actual else "",
+            "p(actual)": None if p.actual_prob is None else round(p.actual_prob, 3),
+            "top 5": "  ".join(f"{visible_char(c)} {q:.2f}" for c, q in p.top),
+        }
         for p in top_k_predictions(trace, vocab)
     ]
     st.dataframe(rows, hide_index=True, height=300, width="stretch")
@@ -431,9 +562,17 @@ def predictions_view(trace) -> None:
 def colour_view() -> None:
     current = lab()
     s = current.sample_settings
-    drawn, greedy = sample_side_by_side(current.trainer, n=200, prime=s.prime or None,
-                                        temperature=s.temperature or 1.0, seed=current.trainer.iteration)
-    st.caption("The same start sampled twice; each character is shaded by the probability it was drawn with.")
+    drawn, greedy = sample_side_by_side(
+        current.trainer,
+        n=200,
+        prime=s.prime or None,
+        temperature=s.temperature or 1.0,
+        seed=current.trainer.iteration,
+    )
+    st.caption(
+        "The same start sampled twice; each character is shaded by the probability it was "
+        "drawn with."
+    )
     left, right = st.columns(2)
     for column, drawn_text in ((left, drawn), (right, greedy)):
         column.markdown(f"**{escape_markdown(drawn_text.label)}**")
@@ -447,7 +586,9 @@ def health_view(trace) -> None:
     second.plotly_chart(clip_share_figure(trainer.health), key="clip_share", width="stretch")
     first.plotly_chart(saturation_figure(trainer.health), key="saturation", width="stretch")
     second.plotly_chart(hidden_histogram_figure(trace), key="hidden_histogram", width="stretch")
-    st.plotly_chart(weight_histogram_figure(trainer.params), key="weight_histograms", width="stretch")
+    st.plotly_chart(
+        weight_histogram_figure(trainer.params), key="weight_histograms", width="stretch"
+    )
 
 
 # ------------------------------------------------------------------------------------- page
@@ -456,7 +597,8 @@ sidebar()
 st.title("rnnlab: watch a recurrent neural network learn")
 st.caption(
     "A character-level vanilla RNN (one tanh layer) reads your text a few characters at a time and "
-    "learns to predict the next one. Step it, train it, or press Play and watch the loss fall and the "
+    "learns to predict the next one. Step it, train it, or press Play and watch the loss fall "
+    "and the "
     "samples turn from noise into words."
 )
 notices()

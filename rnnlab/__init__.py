@@ -1,10 +1,10 @@
 """rnnlab: watch a character-level vanilla RNN learn.
 
-    import rnnlab
-    text, info = rnnlab.load_text(open("lyrics.txt", "rb").read())
-    trainer = rnnlab.Trainer(text, rnnlab.Config(hidden_size=128, batch_size=16))
-    trainer.step(2000)
-    print(trainer.smooth_loss, trainer.sample(300, temperature=0.8))
+import rnnlab
+text, info = rnnlab.load_text(open("lyrics.txt", "rb").read())
+trainer = rnnlab.Trainer(text, rnnlab.Config(hidden_size=128, batch_size=16))
+trainer.step(2000)
+print(trainer.smooth_loss, trainer.sample(300, temperature=0.8))
 """
 
 from .config import Config

@@ -20,7 +20,7 @@ from typing import BinaryIO
 import numpy as np
 
 from .config import Config
-from .model import PARAM_NAMES, param_shapes
+from .model import param_shapes
 from .text import Vocab
 from .trainer import History, Trainer
 
@@ -67,7 +67,9 @@ def load_checkpoint(file: str | BinaryIO, text: str) -> Trainer:
     except ValueError:
         raise
     except Exception as error:  # zipfile, OSError, EOFError...: all mean the same to a person
-        raise ValueError(f"This is not a readable rnnlab checkpoint ({type(error).__name__}: {error}).") from error
+        raise ValueError(
+            f"This is not a readable rnnlab checkpoint ({type(error).__name__}: {error})."
+        ) from error
     return _build_trainer(arrays, text)
 
 
@@ -91,7 +93,9 @@ def _read_arrays(raw: bytes) -> dict[str, np.ndarray]:
 
 def _build_trainer(arrays: dict[str, np.ndarray], text: str) -> Trainer:
     if _string(arrays, "format") != FORMAT:
-        raise ValueError(f"Unknown checkpoint format {_string(arrays, 'format')!r}; expected {FORMAT!r}.")
+        raise ValueError(
+            f"Unknown checkpoint format {_string(arrays, 'format')!r}; expected {FORMAT!r}."
+        )
     config_values = _json(arrays, "config")
     if not isinstance(config_values, dict):
         raise ValueError("The checkpoint's config is not a set of named values.")
@@ -131,7 +135,9 @@ def _build_trainer(arrays: dict[str, np.ndarray], text: str) -> Trainer:
     pointer = _integer(arrays, "pointer", 0, trainer.segment_length - 1)
     trainer.hidden[...] = _finite_array(arrays, "hidden", (B, H))
     if np.abs(trainer.hidden).max(initial=0.0) > 1.0:
-        raise ValueError("The checkpoint's hidden state is outside tanh's range [-1, 1]; it is corrupt.")
+        raise ValueError(
+            "The checkpoint's hidden state is outside tanh's range [-1, 1]; it is corrupt."
+        )
     losses = _finite_array(arrays, "losses", (iteration,))
     smooth_losses = _finite_array(arrays, "smooth_losses", (iteration,))
     validation = _finite_array(arrays, "validation_history", None)
@@ -160,7 +166,9 @@ def _build_trainer(arrays: dict[str, np.ndarray], text: str) -> Trainer:
 
 def _get(arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
     if name not in arrays:
-        raise ValueError(f"The checkpoint is missing {name!r}; it is truncated or not an rnnlab checkpoint.")
+        raise ValueError(
+            f"The checkpoint is missing {name!r}; it is truncated or not an rnnlab checkpoint."
+        )
     return arrays[name]
 
 
@@ -181,7 +189,9 @@ def _json(arrays: dict[str, np.ndarray], name: str):
         raise ValueError(f"The checkpoint's {name!r} is not valid JSON.") from error
 
 
-def _finite_array(arrays: dict[str, np.ndarray], name: str, shape: tuple[int, ...] | None) -> np.ndarray:
+def _finite_array(
+    arrays: dict[str, np.ndarray], name: str, shape: tuple[int, ...] | None
+) -> np.ndarray:
     value = _get(arrays, name)
     if value.dtype.kind not in "fiu":
         raise ValueError(f"The checkpoint's {name!r} must be numeric, not {value.dtype}.")
@@ -203,4 +213,3 @@ def _integer(arrays: dict[str, np.ndarray], name: str, low: int, high: int) -> i
     if not low <= int(value) <= high:
         raise ValueError(f"The checkpoint's {name!r} is {int(value)}, outside {low}..{high}.")
     return int(value)
-

@@ -25,7 +25,10 @@ class Config:
 
     hidden_size: int = _spec(100, 4, 1024, "Number of tanh units in the hidden layer (H).")
     seq_length: int = _spec(
-        25, 2, 500, "Characters per chunk: backprop through time is truncated after this many steps (T)."
+        25,
+        2,
+        500,
+        "Characters per chunk: backprop through time is truncated after this many steps (T).",
     )
     learning_rate: float = _spec(
         0.1, 1e-5, 10.0, "Adagrad step size. Large values are allowed so divergence can be watched."
@@ -37,7 +40,10 @@ class Config:
         None, 0, 2**32 - 1, "Seed for the initial weights; None draws one (and records it)."
     )
     val_fraction: float = _spec(
-        0.0, 0.0, 0.5, "Share of the text held out at the end for validation; 0 trains on all of it."
+        0.0,
+        0.0,
+        0.5,
+        "Share of the text held out at the end for validation; 0 trains on all of it.",
     )
 
     def __post_init__(self) -> None:

@@ -11,8 +11,20 @@ from .text import TextInfo, Vocab, load_text
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 # Standard-library modules read as a code corpus: plain, well-commented Python of moderate size.
-STDLIB_MODULES = ("textwrap.py", "string.py", "shlex.py", "fnmatch.py", "colorsys.py", "bisect.py",
-                  "heapq.py", "queue.py", "sched.py", "glob.py", "genericpath.py", "keyword.py")
+STDLIB_MODULES = (
+    "textwrap.py",
+    "string.py",
+    "shlex.py",
+    "fnmatch.py",
+    "colorsys.py",
+    "bisect.py",
+    "heapq.py",
+    "queue.py",
+    "sched.py",
+    "glob.py",
+    "genericpath.py",
+    "keyword.py",
+)
 STDLIB_MAX_CHARS = 200_000
 
 
@@ -69,7 +81,9 @@ DEFAULT_CORPUS = "Songbook (bundled lyrics)"
 
 def builtin_corpus(name: str) -> Corpus:
     if name not in BUILTIN_CORPORA:
-        raise ValueError(f"No built-in text called {name!r}; choose one of {', '.join(BUILTIN_CORPORA)}.")
+        raise ValueError(
+            f"No built-in text called {name!r}; choose one of {', '.join(BUILTIN_CORPORA)}."
+        )
     return BUILTIN_CORPORA[name]()
 
 
@@ -85,5 +99,7 @@ def uploaded_corpus(file_name: str, data: bytes, max_bytes: int | None = None) -
     except ValueError as error:
         raise ValueError(f"{file_name}: {error}") from error
     if len(text) < 3:
-        raise ValueError(f"{file_name} holds only {len(text)} characters; a model needs at least a few dozen.")
+        raise ValueError(
+            f"{file_name} holds only {len(text)} characters; a model needs at least a few dozen."
+        )
     return Corpus(file_name, text, "upload", info)

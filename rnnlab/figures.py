@@ -36,37 +36,71 @@ def loss_figure(
     fig = go.Figure()
     if show_runs:
         for k, run in enumerate(runs):
-            x, _, smooth = _series(run.config, run.events, run.losses, run.smooth_losses, units, x_axis)
+            x, _, smooth = _series(
+                run.config, run.events, run.losses, run.smooth_losses, units, x_axis
+            )
             keep = _downsample(len(x))
             fig.add_trace(
                 go.Scatter(
-                    x=x[keep], y=smooth[keep], mode="lines", name=run.label,
+                    x=x[keep],
+                    y=smooth[keep],
+                    mode="lines",
+                    name=run.label,
                     line={"color": RUN_COLOURS[k % len(RUN_COLOURS)], "dash": "dash", "width": 1.5},
                 )
             )
     start = initial_config(trainer.config, trainer.events)
-    x, raw, smooth = _series(trainer.config, trainer.events, trainer.losses, trainer.smooth_losses, units, x_axis)
+    x, raw, smooth = _series(
+        trainer.config, trainer.events, trainer.losses, trainer.smooth_losses, units, x_axis
+    )
     keep = _downsample(len(x))
-    fig.add_trace(go.Scatter(x=x[keep], y=raw[keep], mode="lines", name="loss (raw)",
-                               line={"color": "rgba(31,119,180,0.25)", "width": 1}))
-    fig.add_trace(go.Scatter(x=x[keep], y=smooth[keep], mode="lines", name="smoothed loss",
-                               line={"color": "#1f77b4", "width": 3}))
+    fig.add_trace(
+        go.Scatter(
+            x=x[keep],
+            y=raw[keep],
+            mode="lines",
+            name="loss (raw)",
+            line={"color": "rgba(31,119,180,0.25)", "width": 1},
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x[keep],
+            y=smooth[keep],
+            mode="lines",
+            name="smoothed loss",
+            line={"color": "#1f77b4", "width": 3},
+        )
+    )
     if trainer.validation_history:
         iterations = np.array([i for i, _ in trainer.validation_history])
         nats_per_char = np.array([v for _, v in trainer.validation_history])
         index = np.clip(iterations - 1, 0, max(len(x) - 1, 0))
         vx = x[index] if len(x) else iterations
-        seq = per_iteration(trainer.config, trainer.events, "seq_length", max(trainer.iteration, 1))[index]
+        seq = per_iteration(
+            trainer.config, trainer.events, "seq_length", max(trainer.iteration, 1)
+        )[index]
         vy = nats_per_char / math.log(2) if units == UNITS[1] else nats_per_char * seq
-        fig.add_trace(go.Scatter(x=vx, y=vy, mode="markers", name="validation loss",
-                                 marker={"color": "#d62728", "size": 7, "symbol": "diamond"}))
+        fig.add_trace(
+            go.Scatter(
+                x=vx,
+                y=vy,
+                mode="markers",
+                name="validation loss",
+                marker={"color": "#d62728", "size": 7, "symbol": "diamond"},
+            )
+        )
     for event in trainer.events[-MAX_EVENT_MARKERS:]:
         at = event["iteration"]
         # Where the run was when the setting changed, so the line stays put as training goes on.
         event_x = x[min(at, len(x)) - 1] if len(x) and at > 0 else 0
-        fig.add_vline(x=event_x, line={"color": "#ff7f0e", "dash": "dot", "width": 1},
-                      annotation_text=f"{_short(event['name'])} {event['old']:g}→{event['new']:g}",
-                      annotation_position="top", annotation_font_size=10)
+        fig.add_vline(
+            x=event_x,
+            line={"color": "#ff7f0e", "dash": "dot", "width": 1},
+            annotation_text=f"{_short(event['name'])} {event['old']:g}→{event['new']:g}",
+            annotation_position="top",
+            annotation_font_size=10,
+        )
     fig.update_layout(
         title=f"Loss, {run_label_short(start)}",
         xaxis_title=x_axis,
@@ -80,7 +114,12 @@ def loss_figure(
 
 
 def _series(
-    config: Config, events: list[dict], losses: np.ndarray, smooth: np.ndarray, units: str, x_axis: str
+    config: Config,
+    events: list[dict],
+    losses: np.ndarray,
+    smooth: np.ndarray,
+    units: str,
+    x_axis: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """x (n,), raw loss (n,) and smoothed loss (n,) in the chosen units and axis."""
     n = len(losses)
@@ -104,4 +143,5 @@ def _short(name: str) -> str:
 
 
 def run_label_short(config: Config) -> str:
-    return f"H={config.hidden_size}, T={config.seq_length}, lr={config.learning_rate:g}, B={config.batch_size}"
+    c = config
+    return f"H={c.hidden_size}, T={c.seq_length}, lr={c.learning_rate:g}, B={c.batch_size}"

@@ -21,7 +21,25 @@ from .trainer import DivergenceError, Trainer
 # Hyperparameters that shape the model: changing them needs a new model (a new run).
 STRUCTURAL = ("hidden_size", "batch_size", "seed", "val_fraction")
 # Iterations at which a sample is kept in the timeline: dense early, when change is fastest.
-MILESTONES = (1, 10, 25, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 7500, 10000)
+MILESTONES = (
+    1,
+    10,
+    25,
+    50,
+    100,
+    200,
+    300,
+    500,
+    750,
+    1000,
+    1500,
+    2000,
+    3000,
+    4000,
+    5000,
+    7500,
+    10000,
+)
 MILESTONE_EVERY_AFTER = 5000
 TIMELINE_SAMPLE_LENGTH = 200
 # Validation loss is measured on at most this many held-out characters, every so many iterations:
@@ -132,7 +150,7 @@ class Lab:
         self._start_run()
 
     def load_checkpoint(self, data: bytes) -> None:
-        """Resume from checkpoint bytes made on this corpus; ValueError leaves everything as it was."""
+        """Resume from checkpoint bytes made on this corpus; ValueError leaves all as it was."""
         trainer = Trainer.load(io.BytesIO(data), self.corpus.text)
         self._archive_current()
         self.trainer = trainer
@@ -140,7 +158,9 @@ class Lab:
         self.timeline = []
         self.training_seconds = 0.0
         self.refresh_sample()
-        self.timeline.append(TimelineEntry(trainer.iteration, trainer.smooth_loss, self.latest_sample))
+        self.timeline.append(
+            TimelineEntry(trainer.iteration, trainer.smooth_loss, self.latest_sample)
+        )
 
     def checkpoint_bytes(self) -> bytes:
         buffer = io.BytesIO()
@@ -192,7 +212,9 @@ class Lab:
         self.trainer.set_seq_length(seq_length)
 
     # ----------------------------------------------------------------------------- training
-    def train(self, iterations: int | None = None, seconds: float | None = None, on_progress=None) -> TrainReport:
+    def train(
+        self, iterations: int | None = None, seconds: float | None = None, on_progress=None
+    ) -> TrainReport:
         """Train for a number of iterations, or for about `seconds` of wall time.
 
         Samples are kept at milestone iterations, validation loss is measured every
@@ -227,11 +249,17 @@ class Lab:
         return TrainReport(t.iteration - start_iteration, time.perf_counter() - started, error)
 
     def _slice_size(self, target: int | None, seconds: float | None) -> int:
-        """Iterations to run before looking up: up to the next milestone, and about 50 ms of work."""
+        """Iterations to run before looking up: to the next milestone, about 50 ms of work."""
         t = self.trainer
-        per_iteration_seconds = t.config.seq_length * t.config.batch_size / max(self.recent_chars_per_second, 1.0)
+        per_iteration_seconds = (
+            t.config.seq_length * t.config.batch_size / max(self.recent_chars_per_second, 1.0)
+        )
         size = max(1, int(0.05 / per_iteration_seconds)) if self.recent_chars_per_second else 1
-        size = min(size, self._next_milestone() - t.iteration, VALIDATION_EVERY - t.iteration % VALIDATION_EVERY)
+        size = min(
+            size,
+            self._next_milestone() - t.iteration,
+            VALIDATION_EVERY - t.iteration % VALIDATION_EVERY,
+        )
         if target is not None:
             size = min(size, target - t.iteration)
         return max(1, size)
@@ -245,8 +273,14 @@ class Lab:
 
     def _after_iterations(self) -> None:
         t = self.trainer
-        if t.iteration in MILESTONES or (t.iteration >= MILESTONES[-1] and t.iteration % MILESTONE_EVERY_AFTER == 0):
-            text = t.sample(TIMELINE_SAMPLE_LENGTH, temperature=self.sample_settings.temperature or 1.0, seed=t.iteration)
+        if t.iteration in MILESTONES or (
+            t.iteration >= MILESTONES[-1] and t.iteration % MILESTONE_EVERY_AFTER == 0
+        ):
+            text = t.sample(
+                TIMELINE_SAMPLE_LENGTH,
+                temperature=self.sample_settings.temperature or 1.0,
+                seed=t.iteration,
+            )
             self.timeline.append(TimelineEntry(t.iteration, t.smooth_loss, text))
         if t.val_size and t.iteration % VALIDATION_EVERY == 0:
             t.record_validation(VALIDATION_CHARS)
@@ -256,12 +290,18 @@ class Lab:
         if seconds > 0:
             rate = chars / seconds
             # An average over the last few slices: steady enough to read, quick to follow changes.
-            self.recent_chars_per_second = rate if not self.recent_chars_per_second else 0.8 * self.recent_chars_per_second + 0.2 * rate
+            self.recent_chars_per_second = (
+                rate
+                if not self.recent_chars_per_second
+                else 0.8 * self.recent_chars_per_second + 0.2 * rate
+            )
 
     # ----------------------------------------------------------------------------- sampling
     def refresh_sample(self) -> None:
         s = self.sample_settings
-        self.latest_sample = self.trainer.sample(s.length, prime=s.prime or None, temperature=s.temperature)
+        self.latest_sample = self.trainer.sample(
+            s.length, prime=s.prime or None, temperature=s.temperature
+        )
 
     def set_sample_settings(self, length: int, temperature: float, prime: str) -> None:
         """Change how samples are drawn; a prime with characters the model does not know raises."""
@@ -283,12 +323,15 @@ class Lab:
         lr = per_iteration(t.config, t.events, "learning_rate", n)
         chars = np.cumsum(seq * t.config.batch_size)
         validation = dict(t.validation_history)
-        lines = ["iteration,chars_seen,seq_length,learning_rate,loss,smooth_loss,bits_per_char,val_nats_per_char"]
+        lines = [
+            "iteration,chars_seen,seq_length,learning_rate,loss,smooth_loss,bits_per_char,val_nats_per_char"
+        ]
         for i in range(n):
             val = validation.get(i + 1)
             bits = t.losses[i] / seq[i] / math.log(2)
             lines.append(
-                f"{i + 1},{int(chars[i])},{int(seq[i])},{lr[i]:g},{t.losses[i]:.6f},{t.smooth_losses[i]:.6f},"
+                f"{i + 1},{int(chars[i])},{int(seq[i])},{lr[i]:g},"
+                f"{t.losses[i]:.6f},{t.smooth_losses[i]:.6f},"
                 f"{bits:.6f},{'' if val is None else f'{val:.6f}'}"
             )
         return "\n".join(lines) + "\n"

@@ -43,12 +43,16 @@ class FlatParams:
         sizes = [int(np.prod(shape)) for shape in self.shapes.values()]
         self.flat = np.zeros(sum(sizes)) if flat is None else flat
         if self.flat.shape != (sum(sizes),):
-            raise ValueError(f"A flat buffer for H={hidden_size}, V={vocab_size} needs {sum(sizes)} values.")
+            raise ValueError(
+                f"A flat buffer for H={hidden_size}, V={vocab_size} needs {sum(sizes)} values."
+            )
         self.views: dict[str, np.ndarray] = {}
         start = 0
         for (name, shape), size in zip(self.shapes.items(), sizes, strict=True):
             block = self.flat[start : start + size]
-            self.views[name] = block.reshape(shape[::-1]).T if name == "Wxh" else block.reshape(shape)
+            self.views[name] = (
+                block.reshape(shape[::-1]).T if name == "Wxh" else block.reshape(shape)
+            )
             start += size
 
     def __getitem__(self, name: str) -> np.ndarray:
@@ -58,8 +62,10 @@ class FlatParams:
         return dict(self.views)
 
 
-def init_params(hidden_size: int, vocab_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The classic initialisation: weights randn * 0.01 (drawn Wxh, Whh, Why in order), biases zero."""
+def init_params(
+    hidden_size: int, vocab_size: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """The classic initialisation: weights randn * 0.01 (Wxh, Whh, Why in order), zero biases."""
     params = FlatParams(hidden_size, vocab_size)
     for name in ("Wxh", "Whh", "Why"):
         params[name][...] = rng.standard_normal(params.shapes[name]) * 0.01
@@ -136,7 +142,9 @@ def forward_backward(
     # tanh'(a) = 1 - h^2, for every step at once (pre is free again).
     np.multiply(hs[1:], hs[1:], out=pre)
     np.subtract(1.0, pre, out=pre)
-    dh_rec, tanh_grad, dh_next = (dh[:, 0], pre[:, 0], ws.dh_next[0]) if B == 1 else (dh, pre, ws.dh_next)
+    dh_rec, tanh_grad, dh_next = (
+        (dh[:, 0], pre[:, 0], ws.dh_next[0]) if B == 1 else (dh, pre, ws.dh_next)
+    )
     for t in range(T - 1, -1, -1):
         if t < T - 1:
             dh_rec[t] += dh_next
@@ -179,7 +187,10 @@ def loss_and_grads(
     inputs = np.asarray(inputs)
     targets = np.asarray(targets)
     if inputs.shape != targets.shape or inputs.ndim not in (1, 2) or inputs.shape[0] == 0:
-        raise ValueError(f"inputs and targets must both have shape (T,) or (T, B); got {inputs.shape} and {targets.shape}.")
+        raise ValueError(
+            "inputs and targets must both have shape (T,) or (T, B); "
+            f"got {inputs.shape} and {targets.shape}."
+        )
     H, V = params["Wxh"].shape
     h_prev = np.asarray(h_prev, dtype=np.float64)
     column = h_prev.ndim == 1

@@ -32,7 +32,9 @@ class TextInfo:
 
     def describe(self) -> str:
         """One plain sentence for people, e.g. for the dashboard."""
-        parts = [self.encoding.upper() if not self.fallback else f"{self.encoding} (not valid UTF-8)"]
+        parts = [
+            self.encoding.upper() if not self.fallback else f"{self.encoding} (not valid UTF-8)"
+        ]
         if self.bom_removed:
             parts.append("byte-order mark removed")
         if self.newlines_normalised:
@@ -100,7 +102,9 @@ def _decode_or_raise(data: bytes, encoding: str) -> str:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as error:
-        raise ValueError(f"The file starts like {encoding} text but is not valid {encoding}.") from error
+        raise ValueError(
+            f"The file starts like {encoding} text but is not valid {encoding}."
+        ) from error
 
 
 def _sample(text: str, size: int = 100_000) -> str:
@@ -121,7 +125,9 @@ class Vocab:
         codepoints = np.fromiter((ord(c) for c in chars), dtype=np.int64, count=len(chars))
         self._lookup = np.full(int(codepoints.max()) + 1, -1, dtype=np.int64)
         self._lookup[codepoints] = np.arange(len(chars))
-        self.dtype = np.uint8 if len(chars) <= 256 else np.uint16 if len(chars) <= 65536 else np.uint32
+        self.dtype = (
+            np.uint8 if len(chars) <= 256 else np.uint16 if len(chars) <= 65536 else np.uint32
+        )
 
     @classmethod
     def from_text(cls, text: str) -> Vocab:

@@ -19,7 +19,6 @@ from .optimizer import Adagrad
 from .sampling import run_prime, sample_ids
 from .text import Vocab
 
-
 # Rollback snapshots: one every SNAPSHOT_EVERY iterations (a copy of parameters and Adagrad
 # memory, cheap at that interval), at most MAX_SNAPSHOTS kept.
 SNAPSHOT_EVERY = 25
@@ -72,7 +71,9 @@ class Trainer:
     def __init__(self, text: str, config: Config | None = None):
         config = config or Config()
         if not isinstance(text, str):
-            raise TypeError("Trainer expects the text as a str; decode bytes with rnnlab.load_text.")
+            raise TypeError(
+                "Trainer expects the text as a str; decode bytes with rnnlab.load_text."
+            )
         if not text:
             raise ValueError("The text is empty: there is nothing to learn from.")
         if config.seed is None:
@@ -123,7 +124,9 @@ class Trainer:
     @property
     def adagrad_memory(self) -> dict[str, np.ndarray]:
         """Live views of Adagrad's sum of squared gradients, keyed and shaped like params."""
-        return FlatParams(self.config.hidden_size, self.vocab.size, self._optimizer.memory).as_dict()
+        return FlatParams(
+            self.config.hidden_size, self.vocab.size, self._optimizer.memory
+        ).as_dict()
 
     @property
     def losses(self) -> np.ndarray:
@@ -190,16 +193,29 @@ class Trainer:
             if B == 1:
                 chunk = self._train[p : p + T + 1].astype(np.intp).reshape(T + 1, 1)
             else:
-                chunk = self._train[offsets + p + np.arange(T + 1)[:, None]].astype(np.intp)  # (T + 1, B)
+                chunk = self._train[offsets + p + np.arange(T + 1)[:, None]].astype(
+                    np.intp
+                )  # (T + 1, B)
             h_prev = np.zeros_like(self.hidden) if wrapped else self.hidden
             loss = forward_backward(
-                self._params.views, chunk[:-1], chunk[1:], h_prev, self._grads.views, self._workspace
+                self._params.views,
+                chunk[:-1],
+                chunk[1:],
+                h_prev,
+                self._grads.views,
+                self._workspace,
             )
-            if not math.isfinite(loss) or (self.divergence_factor and loss > self.divergence_factor * uniform_loss):
+            if not math.isfinite(loss) or (
+                self.divergence_factor and loss > self.divergence_factor * uniform_loss
+            ):
                 self._roll_back(
                     f"The loss became {loss:,.4g} at iteration {self.iteration + 1}"
-                    + ("" if not math.isfinite(loss) else
-                       f", over {self.divergence_factor:g}× the {uniform_loss:.4g} that uniform guessing costs")
+                    + (
+                        ""
+                        if not math.isfinite(loss)
+                        else f", over {self.divergence_factor:g}× the {uniform_loss:.4g} "
+                        "that uniform guessing costs"
+                    )
                     + ": training has diverged"
                 )
             if self.health_every and self.iteration % self.health_every == 0:
@@ -228,14 +244,23 @@ class Trainer:
         seq_length = self.config.replace(seq_length=seq_length).seq_length  # type and range first
         _check_long_enough(self.train_size, seq_length, self.config.batch_size, self.val_size)
         self._change("seq_length", seq_length)
-        self._workspace = Workspace(seq_length, self.config.batch_size, self.config.hidden_size, self.vocab.size)
+        self._workspace = Workspace(
+            seq_length, self.config.batch_size, self.config.hidden_size, self.vocab.size
+        )
 
     def _change(self, name: str, value: float) -> None:
         old = getattr(self.config, name)
         new_config = self.config.replace(**{name: value})  # validates the range
         if getattr(new_config, name) != old:
             self.config = new_config
-            self.events.append({"iteration": self.iteration, "name": name, "old": old, "new": getattr(new_config, name)})
+            self.events.append(
+                {
+                    "iteration": self.iteration,
+                    "name": name,
+                    "old": old,
+                    "new": getattr(new_config, name),
+                }
+            )
 
     # ----------------------------------------------------------------------------- evaluation
     def validation_loss(self, max_chars: int | None = None) -> float | None:
@@ -328,28 +353,33 @@ class Trainer:
 
     @classmethod
     def load(cls, file: str | BinaryIO, text: str) -> Trainer:
-        """A trainer resumed from a checkpoint made on the same text; ValueError if it does not fit."""
+        """A trainer resumed from a checkpoint made on the same text; ValueError if it won't fit."""
         from .checkpoint import load_checkpoint
 
         return load_checkpoint(file, text)
 
     # ------------------------------------------------------------------------------- rollback
     def _remember_at_rest(self) -> None:
-        self._at_rest = {"params": self._params.flat.copy(), "memory": self._optimizer.memory.copy()}
+        self._at_rest = {
+            "params": self._params.flat.copy(),
+            "memory": self._optimizer.memory.copy(),
+        }
 
     def _take_snapshot(self) -> None:
         self._remember_at_rest()
         if self._snapshots and self._snapshots[-1]["iteration"] == self.iteration:
             self._snapshots.pop()
-        self._snapshots.append({
-            "params": self._params.flat.copy(),
-            "memory": self._optimizer.memory.copy(),
-            "hidden": self.hidden.copy(),
-            "pointer": self.pointer,
-            "iteration": self.iteration,
-            "chars_seen": self.chars_seen,
-            "smooth_loss": self.smooth_loss,
-        })
+        self._snapshots.append(
+            {
+                "params": self._params.flat.copy(),
+                "memory": self._optimizer.memory.copy(),
+                "hidden": self.hidden.copy(),
+                "pointer": self.pointer,
+                "iteration": self.iteration,
+                "chars_seen": self.chars_seen,
+                "smooth_loss": self.smooth_loss,
+            }
+        )
         if len(self._snapshots) > MAX_SNAPSHOTS:
             del self._snapshots[1]  # the oldest is kept as the last resort
 
@@ -374,14 +404,17 @@ class Trainer:
         self._losses.truncate(self.iteration)
         self._smooth_losses.truncate(self.iteration)
         self.health.truncate(self.iteration)
-        self.validation_history = [(i, v) for i, v in self.validation_history if i <= self.iteration]
+        self.validation_history = [
+            (i, v) for i, v in self.validation_history if i <= self.iteration
+        ]
         # Settings changed after the restored iteration stay in force, so their change now
         # takes effect from the restored iteration on.
         for event in self.events:
             event["iteration"] = min(event["iteration"], self.iteration)
         self._remember_at_rest()
         raise DivergenceError(
-            f"{reason}. Training stopped and the model was rolled back to iteration {self.iteration}. "
+            f"{reason}. Training stopped and the model was rolled back to iteration "
+            f"{self.iteration}. "
             f"Lower the learning rate (now {self.config.learning_rate:g}) and continue."
         )
 

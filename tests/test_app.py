@@ -244,7 +244,10 @@ def test_learning_rate_and_sequence_length_apply_immediately_and_are_recorded_as
     assert lab.trainer is trainer
     assert trainer.config.learning_rate == 0.01
     assert trainer.events[-1] == {
-        "iteration": 1, "name": "learning_rate", "old": old_lr, "new": 0.01
+        "iteration": 1,
+        "name": "learning_rate",
+        "old": old_lr,
+        "new": 0.01,
     }
     at.sidebar.slider(key="seq_length").set_value(40).run()
     assert lab.trainer is trainer
@@ -309,7 +312,8 @@ def _choose_val_fraction(at: AppTest, config: Config):
 
 
 @pytest.mark.parametrize(
-    "choose", [_choose_hidden_size, _choose_batch_size, _choose_seed, _choose_val_fraction],
+    "choose",
+    [_choose_hidden_size, _choose_batch_size, _choose_seed, _choose_val_fraction],
     ids=["hidden_size", "batch_size", "seed", "val_fraction"],
 )
 def test_structural_settings_wait_as_pending_changes_until_applied(choose):
@@ -386,7 +390,8 @@ def _other_texts_checkpoint(lab: Lab) -> bytes:
 
 
 @pytest.mark.parametrize(
-    "make", [_random_bytes, _truncated_checkpoint, _other_texts_checkpoint],
+    "make",
+    [_random_bytes, _truncated_checkpoint, _other_texts_checkpoint],
     ids=["random-bytes", "truncated-npz", "other-text"],
 )
 def test_a_bad_checkpoint_shows_an_error_and_leaves_the_model_unchanged(make):
@@ -495,8 +500,17 @@ def test_a_prime_the_new_text_cannot_read_is_cleared_when_the_new_run_starts():
 def _markdown_bodies(at: AppTest) -> list[str]:
     """Every text the page renders as markdown (st.code and dataframes show text literally)."""
     bodies = []
-    for elements in (at.markdown, at.caption, at.error, at.warning, at.success, at.info,
-                     at.title, at.header, at.subheader):
+    for elements in (
+        at.markdown,
+        at.caption,
+        at.error,
+        at.warning,
+        at.success,
+        at.info,
+        at.title,
+        at.header,
+        at.subheader,
+    ):
         bodies += [e.value for e in elements]
     bodies += [e.label for e in at.expander] + [t.label for t in at.tabs]
     bodies += [m.label for m in at.metric] + [m.value for m in at.metric]

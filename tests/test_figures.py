@@ -58,8 +58,9 @@ def test_bits_per_character_divide_each_iteration_by_its_own_sequence_length(tra
 
 
 def test_x_axis_is_the_iteration_or_the_characters_seen_so_far(trainer):
-    np.testing.assert_array_equal(trace(loss_figure(trainer, x_axis=ITERATIONS), "smoothed loss").x,
-                                  np.arange(1, 21))
+    np.testing.assert_array_equal(
+        trace(loss_figure(trainer, x_axis=ITERATIONS), "smoothed loss").x, np.arange(1, 21)
+    )
     by_chars = trace(loss_figure(trainer, x_axis=CHARS), "smoothed loss").x
     np.testing.assert_array_equal(by_chars, CHARS_SEEN)
     assert by_chars[-1] == trainer.chars_seen
@@ -150,8 +151,15 @@ def test_long_histories_are_downsampled_keeping_the_first_and_last_points(monkey
 
 def test_a_long_earlier_run_is_capped_at_max_points():
     n = 3 * MAX_POINTS + 7
-    run = Run(number=1, corpus_name="x", config=CONFIG, losses=np.linspace(60, 20, n),
-              smooth_losses=np.linspace(80, 30, n), validation_history=[], events=[])
+    run = Run(
+        number=1,
+        corpus_name="x",
+        config=CONFIG,
+        losses=np.linspace(60, 20, n),
+        smooth_losses=np.linspace(80, 30, n),
+        validation_history=[],
+        events=[],
+    )
     t = Trainer(TEXT, CONFIG)
     drawn = trace(loss_figure(t, [run]), run.label)
     assert len(drawn.x) <= MAX_POINTS

@@ -20,8 +20,14 @@ SMALL = Config(
     hidden_size=16, seq_length=8, learning_rate=0.1, batch_size=1, seed=0, val_fraction=0.1
 )
 CSV_COLUMNS = [
-    "iteration", "chars_seen", "seq_length", "learning_rate", "loss", "smooth_loss",
-    "bits_per_char", "val_nats_per_char",
+    "iteration",
+    "chars_seen",
+    "seq_length",
+    "learning_rate",
+    "loss",
+    "smooth_loss",
+    "bits_per_char",
+    "val_nats_per_char",
 ]
 
 
