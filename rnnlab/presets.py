@@ -2,4 +2,6 @@
 
 from .config import Config
 
-DASHBOARD_DEFAULTS = Config(hidden_size=100, seq_length=25, learning_rate=0.1, batch_size=8, seed=None, val_fraction=0.1)
+DASHBOARD_DEFAULTS = Config(
+    hidden_size=100, seq_length=25, learning_rate=0.1, batch_size=8, seed=None, val_fraction=0.1
+)
