@@ -7,6 +7,18 @@ through plain-text elements (st.code, st.text, dataframes) or escaped first.
 
 from __future__ import annotations
 
+import os
+
+# One BLAS thread, set before NumPy is first imported (Streamlit itself does not import it). The
+# model's matrices are small: a second BLAS thread gains nothing, while its spinning competes
+# with the player thread, the server and the browser; on 2 cores it cut the speed of training
+# while playing from 89,000 to 23,000 characters per second (bench/dashboard_speed.py).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import functools
+from collections.abc import Callable
+
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -33,7 +45,7 @@ from rnnlab.insight_figures import (
     visible_char,
     weight_histogram_figure,
 )
-from rnnlab.lab import Lab
+from rnnlab.lab import Lab, LiveSnapshot
 from rnnlab.presets import DASHBOARD_DEFAULTS
 from rnnlab.safe_text import escape_markdown
 
@@ -41,10 +53,9 @@ MAX_UPLOAD_MB = int(st.get_option("server.maxUploadSize"))
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0)
 BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 TRAIN_CHOICES = (10, 100, 1000, 5000)
-# While playing, each tick trains for PLAY_SECONDS and redraws; ticks come every PLAY_INTERVAL,
-# so the page refreshes more than twice a second and never blocks for longer than half of one.
-PLAY_INTERVAL = 0.45
-PLAY_SECONDS = 0.4
+# While playing, the lab trains on its own thread (Lab.play) and the live view redraws every
+# PLAY_INTERVAL seconds: more than twice a second, and the page is never busy for long.
+PLAY_INTERVAL = 0.4
 VIEWS = ("Training", "Inside the network", "Model & runs")
 INSIGHT_VIEWS = ("Neurons", "Predictions", "Sampling in colour", "Training health")
 SNIPPET_LENGTH = 300
@@ -92,6 +103,18 @@ def wanted_config() -> Config:
 
 
 # ---------------------------------------------------------------------------------- callbacks
+def locked(callback: Callable[[], None]) -> Callable[[], None]:
+    """Run a widget callback holding the lab's lock: the player thread may be training."""
+
+    @functools.wraps(callback)
+    def run() -> None:
+        with lab().held():
+            callback()
+
+    return run
+
+
+@locked
 def on_builtin_choice() -> None:
     name = st.session_state.builtin_choice
     try:
@@ -102,6 +125,7 @@ def on_builtin_choice() -> None:
     lab().pending_corpus = None if corpus == lab().corpus else corpus
 
 
+@locked
 def on_upload() -> None:
     upload = st.session_state.upload
     if upload is None:
@@ -119,6 +143,7 @@ def on_upload() -> None:
     )
 
 
+@locked
 def on_apply() -> None:
     """Reset / Apply: a new run with the wanted settings and text; the current run is kept."""
     current = lab()
@@ -129,10 +154,11 @@ def on_apply() -> None:
         notify("error", f"Nothing was changed: {error}")
         return
     current.pending_corpus = None
-    current.playing = False
+    current.pause()
     st.session_state.prime = current.sample_settings.prime  # cleared if the new text cannot read it
 
 
+@locked
 def on_learning_rate() -> None:
     try:
         lab().set_learning_rate(st.session_state.learning_rate)
@@ -140,6 +166,7 @@ def on_learning_rate() -> None:
         notify("error", str(error))
 
 
+@locked
 def on_seq_length() -> None:
     try:
         lab().set_seq_length(st.session_state.seq_length)
@@ -148,6 +175,7 @@ def on_seq_length() -> None:
         st.session_state.seq_length = lab().trainer.config.seq_length
 
 
+@locked
 def on_sampling() -> None:
     s = lab().sample_settings
     try:
@@ -163,14 +191,20 @@ def on_sampling() -> None:
         )
 
 
+@locked
 def on_step() -> None:
     report_training(lab().train(iterations=1))
 
 
+@locked
 def on_play() -> None:
-    lab().playing = not lab().playing
+    if lab().playing:
+        lab().pause()
+    else:
+        lab().play()
 
 
+@locked
 def on_checkpoint_upload() -> None:
     upload = st.session_state.checkpoint_upload
     if upload is None:
@@ -180,7 +214,7 @@ def on_checkpoint_upload() -> None:
     except ValueError as error:
         notify("error", f"{upload.name} was not loaded, your model is unchanged: {error}")
         return
-    lab().playing = False
+    lab().pause()
     _show_config_in_widgets(lab().trainer.config)
     notify("success", f"Resumed from {upload.name} at iteration {lab().trainer.iteration:,}.")
 
@@ -292,6 +326,9 @@ def _int_range(name: str) -> tuple[int, int]:
 # --------------------------------------------------------------------------------- main panels
 def notices() -> None:
     current = lab()
+    if current.play_error:  # playing stopped by itself, on the player thread
+        notify("error", f"Training paused. {current.play_error}")
+        current.play_error = None
     for kind, text in current.notices:
         (st.error if kind == "error" else st.success)(text)
     current.notices.clear()
@@ -367,14 +404,22 @@ def train_n(n: int, slot: DeltaGenerator) -> None:
     run_every=PLAY_INTERVAL if "lab" in st.session_state and st.session_state.lab.playing else None
 )
 def live_view() -> None:
-    """Stats and the open view; while playing, each run of this fragment trains first."""
+    """Stats and the open view; while playing, this fragment redraws on its own every
+    PLAY_INTERVAL seconds while the lab trains on its thread."""
     current = lab()
-    if current.playing:
-        report = current.train(seconds=PLAY_SECONDS)
-        if report.error:
-            report_training(report)
+    current.keep_alive()
+    with current.held():
+        if st.session_state.get("drawn_playing") and not current.playing:
+            # Playing stopped by itself (a divergence): redraw the whole page, with the message
+            # and the Play button.
             st.rerun(scope="app")
-    stats = current.stats()
+        live = current.snapshot()
+    # Drawn from the snapshot, without the lock: the player trains on meanwhile.
+    draw_live_view(current, live)
+
+
+def draw_live_view(current: Lab, live: LiveSnapshot) -> None:
+    stats = live.stats
     cols = st.columns(7)
     cols[0].metric("Iteration", f"{stats['iteration']:,}")
     cols[1].metric("Epochs", f"{stats['epochs']:.2f}")
@@ -384,7 +429,7 @@ def live_view() -> None:
     cols[5].metric(
         "Smoothed loss",
         f"{stats['smooth_loss']:.2f}",
-        help=f"Nats per chunk of {current.trainer.config.seq_length} characters, as the classic "
+        help=f"Nats per chunk of {live.curve.config.seq_length} characters, as the classic "
         f"prints it: {stats['bits_per_char']:.3f} bits per character.",
     )
     val = stats["val_bits_per_char"]
@@ -398,17 +443,16 @@ def live_view() -> None:
     # Only the open tab is drawn: the page stays light however many views there are.
     if training.open:
         with training:
-            training_view()
+            training_view(live)
     if inside.open:
-        with inside:
+        with inside, current.held():
             insight_view()
     if files.open:
-        with files:
+        with files, current.held():
             files_view()
 
 
-def training_view() -> None:
-    current = lab()
+def training_view(live: LiveSnapshot) -> None:
     chart_col, sample_col = st.columns([3, 2])
     with chart_col:
         options = st.columns(3)
@@ -416,23 +460,23 @@ def training_view() -> None:
         x_axis = options[1].radio("x axis", X_AXES, horizontal=True, key="x_axis")
         show_runs = options[2].toggle("Show earlier runs", value=True, key="show_runs")
         st.plotly_chart(
-            loss_figure(current.trainer, current.runs, units, x_axis, show_runs),
+            loss_figure(live.curve, live.runs, units, x_axis, show_runs),
             width="stretch",
             key="loss_chart",
         )
     with sample_col.container(key="latest_sample"):
         st.subheader("Latest sample")
-        s = current.sample_settings
+        s = live.sample_settings
         st.caption(
             f"{s.length} characters at temperature {s.temperature:g}"
             + (", primed" if s.prime else "")
         )
-        st.code(s.prime + current.latest_sample, language=None, wrap_lines=True)
+        st.code(s.prime + live.latest_sample, language=None, wrap_lines=True)
     st.subheader("From noise to words")
     st.dataframe(
         [
             {"iteration": e.iteration, "smoothed loss": round(e.smooth_loss, 2), "sample": e.text}
-            for e in reversed(current.timeline)
+            for e in reversed(live.timeline)
         ],
         width="stretch",
         hide_index=True,
@@ -592,19 +636,31 @@ def health_view(trace) -> None:
 
 
 # ------------------------------------------------------------------------------------- page
-lab()
-sidebar()
-st.title("rnnlab: watch a recurrent neural network learn")
-st.caption(
-    "A character-level vanilla RNN (one tanh layer) reads your text a few characters at a time and "
-    "learns to predict the next one. Step it, train it, or press Play and watch the loss fall "
-    "and the "
-    "samples turn from noise into words."
-)
-notices()
-pending_panel()
-corpus_card(lab().corpus, "Training on")
-requested_iterations, progress_slot = controls()
-live_view()
-if requested_iterations:
-    train_n(requested_iterations, progress_slot)
+def page() -> None:
+    current = lab()
+    current.keep_alive()
+    # The lab's lock is held for the whole run, so the player thread never changes the model
+    # while the page reads it (the callbacks above hold it too; see locked).
+    with current.held():
+        st.session_state.drawn_playing = current.playing
+        draw_page()
+
+
+def draw_page() -> None:
+    sidebar()
+    st.title("rnnlab: watch a recurrent neural network learn")
+    st.caption(
+        "A character-level vanilla RNN (one tanh layer) reads your text a few characters at a "
+        "time and learns to predict the next one. Step it, train it, or press Play and watch the "
+        "loss fall and the samples turn from noise into words."
+    )
+    notices()
+    pending_panel()
+    corpus_card(lab().corpus, "Training on")
+    requested_iterations, progress_slot = controls()
+    live_view()
+    if requested_iterations:
+        train_n(requested_iterations, progress_slot)
+
+
+page()

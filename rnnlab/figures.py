@@ -8,11 +8,12 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .config import Config
-from .lab import Run, initial_config, per_iteration
+from .lab import CurveSnapshot, Run, initial_config, per_iteration
 from .trainer import Trainer
 
-# A chart with more points than this is slow to send and no sharper to look at.
-MAX_POINTS = 2000
+# Points per trace: a chart some 800 px wide shows no more, and while playing every point is sent
+# and drawn again twice a second, by a browser that often shares the machine with the training.
+MAX_POINTS = 800
 UNITS = ("nats per chunk", "bits per character")
 X_AXES = ("iterations", "characters seen")
 RUN_COLOURS = ("#7f7f7f", "#bcbd22", "#17becf", "#9467bd", "#8c564b", "#e377c2")
@@ -20,7 +21,7 @@ MAX_EVENT_MARKERS = 20
 
 
 def loss_figure(
-    trainer: Trainer,
+    trainer: Trainer | CurveSnapshot,
     runs: list[Run] = (),
     units: str = UNITS[0],
     x_axis: str = X_AXES[0],

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,6 +49,15 @@ TIMELINE_SAMPLE_LENGTH = 200
 # enough for a steady number, cheap enough to do while playing.
 VALIDATION_CHARS = 5000
 VALIDATION_EVERY = 100
+# Playing trains on a background thread in slices of this many seconds, letting go of the lab's
+# lock between slices so that the page can be drawn and settings changed at any moment.
+PLAY_SLICE_SECONDS = 0.03
+# While playing, the latest sample is redrawn this often (a sample costs milliseconds; redrawing
+# it after every slice would cost a tenth of the training time).
+PLAY_SAMPLE_EVERY = 0.4
+# A player stops by itself when nobody has looked for this long (the browser tab was closed).
+# Long enough for a background tab, which browsers let refresh only about once a minute.
+PLAY_IDLE_TIMEOUT = 150.0
 
 
 @dataclass
@@ -77,6 +89,30 @@ class Run:
     @property
     def label(self) -> str:
         return f"Run {self.number}: {run_label(self.config)}"
+
+
+@dataclass(frozen=True)
+class CurveSnapshot:
+    """What the loss chart reads from a trainer, copied: it can be drawn while training goes on."""
+
+    config: Config
+    events: list[dict]
+    losses: np.ndarray  # (iteration,) raw loss per iteration
+    smooth_losses: np.ndarray  # (iteration,)
+    validation_history: list[tuple[int, float]]
+    iteration: int
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """Everything the Training view shows, taken in one moment under the lab's lock."""
+
+    stats: dict[str, float | int | None]
+    curve: CurveSnapshot
+    runs: list[Run]
+    timeline: list[TimelineEntry]
+    latest_sample: str
+    sample_settings: SampleSettings
 
 
 @dataclass
@@ -124,6 +160,13 @@ class Lab:
     recent_chars_per_second: float = 0.0
     pending_corpus: Corpus | None = None  # a text chosen or uploaded but not yet applied
     notices: list[tuple[str, str]] = field(default_factory=list)  # (kind, message) for the page
+    # Why playing stopped by itself (a divergence), for the page to tell; None when it did not.
+    play_error: str | None = None
+    # Held by whoever reads or changes the lab while the player thread may be training.
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+    _player: threading.Thread | None = field(default=None, repr=False, compare=False)
+    _last_seen: float = field(default=0.0, repr=False, compare=False)
+    _waiting: int = field(default=0, repr=False, compare=False)  # threads in held() waiting
 
     @classmethod
     def create(cls, corpus: Corpus, config: Config) -> Lab:
@@ -213,7 +256,11 @@ class Lab:
 
     # ----------------------------------------------------------------------------- training
     def train(
-        self, iterations: int | None = None, seconds: float | None = None, on_progress=None
+        self,
+        iterations: int | None = None,
+        seconds: float | None = None,
+        on_progress=None,
+        refresh_sample: bool = True,
     ) -> TrainReport:
         """Train for a number of iterations, or for about `seconds` of wall time.
 
@@ -245,8 +292,80 @@ class Lab:
             self.playing = False
             # The rollback undid iterations: samples kept from them no longer describe the model.
             self.timeline = [entry for entry in self.timeline if entry.iteration <= t.iteration]
-        self.refresh_sample()
+        if refresh_sample or error:
+            self.refresh_sample()
         return TrainReport(t.iteration - start_iteration, time.perf_counter() - started, error)
+
+    # ------------------------------------------------------------------------------ playing
+    def play(self) -> None:
+        """Train on a background thread until pause(), a divergence, or nobody looks any more.
+
+        The thread trains in slices of PLAY_SLICE_SECONDS holding `lock`; whoever reads or
+        changes the lab meanwhile holds `lock` too, so they never see half an iteration.
+        """
+        with self.lock:
+            self.playing = True
+            self.play_error = None
+            self.keep_alive()
+            if self._player is None:
+                self._player = threading.Thread(
+                    target=self._play_loop, name="rnnlab-player", daemon=True
+                )
+                self._player.start()
+
+    def pause(self) -> None:
+        """Stop playing. Once this returns, no further iteration starts.
+
+        Safe to call while holding `lock`: the player finishes (or never starts) its current
+        slice under the same lock, so there is nothing to wait for.
+        """
+        with self.lock:
+            self.playing = False
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """The lab's lock, taken ahead of the player: it steps aside after its current slice."""
+        self._waiting += 1
+        try:
+            self.lock.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            yield
+        finally:
+            self.lock.release()
+
+    def keep_alive(self) -> None:
+        """Someone is watching: the player keeps going (see PLAY_IDLE_TIMEOUT)."""
+        self._last_seen = time.monotonic()
+
+    def wait_for_player(self, timeout: float | None = None) -> None:
+        """Block until the player thread (if any) has ended; for tests and scripts."""
+        player = self._player
+        if player is not None and player is not threading.current_thread():
+            player.join(timeout)
+
+    def _play_loop(self) -> None:
+        sampled_at = time.monotonic()
+        while True:
+            with self.lock:
+                idle = time.monotonic() - self._last_seen > PLAY_IDLE_TIMEOUT
+                if not self.playing or idle:
+                    self.playing = False
+                    self._player = None
+                    return
+                report = self.train(seconds=PLAY_SLICE_SECONDS, refresh_sample=False)
+                if report.error:  # train() rolled back, stopped playing and drew a sample
+                    self.play_error = report.error
+                    self._player = None
+                    return
+                if time.monotonic() - sampled_at >= PLAY_SAMPLE_EVERY:
+                    self.refresh_sample()
+                    sampled_at = time.monotonic()
+            if self._waiting:
+                # Someone waits in held(): a lock released and at once taken again by the same
+                # thread rarely changes hands, so step aside for a moment.
+                time.sleep(0.001)
 
     def _slice_size(self, target: int | None, seconds: float | None) -> int:
         """Iterations to run before looking up: to the next milestone, about 50 ms of work."""
@@ -254,7 +373,8 @@ class Lab:
         per_iteration_seconds = (
             t.config.seq_length * t.config.batch_size / max(self.recent_chars_per_second, 1.0)
         )
-        size = max(1, int(0.05 / per_iteration_seconds)) if self.recent_chars_per_second else 1
+        work = min(0.05, seconds) if seconds is not None else 0.05
+        size = max(1, int(work / per_iteration_seconds)) if self.recent_chars_per_second else 1
         size = min(
             size,
             self._next_milestone() - t.iteration,
@@ -335,6 +455,23 @@ class Lab:
                 f"{bits:.6f},{'' if val is None else f'{val:.6f}'}"
             )
         return "\n".join(lines) + "\n"
+
+    def snapshot(self) -> LiveSnapshot:
+        """A copy of what the Training view draws; take it holding `lock` (copies take microseconds,
+        drawing takes tens of milliseconds, during which the player can go on training)."""
+        t = self.trainer
+        curve = CurveSnapshot(
+            t.config,
+            list(t.events),
+            t.losses.copy(),
+            t.smooth_losses.copy(),
+            list(t.validation_history),
+            t.iteration,
+        )
+        return LiveSnapshot(
+            self.stats(), curve, list(self.runs), list(self.timeline), self.latest_sample,
+            self.sample_settings,
+        )  # fmt: skip
 
     def stats(self) -> dict[str, float | int | None]:
         t = self.trainer

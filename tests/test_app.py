@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -194,7 +195,15 @@ def test_step_trains_one_iteration_and_train_n_trains_the_chosen_number():
     assert len(lab.trainer.losses) == 11
 
 
-def test_play_trains_on_every_rerun_and_the_button_toggles_between_play_and_pause():
+def wait_until(condition, timeout: float = 20.0) -> None:
+    """Poll `condition` (the player trains on its own thread) until true, or fail."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_play_trains_in_the_background_and_the_button_toggles_between_play_and_pause():
     at = open_app()
     lab = lab_of(at)
     open_view(at, FILES_VIEW)
@@ -206,14 +215,19 @@ def test_play_trains_on_every_rerun_and_the_button_toggles_between_play_and_paus
     assert at.button(key="step").disabled and at.button(key="train").disabled
     assert not at.get("download_button"), "downloads are offered only while paused"
     before = lab.trainer.iteration
-    at.run()
-    assert lab.trainer.iteration > before
+    wait_until(lambda: lab.trainer.iteration > before + 20)
+    at.run()  # what a refresh of the page shows
+    assert int(metric(at, "Iteration").replace(",", "")) > before + 20
     at.button(key="play").click().run()
     assert not lab.playing
     assert at.button(key="play").label == PLAY
     paused_at = lab.trainer.iteration
+    time.sleep(0.3)
     at.run()
     assert lab.trainer.iteration == paused_at
+    assert metric(at, "Iteration") == f"{paused_at:,}"
+    lab.wait_for_player(timeout=5)
+    assert lab._player is None, "the player thread ends after a pause"
     assert {d.key for d in at.get("download_button")} == {"download_checkpoint", "download_history"}
 
 
@@ -605,10 +619,8 @@ def test_divergence_while_playing_stops_play_and_reports_the_rollback():
     lab = lab_of(at)
     at.button(key="play").click().run()
     at.select_slider(key="learning_rate").set_value(10.0).run()
-    for _ in range(5):  # each rerun trains for a fraction of a second; divergence comes quickly
-        if not lab.playing:
-            break
-        at.run()
+    wait_until(lambda: not lab.playing)  # divergence comes within a few iterations
+    at.run()  # the page's next refresh tells
     assert not lab.playing
     assert at.button(key="play").label == PLAY
     diverged = [e for e in errors(at) if "diverged" in e and "rolled back" in e]

@@ -6,6 +6,8 @@ import csv
 import io
 import math
 import re
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -322,3 +324,67 @@ def test_uploaded_corpus_refuses_files_over_the_size_limit():
     assert uploaded_corpus("ok.txt", b"ab" * 50, max_bytes=100).text == "ab" * 50
     with pytest.raises(ValueError, match="is 51.0 MB; the limit is 50 MB"):
         uploaded_corpus("huge.txt", b"a" * 51_000_000, max_bytes=50_000_000)
+
+
+# ----------------------------------------------------------------------------------- playing
+def _wait_until(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_play_trains_on_a_background_thread_until_paused():
+    lab = make_lab(seed=1)
+    lab.play()
+    try:
+        _wait_until(lambda: lab.trainer.iteration >= 30)
+        with lab.lock:  # while the page holds the lock, the model stands still
+            held_at = lab.trainer.iteration
+            time.sleep(0.3)
+            assert lab.trainer.iteration == held_at
+            lab.set_learning_rate(0.02)  # a setting changed while playing applies at once
+    finally:
+        lab.pause()
+    paused_at = lab.trainer.iteration
+    lab.wait_for_player(timeout=5)
+    assert not lab.playing and lab._player is None
+    assert lab.trainer.iteration == paused_at
+    assert len(lab.trainer.losses) == paused_at
+    assert lab.trainer.events[-1]["new"] == 0.02
+    assert lab.latest_sample, "the player keeps a fresh sample"
+
+
+def test_play_again_after_pause_continues_the_same_run():
+    lab = make_lab(seed=1)
+    lab.play()
+    _wait_until(lambda: lab.trainer.iteration >= 10)
+    lab.pause()
+    lab.play()  # immediately: one player only, training the same trainer
+    trainer = lab.trainer
+    _wait_until(lambda: lab.trainer.iteration >= 40)
+    lab.pause()
+    lab.wait_for_player(timeout=5)
+    assert lab.trainer is trainer and lab.run_number == 1
+    assert [t.name for t in threading.enumerate()].count("rnnlab-player") == 0
+
+
+def test_a_divergence_while_playing_stops_the_player_and_leaves_the_reason():
+    lab = make_lab(seed=3)
+    lab.train(iterations=30)
+    lab.set_learning_rate(10.0)
+    lab.play()
+    _wait_until(lambda: not lab.playing)
+    lab.wait_for_player(timeout=5)
+    assert lab.play_error is not None and "rolled back" in lab.play_error
+    assert lab.trainer.iteration == len(lab.trainer.losses)
+    assert np.isfinite(lab.trainer.smooth_loss)
+
+
+def test_a_player_nobody_watches_stops_by_itself(monkeypatch):
+    monkeypatch.setattr(lab_module, "PLAY_IDLE_TIMEOUT", 0.3)
+    lab = make_lab(seed=1)
+    lab.play()
+    _wait_until(lambda: not lab.playing, timeout=10)
+    lab.wait_for_player(timeout=5)
+    assert lab.play_error is None and lab.trainer.iteration > 0
