@@ -420,20 +420,26 @@ def live_view() -> None:
 
 def draw_live_view(current: Lab, live: LiveSnapshot) -> None:
     stats = live.stats
-    cols = st.columns(7)
-    cols[0].metric("Iteration", f"{stats['iteration']:,}")
-    cols[1].metric("Epochs", f"{stats['epochs']:.2f}")
-    cols[2].metric("Characters seen", f"{stats['chars_seen']:,}")
-    cols[3].metric("Characters / s", f"{stats['chars_per_second']:,.0f}")
-    cols[4].metric("Parameters", f"{stats['parameters']:,}")
-    cols[5].metric(
+    # Two rows of four, so that no number is cut short on a laptop screen.
+    progress, model = st.columns(4), st.columns(4)
+    progress[0].metric("Iteration", f"{stats['iteration']:,}")
+    progress[1].metric("Epochs", f"{stats['epochs']:.2f}")
+    progress[2].metric("Characters seen", f"{stats['chars_seen']:,}")
+    progress[3].metric("Characters / s", f"{stats['chars_per_second']:,.0f}")
+    model[0].metric("Parameters", f"{stats['parameters']:,}")
+    model[1].metric(
         "Smoothed loss",
         f"{stats['smooth_loss']:.2f}",
         help=f"Nats per chunk of {live.curve.config.seq_length} characters, as the classic "
-        f"prints it: {stats['bits_per_char']:.3f} bits per character.",
+        "prints it.",
+    )
+    model[2].metric(
+        "Smoothed bits/char",
+        f"{stats['bits_per_char']:.3f}",
+        help="The smoothed loss per character, in bits (nats / ln 2).",
     )
     val = stats["val_bits_per_char"]
-    cols[6].metric(
+    model[3].metric(
         "Validation bits/char",
         "—" if val is None else f"{val:.3f}",
         help="Mean loss per character on the held-out end of the text (bits = nats / ln 2).",

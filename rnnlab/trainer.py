@@ -251,16 +251,20 @@ class Trainer:
     def _change(self, name: str, value: float) -> None:
         old = getattr(self.config, name)
         new_config = self.config.replace(**{name: value})  # validates the range
-        if getattr(new_config, name) != old:
-            self.config = new_config
-            self.events.append(
-                {
-                    "iteration": self.iteration,
-                    "name": name,
-                    "old": old,
-                    "new": getattr(new_config, name),
-                }
-            )
+        new = getattr(new_config, name)
+        if new == old:
+            return
+        self.config = new_config
+        last = self.events[-1] if self.events else None
+        if last and last["iteration"] == self.iteration and last["name"] == name:
+            # Several changes before the next iteration (a slider moved key by key) are one
+            # change; undone completely, they are none.
+            if new == last["old"]:
+                self.events.pop()
+            else:
+                last["new"] = new
+            return
+        self.events.append({"iteration": self.iteration, "name": name, "old": old, "new": new})
 
     # ----------------------------------------------------------------------------- evaluation
     def validation_loss(self, max_chars: int | None = None) -> float | None:

@@ -555,3 +555,20 @@ def test_rollback_moves_later_setting_changes_to_the_restored_iteration():
     assert trainer.iteration == 25
     assert [(e["name"], e["iteration"]) for e in trainer.events] == [("seq_length", 25)]
     assert trainer.config.seq_length == 12
+
+
+def test_changes_of_one_setting_before_the_next_step_are_one_event() -> None:
+    trainer = make_trainer()
+    trainer.step(5)
+    for seq_length in (T + 1, T + 2, T + 3):  # a slider moved key by key
+        trainer.set_seq_length(seq_length)
+    trainer.set_learning_rate(0.05)
+    assert trainer.events == [
+        {"iteration": 5, "name": "seq_length", "old": T, "new": T + 3},
+        {"iteration": 5, "name": "learning_rate", "old": 0.1, "new": 0.05},
+    ]
+    trainer.set_learning_rate(0.1)  # undone before any step: no change at all
+    assert [e["name"] for e in trainer.events] == ["seq_length"]
+    trainer.step(1)
+    trainer.set_seq_length(T)
+    assert trainer.events[-1] == {"iteration": 6, "name": "seq_length", "old": T + 3, "new": T}

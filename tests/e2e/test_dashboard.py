@@ -133,6 +133,8 @@ def test_upload_lyrics_change_a_slider_play_and_watch_it_learn(
 
     # A little more training for the screenshot, then the picture the README shows.
     train_n(page, wait_for_app_run)
+    page.set_viewport_size({"width": 1500, "height": 1150})
+    wait_for_app_run(page, initial_wait_ms=1000)
     screenshot = Path(os.environ.get("RNNLAB_SCREENSHOT", tmp_path / "dashboard.png"))
     screenshot.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(screenshot), full_page=False)
