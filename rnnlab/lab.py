@@ -167,6 +167,7 @@ class Lab:
     _player: threading.Thread | None = field(default=None, repr=False, compare=False)
     _last_seen: float = field(default=0.0, repr=False, compare=False)
     _waiting: int = field(default=0, repr=False, compare=False)  # threads in held() waiting
+    _waiting_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def create(cls, corpus: Corpus, config: Config) -> Lab:
@@ -325,11 +326,13 @@ class Lab:
     @contextmanager
     def held(self) -> Iterator[None]:
         """The lab's lock, taken ahead of the player: it steps aside after its current slice."""
-        self._waiting += 1
+        with self._waiting_lock:
+            self._waiting += 1
         try:
             self.lock.acquire()
         finally:
-            self._waiting -= 1
+            with self._waiting_lock:
+                self._waiting -= 1
         try:
             yield
         finally:
