@@ -193,7 +193,7 @@ def on_sampling() -> None:
 
 @locked
 def on_step() -> None:
-    report_training(lab().train(iterations=1))
+    lab().train(iterations=1)  # a divergence is told by notices()
 
 
 @locked
@@ -217,11 +217,6 @@ def on_checkpoint_upload() -> None:
     lab().pause()
     _show_config_in_widgets(lab().trainer.config)
     notify("success", f"Resumed from {upload.name} at iteration {lab().trainer.iteration:,}.")
-
-
-def report_training(report) -> None:
-    if report.error:
-        notify("error", f"Training paused. {report.error}")
 
 
 # ------------------------------------------------------------------------------------ sidebar
@@ -326,9 +321,9 @@ def _int_range(name: str) -> tuple[int, int]:
 # --------------------------------------------------------------------------------- main panels
 def notices() -> None:
     current = lab()
-    if current.play_error:  # playing stopped by itself, on the player thread
-        notify("error", f"Training paused. {current.play_error}")
-        current.play_error = None
+    if current.divergence_message:  # from Step, Train N or the player thread
+        notify("error", f"Training paused. {current.divergence_message}")
+        current.divergence_message = None
     for kind, text in current.notices:
         (st.error if kind == "error" else st.success)(text)
     current.notices.clear()
@@ -390,14 +385,13 @@ def controls() -> tuple[int | None, DeltaGenerator]:
 def train_n(n: int, slot: DeltaGenerator) -> None:
     """Train N with a progress bar, after the rest of the page is on screen, then redraw it."""
     progress = slot.progress(0.0, text=f"Training {n:,} iterations…")
-    report = lab().train(
+    lab().train(
         iterations=n,
         on_progress=lambda done, total: progress.progress(
             done / total, text=f"Trained {done:,} of {total:,}"
         ),
     )
-    report_training(report)
-    st.rerun()
+    st.rerun()  # notices() tells of a divergence
 
 
 @st.fragment(
@@ -644,7 +638,6 @@ def health_view(trace) -> None:
 # ------------------------------------------------------------------------------------- page
 def page() -> None:
     current = lab()
-    current.keep_alive()
     # The lab's lock is held for the whole run, so the player thread never changes the model
     # while the page reads it (the callbacks above hold it too; see locked).
     with current.held():

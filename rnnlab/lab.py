@@ -160,8 +160,9 @@ class Lab:
     recent_chars_per_second: float = 0.0
     pending_corpus: Corpus | None = None  # a text chosen or uploaded but not yet applied
     notices: list[tuple[str, str]] = field(default_factory=list)  # (kind, message) for the page
-    # Why playing stopped by itself (a divergence), for the page to tell; None when it did not.
-    play_error: str | None = None
+    # Why training last stopped by itself (a divergence, on any path: Step, Train N or the
+    # player thread), until the page has told it; None when there is nothing to tell.
+    divergence_message: str | None = None
     # Held by whoever reads or changes the lab while the player thread may be training.
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     _player: threading.Thread | None = field(default=None, repr=False, compare=False)
@@ -290,6 +291,7 @@ class Lab:
                     on_progress(iterations - (target - t.iteration), iterations)
         except DivergenceError as divergence:
             error = str(divergence)
+            self.divergence_message = error
             self.playing = False
             # The rollback undid iterations: samples kept from them no longer describe the model.
             self.timeline = [entry for entry in self.timeline if entry.iteration <= t.iteration]
@@ -306,7 +308,6 @@ class Lab:
         """
         with self.lock:
             self.playing = True
-            self.play_error = None
             self.keep_alive()
             if self._player is None:
                 self._player = threading.Thread(
@@ -358,8 +359,7 @@ class Lab:
                     self._player = None
                     return
                 report = self.train(seconds=PLAY_SLICE_SECONDS, refresh_sample=False)
-                if report.error:  # train() rolled back, stopped playing and drew a sample
-                    self.play_error = report.error
+                if report.error:  # train() rolled back, stopped playing and left a message
                     self._player = None
                     return
                 if time.monotonic() - sampled_at >= PLAY_SAMPLE_EVERY:

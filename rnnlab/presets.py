@@ -11,9 +11,9 @@ are words of the corpus, median of 3 seeds. From the grid of 2026-11-23:
     any batch size at lr >= 0.2: 13 s to never (the batched gradient is a mean, yet Adagrad's
     larger steps overshoot on this small text)
 
-The loop-form baseline at the classic settings took 12.64 s in the side-by-side run recorded in
-the README. The hidden size stays the classic 100, so what a person sees matches the write-ups;
-a batch of 16 streams also makes the curves smoother.
+The loop-form baseline at the classic settings took 12.81 s in the side-by-side run recorded in
+the README (and the defaults 2.04 s). The hidden size stays the classic 100, so what a person
+sees matches the write-ups; a batch of 16 streams also makes the curves smoother.
 """
 
 from .config import Config

@@ -277,6 +277,7 @@ def test_divergence_inside_train_is_reported_stops_play_and_drops_samples_from_u
     lab.playing = True
     report = lab.train(iterations=200)
     assert report.error is not None and "diverged" in report.error and "rolled back" in report.error
+    assert lab.divergence_message == report.error, "kept for the page to tell"
     assert not lab.playing
     rollback = int(re.search(r"rolled back to iteration (\d+)", report.error).group(1))
     t = lab.trainer
@@ -376,7 +377,7 @@ def test_a_divergence_while_playing_stops_the_player_and_leaves_the_reason():
     lab.play()
     _wait_until(lambda: not lab.playing)
     lab.wait_for_player(timeout=5)
-    assert lab.play_error is not None and "rolled back" in lab.play_error
+    assert lab.divergence_message is not None and "rolled back" in lab.divergence_message
     assert lab.trainer.iteration == len(lab.trainer.losses)
     assert np.isfinite(lab.trainer.smooth_loss)
 
@@ -387,4 +388,4 @@ def test_a_player_nobody_watches_stops_by_itself(monkeypatch):
     lab.play()
     _wait_until(lambda: not lab.playing, timeout=10)
     lab.wait_for_player(timeout=5)
-    assert lab.play_error is None and lab.trainer.iteration > 0
+    assert lab.divergence_message is None and lab.trainer.iteration > 0
