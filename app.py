@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 
 # One BLAS thread, set before NumPy is first imported (Streamlit itself does not import it). The
-# model's matrices are small: a second BLAS thread gains nothing, while its spinning competes
-# with the player thread, the server and the browser; on 2 cores it cut the speed of training
-# while playing from 89,000 to 23,000 characters per second (bench/dashboard_speed.py).
+# model's matrices are small: a second BLAS thread gains little, while its spinning competes with
+# the server and the browser; on 2 cores it cut the speed of training while playing from 89,000
+# to 23,000 characters per second (bench/dashboard_speed.py). The player process inherits this.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -53,7 +53,7 @@ MAX_UPLOAD_MB = int(st.get_option("server.maxUploadSize"))
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0)
 BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 TRAIN_CHOICES = (10, 100, 1000, 5000)
-# While playing, the lab trains on its own thread (Lab.play) and the live view redraws every
+# While playing, the lab trains in a process of its own (Lab.play) and the live view redraws every
 # PLAY_INTERVAL seconds: more than twice a second, and the page is never busy for long.
 PLAY_INTERVAL = 0.4
 VIEWS = ("Training", "Inside the network", "Model & runs")
@@ -103,13 +103,13 @@ def wanted_config() -> Config:
 
 
 # ---------------------------------------------------------------------------------- callbacks
-def locked(callback: Callable[[], None]) -> Callable[[], None]:
-    """Run a widget callback holding the lab's lock: the player thread may be training."""
+def locked(callback: Callable[..., None]) -> Callable[..., None]:
+    """Run a widget callback holding the lab's lock: the live view may be drawing meanwhile."""
 
     @functools.wraps(callback)
-    def run() -> None:
+    def run(*args) -> None:
         with lab().held():
-            callback()
+            callback(*args)
 
     return run
 
@@ -197,8 +197,10 @@ def on_step() -> None:
 
 
 @locked
-def on_play() -> None:
-    if lab().playing:
+def on_play(action: str) -> None:
+    """Do what the button said when it was clicked. A click can reach the app twice (when it
+    meets the live view's timed rerun in flight): the second time it finds the lab already so."""
+    if action == "pause":
         lab().pause()
     else:
         lab().play()
@@ -368,6 +370,7 @@ def controls() -> tuple[int | None, DeltaGenerator]:
     c4.button(
         "⏸ Pause" if current.playing else "▶ Play",
         on_click=on_play,
+        args=("pause" if current.playing else "play",),
         width="stretch",
         type="primary",
         key="play",
@@ -399,16 +402,16 @@ def train_n(n: int, slot: DeltaGenerator) -> None:
 )
 def live_view() -> None:
     """Stats and the open view; while playing, this fragment redraws on its own every
-    PLAY_INTERVAL seconds while the lab trains on its thread."""
+    PLAY_INTERVAL seconds, each time bringing the lab up to date with its player process."""
     current = lab()
-    current.keep_alive()
     with current.held():
+        current.sync()
         if st.session_state.get("drawn_playing") and not current.playing:
             # Playing stopped by itself (a divergence): redraw the whole page, with the message
             # and the Play button.
             st.rerun(scope="app")
         live = current.snapshot()
-    # Drawn from the snapshot, without the lock: the player trains on meanwhile.
+    # Drawn from the snapshot, without the lock: callbacks need not wait for the drawing.
     draw_live_view(current, live)
 
 
@@ -463,7 +466,13 @@ def training_view(live: LiveSnapshot) -> None:
             loss_figure(live.curve, live.runs, units, x_axis, show_runs),
             width="stretch",
             key="loss_chart",
+            # Streamlit builds a changed chart anew, so while playing no zoom or hover could last
+            # the 0.4 s to the next one: draw a still picture, which costs the browser (sharing
+            # the machine with the training) about a third less.
+            config={"staticPlot": True} if live.playing else None,
         )
+        if live.playing:
+            st.caption("Pause to zoom into the chart and read its values.")
     with sample_col.container(key="latest_sample"):
         st.subheader("Latest sample")
         s = live.sample_settings
@@ -638,9 +647,10 @@ def health_view(trace) -> None:
 # ------------------------------------------------------------------------------------- page
 def page() -> None:
     current = lab()
-    # The lab's lock is held for the whole run, so the player thread never changes the model
-    # while the page reads it (the callbacks above hold it too; see locked).
+    # The lab's lock is held for the whole run, so that no callback changes the model while the
+    # page reads it (see locked).
     with current.held():
+        current.sync()
         st.session_state.drawn_playing = current.playing
         draw_page()
 

@@ -86,7 +86,7 @@ def start_app(port: int) -> subprocess.Popen:
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=open(os.environ.get("BENCH_APP_LOG", os.devnull), "w"),
     )
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -102,12 +102,29 @@ def start_app(port: int) -> subprocess.Popen:
     raise RuntimeError("The app did not start within 60 s.")
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def browser_pids() -> list[int]:
+    out = subprocess.run(["pgrep", "-f", "chromium"], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
 def iteration_on_page(page) -> int:
     metric = page.locator("[data-testid=stMetric]", has_text="Iteration").first
     return int(metric.locator("[data-testid=stMetricValue]").inner_text().replace(",", ""))
 
 
-def play_in_browser(port: int, seconds: float, chromium: str) -> dict:
+def play_in_browser(port: int, seconds: float, chromium: str, app_pid: int) -> dict:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -120,7 +137,31 @@ def play_in_browser(port: int, seconds: float, chromium: str) -> dict:
         page.get_by_role("button", name="▶ Play").click()
         page.wait_for_function("() => window.__updates.length > 0", timeout=30_000)
         first_time, first_text = page.evaluate("() => window.__updates[0]")
+        browsers = browser_pids()
+        if os.environ.get("BENCH_PROCS"):
+            import collections
+
+            per0 = collections.Counter()
+            for pid in browsers:
+                cmd = Path(f"/proc/{pid}/cmdline").read_text()
+                kind = next((a for a in cmd.split("\0") if a.startswith("--type=")), "browser")
+                per0[kind] += cpu_seconds([pid])
+            print(dict(per0))
+        cpu_before = cpu_seconds(browsers), cpu_seconds([app_pid]), time.perf_counter()
         time.sleep(seconds)
+        cpu_after = cpu_seconds(browsers), cpu_seconds([app_pid]), time.perf_counter()
+        if os.environ.get("BENCH_PROCS"):
+            import collections
+
+            per = collections.Counter()
+            for pid in browsers:
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_text()
+                except OSError:
+                    continue
+                kind = next((a for a in cmd.split("\0") if a.startswith("--type=")), "browser")
+                per[kind] += cpu_seconds([pid])
+            print(dict(per))
         clicked = page.evaluate("() => performance.now()")
         page.get_by_role("button", name="⏸ Pause").click()
         page.get_by_role("button", name="▶ Play").wait_for(timeout=30_000)
@@ -139,6 +180,8 @@ def play_in_browser(port: int, seconds: float, chromium: str) -> dict:
         "median_gap": sorted(gaps)[len(gaps) // 2] / 1000 if gaps else float("nan"),
         "pause_latency": (paused - clicked) / 1000,
         "start_iteration": start_iteration,
+        "browser_cores": (cpu_after[0] - cpu_before[0]) / (cpu_after[2] - cpu_before[2]),
+        "app_cores": (cpu_after[1] - cpu_before[1]) / (cpu_after[2] - cpu_before[2]),
     }
 
 
@@ -162,7 +205,7 @@ def main() -> None:
     port = free_port()
     app = start_app(port)
     try:
-        played = play_in_browser(port, args.seconds, args.chromium)
+        played = play_in_browser(port, args.seconds, args.chromium, app.pid)
     finally:
         app.terminate()
         app.wait(timeout=30)
@@ -185,6 +228,8 @@ def main() -> None:
         f"{'PASS' if played['max_gap'] <= 0.5 else 'MISS'}"
     )
     print(f"{'click on Pause until it shows':<34}{played['pause_latency']:>12.2f} s")
+    print(f"{'CPU while playing (cores)':<34}{'':>12}   browser {played['browser_cores']:.2f}, "
+          f"app {played['app_cores']:.2f} (training included), of {os.cpu_count()}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -109,7 +109,6 @@ def loss_figure(
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
         height=380,
         legend={"orientation": "h", "yanchor": "bottom", "y": -0.35},
-        uirevision="loss",  # keeps a person's zoom while the chart refreshes during play
     )
     return fig
 

@@ -62,6 +62,21 @@ class HealthLog:
         row[3 + 2 * n] = magnitude.mean()
         self._size += 1
 
+    @property
+    def rows(self) -> np.ndarray:
+        """The whole table, (N, 4 + 2·len(names)), a view."""
+        return self._rows[: self._size]
+
+    def extend(self, rows: np.ndarray) -> None:
+        """Append rows taken from another log's `rows` (the player's, mirrored)."""
+        needed = self._size + len(rows)
+        if needed > len(self._rows):
+            grown = np.empty((max(needed, 2 * len(self._rows)), self._width))
+            grown[: self._size] = self._rows[: self._size]
+            self._rows = grown
+        self._rows[self._size : needed] = rows
+        self._size = needed
+
     def truncate(self, iteration: int) -> None:
         """Forget records of iterations after `iteration` (the trainer rolled back)."""
         self._size = int(np.searchsorted(self._rows[: self._size, 0], iteration, side="right"))

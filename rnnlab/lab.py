@@ -19,6 +19,7 @@ import numpy as np
 
 from .config import Config
 from .corpora import Corpus
+from .player import Player, PlayerFailed
 from .trainer import DivergenceError, Trainer
 
 # Hyperparameters that shape the model: changing them needs a new model (a new run).
@@ -49,14 +50,11 @@ TIMELINE_SAMPLE_LENGTH = 200
 # enough for a steady number, cheap enough to do while playing.
 VALIDATION_CHARS = 5000
 VALIDATION_EVERY = 100
-# Playing trains on a background thread in slices of this many seconds, letting go of the lab's
-# lock between slices so that the page can be drawn and settings changed at any moment.
-PLAY_SLICE_SECONDS = 0.03
-# While playing, the latest sample is redrawn this often (a sample costs milliseconds; redrawing
-# it after every slice would cost a tenth of the training time).
+# While playing, the latest sample is drawn again at most this often (a sample of 300 characters
+# costs about 9 ms; the live view asks every 0.4 s).
 PLAY_SAMPLE_EVERY = 0.4
-# A player stops by itself when nobody has looked for this long (the browser tab was closed).
-# Long enough for a background tab, which browsers let refresh only about once a minute.
+# A player nobody has looked at for this long stops by itself (the browser tab was closed). Long
+# enough for a background tab, which browsers let refresh only about once a minute.
 PLAY_IDLE_TIMEOUT = 150.0
 
 
@@ -113,6 +111,7 @@ class LiveSnapshot:
     timeline: list[TimelineEntry]
     latest_sample: str
     sample_settings: SampleSettings
+    playing: bool
 
 
 @dataclass
@@ -160,15 +159,14 @@ class Lab:
     recent_chars_per_second: float = 0.0
     pending_corpus: Corpus | None = None  # a text chosen or uploaded but not yet applied
     notices: list[tuple[str, str]] = field(default_factory=list)  # (kind, message) for the page
-    # Why training last stopped by itself (a divergence, on any path: Step, Train N or the
-    # player thread), until the page has told it; None when there is nothing to tell.
+    # Why training last stopped by itself (a divergence on any path: Step, Train N or Play; or a
+    # failed player), until the page has told it; None when there is nothing to tell.
     divergence_message: str | None = None
-    # Held by whoever reads or changes the lab while the player thread may be training.
+    # Held by whoever reads or changes the lab: the page's script threads and widget callbacks.
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
-    _player: threading.Thread | None = field(default=None, repr=False, compare=False)
-    _last_seen: float = field(default=0.0, repr=False, compare=False)
-    _waiting: int = field(default=0, repr=False, compare=False)  # threads in held() waiting
-    _waiting_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # While playing, the process that trains; self.trainer is then its mirror (see player.py).
+    _player: Player | None = field(default=None, repr=False, compare=False)
+    _sampled_at: float = field(default=0.0, repr=False, compare=False)
 
     @classmethod
     def create(cls, corpus: Corpus, config: Config) -> Lab:
@@ -185,6 +183,7 @@ class Lab:
         """
         corpus = corpus or self.corpus
         trainer = Trainer(corpus.text, config)
+        self.pause()  # the run is archived as the player left it
         self._archive_current()
         self.corpus, self.trainer = corpus, trainer
         self.run_number += 1
@@ -197,6 +196,7 @@ class Lab:
     def load_checkpoint(self, data: bytes) -> None:
         """Resume from checkpoint bytes made on this corpus; ValueError leaves all as it was."""
         trainer = Trainer.load(io.BytesIO(data), self.corpus.text)
+        self.pause()
         self._archive_current()
         self.trainer = trainer
         self.run_number += 1
@@ -208,6 +208,7 @@ class Lab:
         )
 
     def checkpoint_bytes(self) -> bytes:
+        """The model as a .npz checkpoint; while playing, as of the last sync()."""
         buffer = io.BytesIO()
         self.trainer.save(buffer)
         return buffer.getvalue()
@@ -250,11 +251,17 @@ class Lab:
         return changes
 
     # ---------------------------------------------------------------------- live settings
+    # Each applies to the lab's own trainer first, which checks the value (ValueError leaves all
+    # as it was), then, while playing, to the player's.
     def set_learning_rate(self, learning_rate: float) -> None:
-        self.trainer.set_learning_rate(learning_rate)
+        with self.lock:
+            self.trainer.set_learning_rate(learning_rate)
+            self._tell_player("set_learning_rate", learning_rate)
 
     def set_seq_length(self, seq_length: int) -> None:
-        self.trainer.set_seq_length(seq_length)
+        with self.lock:
+            self.trainer.set_seq_length(seq_length)
+            self._tell_player("set_seq_length", seq_length)
 
     # ----------------------------------------------------------------------------- training
     def train(
@@ -269,7 +276,10 @@ class Lab:
         Samples are kept at milestone iterations, validation loss is measured every
         VALIDATION_EVERY iterations, and a divergence is reported (with the trainer rolled back)
         instead of raised. on_progress(done, total) is called between slices when counting.
+        A playing lab pauses first.
         """
+        if self._player is not None:
+            self.pause()
         t = self.trainer
         start_iteration, started = t.iteration, time.perf_counter()
         target = None if iterations is None else t.iteration + iterations
@@ -301,74 +311,69 @@ class Lab:
 
     # ------------------------------------------------------------------------------ playing
     def play(self) -> None:
-        """Train on a background thread until pause(), a divergence, or nobody looks any more.
+        """Train in a process of its own until pause(), a divergence, or nobody looks any more.
 
-        The thread trains in slices of PLAY_SLICE_SECONDS holding `lock`; whoever reads or
-        changes the lab meanwhile holds `lock` too, so they never see half an iteration.
+        Meanwhile self.trainer is a mirror of the player's trainer, brought up to date by sync().
         """
         with self.lock:
-            self.playing = True
-            self.keep_alive()
             if self._player is None:
-                self._player = threading.Thread(
-                    target=self._play_loop, name="rnnlab-player", daemon=True
-                )
-                self._player.start()
+                self._player = Player(self, PLAY_IDLE_TIMEOUT)
+            self.playing = True
 
     def pause(self) -> None:
-        """Stop playing. Once this returns, no further iteration starts.
-
-        Safe to call while holding `lock`: the player finishes (or never starts) its current
-        slice under the same lock, so there is nothing to wait for.
-        """
+        """Stop playing. Once this returns, the lab holds the player's whole state, exactly."""
         with self.lock:
             self.playing = False
+            player, self._player = self._player, None
+            if player is not None:
+                try:
+                    player.stop(self)
+                except PlayerFailed as failure:
+                    self._player_failed(failure)
+                self.refresh_sample()
+
+    def sync(self) -> None:
+        """While playing: bring the lab up to date with the player (and tell it someone is
+        looking). When the player has stopped by itself, the lab takes its state back and stops
+        playing; divergence_message says why."""
+        with self.lock:
+            if self._player is None:
+                return
+            try:
+                still_playing = self._player.sync(self)
+            except PlayerFailed as failure:
+                still_playing = False
+                self._player_failed(failure)
+            if not still_playing:
+                self._player = None
+                self.playing = False
+                self.refresh_sample()
+            elif time.monotonic() - self._sampled_at >= PLAY_SAMPLE_EVERY:
+                self.refresh_sample()
 
     @contextmanager
     def held(self) -> Iterator[None]:
-        """The lab's lock, taken ahead of the player: it steps aside after its current slice."""
-        with self._waiting_lock:
-            self._waiting += 1
-        try:
-            self.lock.acquire()
-        finally:
-            with self._waiting_lock:
-                self._waiting -= 1
-        try:
+        """The lab's lock: nothing else reads or changes the lab meanwhile."""
+        with self.lock:
             yield
-        finally:
-            self.lock.release()
 
-    def keep_alive(self) -> None:
-        """Someone is watching: the player keeps going (see PLAY_IDLE_TIMEOUT)."""
-        self._last_seen = time.monotonic()
+    def _tell_player(self, method: str, *args) -> None:
+        if self._player is None:
+            return
+        try:
+            self._player.call(method, *args)
+        except PlayerFailed as failure:
+            self._player = None
+            self.playing = False
+            self._player_failed(failure)
 
-    def wait_for_player(self, timeout: float | None = None) -> None:
-        """Block until the player thread (if any) has ended; for tests and scripts."""
-        player = self._player
-        if player is not None and player is not threading.current_thread():
-            player.join(timeout)
-
-    def _play_loop(self) -> None:
-        sampled_at = time.monotonic()
-        while True:
-            with self.lock:
-                idle = time.monotonic() - self._last_seen > PLAY_IDLE_TIMEOUT
-                if not self.playing or idle:
-                    self.playing = False
-                    self._player = None
-                    return
-                report = self.train(seconds=PLAY_SLICE_SECONDS, refresh_sample=False)
-                if report.error:  # train() rolled back, stopped playing and left a message
-                    self._player = None
-                    return
-                if time.monotonic() - sampled_at >= PLAY_SAMPLE_EVERY:
-                    self.refresh_sample()
-                    sampled_at = time.monotonic()
-            if self._waiting:
-                # Someone waits in held(): a lock released and at once taken again by the same
-                # thread rarely changes hands, so step aside for a moment.
-                time.sleep(0.001)
+    def _player_failed(self, failure: PlayerFailed) -> None:
+        """Go on from the last sync: its parameters, optimizer memory and history are whole."""
+        self.trainer._take_snapshot()
+        self.divergence_message = (
+            f"The training process failed ({failure}). The model is as it was at iteration "
+            f"{self.trainer.iteration:,}."
+        )
 
     def _slice_size(self, target: int | None, seconds: float | None) -> int:
         """Iterations to run before looking up: to the next milestone, about 50 ms of work."""
@@ -421,6 +426,7 @@ class Lab:
 
     # ----------------------------------------------------------------------------- sampling
     def refresh_sample(self) -> None:
+        self._sampled_at = time.monotonic()
         s = self.sample_settings
         self.latest_sample = self.trainer.sample(
             s.length, prime=s.prime or None, temperature=s.temperature
@@ -434,12 +440,15 @@ class Lab:
             raise ValueError("The sample length must be between 1 and 5000 characters.")
         if not 0 <= temperature <= 10 or not math.isfinite(temperature):
             raise ValueError("The temperature must be between 0 (greedy) and 10.")
-        self.sample_settings = SampleSettings(length, temperature, prime)
-        self.refresh_sample()
+        with self.lock:
+            self.sample_settings = SampleSettings(length, temperature, prime)
+            self.refresh_sample()
+            self._tell_player("set_sample_settings", length, temperature, prime)
 
     # -------------------------------------------------------------------------------- export
     def history_csv(self) -> str:
-        """The live run's history, one row per iteration, as CSV text."""
+        """The live run's history, one row per iteration, as CSV text; while playing, as of the
+        last sync()."""
         t = self.trainer
         n = t.iteration
         seq = per_iteration(t.config, t.events, "seq_length", n)
@@ -460,8 +469,8 @@ class Lab:
         return "\n".join(lines) + "\n"
 
     def snapshot(self) -> LiveSnapshot:
-        """A copy of what the Training view draws; take it holding `lock` (copies take microseconds,
-        drawing takes tens of milliseconds, during which the player can go on training)."""
+        """A copy of what the Training view draws, taken holding `lock` (copies take microseconds;
+        drawing takes tens of milliseconds, during which callbacks need not wait)."""
         t = self.trainer
         curve = CurveSnapshot(
             t.config,
@@ -473,7 +482,7 @@ class Lab:
         )
         return LiveSnapshot(
             self.stats(), curve, list(self.runs), list(self.timeline), self.latest_sample,
-            self.sample_settings,
+            self.sample_settings, self.playing,
         )  # fmt: skip
 
     def stats(self) -> dict[str, float | int | None]:

@@ -58,6 +58,12 @@ class FlatParams:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.views[name]
 
+    def __reduce__(self):
+        # Pickled views would come back as copies, no longer sharing the flat buffer: rebuild
+        # them over it instead (the player process receives a trainer this way).
+        H, V = self.shapes["Whh"][0], self.shapes["Why"][0]
+        return FlatParams, (H, V, self.flat)
+
     def as_dict(self) -> dict[str, np.ndarray]:
         return dict(self.views)
 
@@ -222,11 +228,17 @@ def forward(
     """
     Wxh, Whh, Why, bh, by = (params[name] for name in PARAM_NAMES)
     inputs = np.asarray(inputs)
-    hs = np.take(Wxh.T, inputs, axis=0) + bh[:, 0]
+    hs = np.take(Wxh.T, inputs, axis=0)  # (T, H): Wxh x_t for every t at once
+    hs += bh[:, 0]
     h = np.asarray(h_prev, dtype=np.float64).reshape(-1)
-    for t in range(len(inputs)):
-        h = np.tanh(hs[t] + Whh @ h)
-        hs[t] = h
+    recurrent = np.empty_like(h)
+    # In place, row by row: this loop is sequential, so NumPy's per-call cost is what it costs
+    # (validation reads thousands of characters through it while playing).
+    for row in hs:
+        np.dot(Whh, h, out=recurrent)
+        row += recurrent
+        np.tanh(row, out=row)
+        h = row
     logits = hs @ Why.T + by[:, 0]
     return hs, softmax(logits)
 

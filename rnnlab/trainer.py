@@ -46,6 +46,15 @@ class History:
         self._buffer[self._size] = value
         self._size += 1
 
+    def extend(self, values: np.ndarray) -> None:
+        needed = self._size + len(values)
+        if needed > len(self._buffer):
+            grown = np.empty(max(needed, 2 * len(self._buffer)))
+            grown[: self._size] = self._buffer[: self._size]
+            self._buffer = grown
+        self._buffer[self._size : needed] = values
+        self._size = needed
+
     def truncate(self, size: int) -> None:
         self._size = min(self._size, size)
 

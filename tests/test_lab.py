@@ -6,7 +6,6 @@ import csv
 import io
 import math
 import re
-import threading
 import time
 
 import numpy as np
@@ -247,6 +246,9 @@ class FakeClock:
         self.now += 0.01
         return self.now
 
+    def monotonic(self) -> float:
+        return self.now
+
 
 def test_train_for_seconds_stops_once_the_time_is_used(monkeypatch):
     clock = FakeClock()
@@ -335,39 +337,120 @@ def _wait_until(condition, timeout: float = 20.0) -> None:
         time.sleep(0.01)
 
 
-def test_play_trains_on_a_background_thread_until_paused():
+def _synced(lab: Lab) -> Lab:
+    """The lab brought up to date with its player, as the page does on every refresh."""
+    lab.sync()
+    return lab
+
+
+def _trained_headless(config: Config, events: list[dict], iterations: int) -> Trainer:
+    """A trainer given the same steps and setting changes as a played run, in this process."""
+    trainer = Trainer(SONGBOOK.text, initial_config(config, events))
+    for event in events:
+        trainer.step(event["iteration"] - trainer.iteration)
+        {"learning_rate": trainer.set_learning_rate, "seq_length": trainer.set_seq_length}[
+            event["name"]
+        ](event["new"])
+    trainer.step(iterations - trainer.iteration)
+    return trainer
+
+
+def test_play_trains_in_another_process_and_pause_brings_back_its_exact_state():
     lab = make_lab(seed=1)
+    trainer = lab.trainer
     lab.play()
     try:
-        _wait_until(lambda: lab.trainer.iteration >= 30)
-        with lab.lock:  # while the page holds the lock, the model stands still
+        _wait_until(lambda: _synced(lab).trainer.iteration >= 30)
+        with lab.lock:  # while the page holds the lock, the lab's mirror stands still
             held_at = lab.trainer.iteration
             time.sleep(0.3)
             assert lab.trainer.iteration == held_at
             lab.set_learning_rate(0.02)  # a setting changed while playing applies at once
+        _wait_until(lambda: _synced(lab).trainer.iteration >= held_at + 30)
     finally:
         lab.pause()
-    paused_at = lab.trainer.iteration
-    lab.wait_for_player(timeout=5)
     assert not lab.playing and lab._player is None
-    assert lab.trainer.iteration == paused_at
-    assert len(lab.trainer.losses) == paused_at
-    assert lab.trainer.events[-1]["new"] == 0.02
+    assert lab.trainer is trainer, "the lab's trainer object stays; the state comes back into it"
+    t = lab.trainer
+    assert t.iteration >= held_at + 30
+    assert len(t.losses) == len(t.smooth_losses) == t.iteration
+    assert [(e["name"], e["new"]) for e in t.events] == [("learning_rate", 0.02)]
+    assert held_at <= t.events[0]["iteration"] < t.iteration, "applied where the player was"
+    # Playing trains exactly as stepping does: the same steps in this process give the same model.
+    same = _trained_headless(t.config, t.events, t.iteration)
+    for name, value in same.params.items():
+        np.testing.assert_allclose(t.params[name], value, rtol=0, atol=1e-12, err_msg=name)
+    np.testing.assert_allclose(t.losses, same.losses, rtol=1e-12)
+    np.testing.assert_allclose(t.adagrad_memory["Whh"], same.adagrad_memory["Whh"], rtol=1e-12)
+    assert t.pointer == same.pointer and t.chars_seen == same.chars_seen
+    np.testing.assert_allclose(t.hidden, same.hidden, rtol=0, atol=1e-12)
     assert lab.latest_sample, "the player keeps a fresh sample"
+    # The player process has ended; training goes on here from where it stopped.
+    assert lab.train(iterations=5).iterations == 5
+    assert len(t.losses) == t.iteration
 
 
-def test_play_again_after_pause_continues_the_same_run():
+def test_while_playing_sync_brings_over_what_the_views_draw():
+    lab = make_lab(seed=2)
+    start = lab.trainer.params["Whh"].copy()
+    lab.play()
+    try:
+        _wait_until(lambda: _synced(lab).trainer.iteration >= VALIDATION_EVERY + 10)
+        t = lab.trainer
+        assert len(t.losses) == len(t.smooth_losses) == t.iteration
+        assert t.smooth_losses[-1] == t.smooth_loss
+        assert not np.array_equal(t.params["Whh"], start), "the mirror's parameters move"
+        assert len(t.health) == len(range(0, t.iteration, t.health_every))
+        assert [i for i, _ in t.validation_history] == list(
+            range(VALIDATION_EVERY, t.iteration + 1, VALIDATION_EVERY)
+        )
+        assert [e.iteration for e in lab.timeline] == [0] + [
+            m for m in MILESTONES if m <= t.iteration
+        ]
+        assert lab.stats()["chars_per_second"] > 0
+        snap = lab.snapshot()
+        assert snap.curve.iteration == t.iteration and len(snap.curve.losses) == t.iteration
+    finally:
+        lab.pause()
+
+
+def test_play_again_after_pause_continues_the_same_run_with_one_player():
     lab = make_lab(seed=1)
     lab.play()
-    _wait_until(lambda: lab.trainer.iteration >= 10)
+    _wait_until(lambda: _synced(lab).trainer.iteration >= 10)
+    lab.play()  # already playing: nothing changes
+    first = lab._player
     lab.pause()
-    lab.play()  # immediately: one player only, training the same trainer
+    paused_at = lab.trainer.iteration
+    lab.play()
+    assert lab._player is not first and not first.alive, "one player process at a time"
     trainer = lab.trainer
-    _wait_until(lambda: lab.trainer.iteration >= 40)
+    _wait_until(lambda: _synced(lab).trainer.iteration >= paused_at + 30)
     lab.pause()
-    lab.wait_for_player(timeout=5)
     assert lab.trainer is trainer and lab.run_number == 1
-    assert [t.name for t in threading.enumerate()].count("rnnlab-player") == 0
+    assert len(lab.trainer.losses) == lab.trainer.iteration
+
+
+def test_sample_settings_and_sequence_length_changed_while_playing_reach_the_player():
+    lab = make_lab(seed=4)
+    lab.play()
+    try:
+        _wait_until(lambda: _synced(lab).trainer.iteration >= 5)
+        lab.set_seq_length(12)
+        lab.set_sample_settings(40, 0.5, "the ")
+        with pytest.raises(ValueError):
+            lab.set_seq_length(10**6)  # checked on the mirror; the player never sees it
+        at = _synced(lab).trainer.iteration
+        _wait_until(lambda: _synced(lab).trainer.iteration >= at + 20)
+    finally:
+        lab.pause()
+    t = lab.trainer
+    assert t.config.seq_length == 12
+    assert [(e["name"], e["new"]) for e in t.events] == [("seq_length", 12)]
+    assert len(lab.latest_sample) == 40
+    # Characters seen count 8 per iteration before the change and 12 after.
+    changed_at = t.events[0]["iteration"]
+    assert t.chars_seen == 8 * changed_at + 12 * (t.iteration - changed_at)
 
 
 def test_a_divergence_while_playing_stops_the_player_and_leaves_the_reason():
@@ -375,17 +458,50 @@ def test_a_divergence_while_playing_stops_the_player_and_leaves_the_reason():
     lab.train(iterations=30)
     lab.set_learning_rate(10.0)
     lab.play()
-    _wait_until(lambda: not lab.playing)
-    lab.wait_for_player(timeout=5)
+    _wait_until(lambda: not _synced(lab).playing)
+    assert lab._player is None
     assert lab.divergence_message is not None and "rolled back" in lab.divergence_message
     assert lab.trainer.iteration == len(lab.trainer.losses)
     assert np.isfinite(lab.trainer.smooth_loss)
 
 
-def test_a_player_nobody_watches_stops_by_itself(monkeypatch):
+def test_a_player_nobody_watches_stops_by_itself_and_keeps_the_model(monkeypatch):
     monkeypatch.setattr(lab_module, "PLAY_IDLE_TIMEOUT", 0.3)
     lab = make_lab(seed=1)
     lab.play()
-    _wait_until(lambda: not lab.playing, timeout=10)
-    lab.wait_for_player(timeout=5)
-    assert lab.divergence_message is None and lab.trainer.iteration > 0
+    time.sleep(1.5)  # nobody asks: the player stops training after 0.3 s and waits
+    lab.sync()  # the page comes back
+    assert not lab.playing and lab._player is None
+    assert lab.divergence_message is None
+    stopped_at = lab.trainer.iteration
+    assert stopped_at > 0 and len(lab.trainer.losses) == stopped_at
+    lab.play()
+    _wait_until(lambda: _synced(lab).trainer.iteration > stopped_at)
+    lab.pause()
+
+
+def test_a_player_that_dies_leaves_the_lab_as_of_its_last_sync_and_says_so():
+    lab = make_lab(seed=5)
+    lab.play()
+    _wait_until(lambda: _synced(lab).trainer.iteration >= 20)
+    lab._player._process.kill()
+    lab._player._process.wait()
+    synced_at = lab.trainer.iteration
+    lab.sync()
+    assert not lab.playing and lab._player is None
+    assert "training process" in lab.divergence_message
+    assert f"iteration {synced_at:,}" in lab.divergence_message
+    t = lab.trainer
+    assert t.iteration == synced_at == len(t.losses)
+    assert lab.train(iterations=10).iterations == 10, "training goes on from the last sync"
+
+
+def test_reset_while_playing_keeps_the_run_as_the_player_left_it():
+    lab = make_lab(seed=6)
+    lab.play()
+    _wait_until(lambda: _synced(lab).trainer.iteration >= 20)
+    lab.new_run(SMALL.replace(seed=7))
+    assert not lab.playing and lab._player is None
+    archived = lab.runs[-1]
+    assert len(archived.losses) >= 20
+    assert lab.trainer.iteration == 0 and lab.run_number == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -572,3 +573,17 @@ def test_changes_of_one_setting_before_the_next_step_are_one_event() -> None:
     trainer.step(1)
     trainer.set_seq_length(T)
     assert trainer.events[-1] == {"iteration": 6, "name": "seq_length", "old": T + 3, "new": T}
+
+
+def test_a_pickled_trainer_trains_on_exactly_like_the_original() -> None:
+    # The player process receives the trainer pickled; its parameter views must still share the
+    # flat buffer that Adagrad and the clip update.
+    trainer = Trainer(TEXT, Config(hidden_size=12, seq_length=6, seed=3))
+    trainer.step(7)
+    copy = pickle.loads(pickle.dumps(trainer))
+    assert np.shares_memory(copy.params["Whh"], copy._params.flat)
+    trainer.step(9)
+    copy.step(9)
+    for name, value in trainer.params.items():
+        np.testing.assert_array_equal(copy.params[name], value, err_msg=name)
+    np.testing.assert_array_equal(copy.losses, trainer.losses)
