@@ -323,7 +323,7 @@ def _int_range(name: str) -> tuple[int, int]:
 # --------------------------------------------------------------------------------- main panels
 def notices() -> None:
     current = lab()
-    if current.divergence_message:  # from Step, Train N or the player thread
+    if current.divergence_message:  # from Step, Train N or the player process
         notify("error", f"Training paused. {current.divergence_message}")
         current.divergence_message = None
     for kind, text in current.notices:
@@ -467,8 +467,8 @@ def training_view(live: LiveSnapshot) -> None:
             width="stretch",
             key="loss_chart",
             # Streamlit builds a changed chart anew, so while playing no zoom or hover could last
-            # the 0.4 s to the next one: draw a still picture, which costs the browser (sharing
-            # the machine with the training) about a third less.
+            # the 0.4 s to the next one: draw a still picture (measured alone, it cost the browser
+            # about a third less time per refresh).
             config={"staticPlot": True} if live.playing else None,
         )
         if live.playing:

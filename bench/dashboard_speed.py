@@ -61,6 +61,17 @@ def headless_chars_per_second(seconds: float) -> float:
     return (trainer.chars_seen - chars) / (time.perf_counter() - started)
 
 
+def headless_one_blas_thread(seconds: float) -> float:
+    """The engine alone with one BLAS thread, as the app runs it (in a fresh interpreter: the
+    thread count is fixed when NumPy loads)."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    out = subprocess.run(
+        [sys.executable, __file__, "--engine-only", str(seconds)],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return float(out)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -86,7 +97,7 @@ def start_app(port: int) -> subprocess.Popen:
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=open(os.environ.get("BENCH_APP_LOG", os.devnull), "w"),
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -119,6 +130,12 @@ def browser_pids() -> list[int]:
     return [int(pid) for pid in out.split()]
 
 
+def child_pids(pid: int) -> list[int]:
+    """The app's player process (training) while playing."""
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(child) for child in out.split()]
+
+
 def iteration_on_page(page) -> int:
     metric = page.locator("[data-testid=stMetric]", has_text="Iteration").first
     return int(metric.locator("[data-testid=stMetricValue]").inner_text().replace(",", ""))
@@ -138,30 +155,17 @@ def play_in_browser(port: int, seconds: float, chromium: str, app_pid: int) -> d
         page.wait_for_function("() => window.__updates.length > 0", timeout=30_000)
         first_time, first_text = page.evaluate("() => window.__updates[0]")
         browsers = browser_pids()
-        if os.environ.get("BENCH_PROCS"):
-            import collections
+        players = child_pids(app_pid)
 
-            per0 = collections.Counter()
-            for pid in browsers:
-                cmd = Path(f"/proc/{pid}/cmdline").read_text()
-                kind = next((a for a in cmd.split("\0") if a.startswith("--type=")), "browser")
-                per0[kind] += cpu_seconds([pid])
-            print(dict(per0))
-        cpu_before = cpu_seconds(browsers), cpu_seconds([app_pid]), time.perf_counter()
+        def cpu_now() -> tuple[float, float, float, float]:
+            return (
+                cpu_seconds(browsers), cpu_seconds([app_pid]), cpu_seconds(players),
+                time.perf_counter(),
+            )  # fmt: skip
+
+        cpu_before = cpu_now()
         time.sleep(seconds)
-        cpu_after = cpu_seconds(browsers), cpu_seconds([app_pid]), time.perf_counter()
-        if os.environ.get("BENCH_PROCS"):
-            import collections
-
-            per = collections.Counter()
-            for pid in browsers:
-                try:
-                    cmd = Path(f"/proc/{pid}/cmdline").read_text()
-                except OSError:
-                    continue
-                kind = next((a for a in cmd.split("\0") if a.startswith("--type=")), "browser")
-                per[kind] += cpu_seconds([pid])
-            print(dict(per))
+        cpu_after = cpu_now()
         clicked = page.evaluate("() => performance.now()")
         page.get_by_role("button", name="⏸ Pause").click()
         page.get_by_role("button", name="▶ Play").wait_for(timeout=30_000)
@@ -180,8 +184,10 @@ def play_in_browser(port: int, seconds: float, chromium: str, app_pid: int) -> d
         "median_gap": sorted(gaps)[len(gaps) // 2] / 1000 if gaps else float("nan"),
         "pause_latency": (paused - clicked) / 1000,
         "start_iteration": start_iteration,
-        "browser_cores": (cpu_after[0] - cpu_before[0]) / (cpu_after[2] - cpu_before[2]),
-        "app_cores": (cpu_after[1] - cpu_before[1]) / (cpu_after[2] - cpu_before[2]),
+        **{
+            name: (cpu_after[k] - cpu_before[k]) / (cpu_after[3] - cpu_before[3])
+            for k, name in enumerate(("browser_cores", "app_cores", "player_cores"))
+        },
     }
 
 
@@ -193,7 +199,11 @@ def main() -> None:
     parser.add_argument(
         "--chromium", default=os.environ.get("RNNLAB_CHROMIUM", "/usr/bin/chromium")
     )
+    parser.add_argument("--engine-only", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.engine_only:
+        print(headless_chars_per_second(args.engine_only))
+        return
     config = DASHBOARD_DEFAULTS
     chars_per_iteration = config.seq_length * config.batch_size
     print(
@@ -210,6 +220,7 @@ def main() -> None:
         app.terminate()
         app.wait(timeout=30)
     after = headless_chars_per_second(args.seconds / 2)
+    one_thread = headless_one_blas_thread(args.seconds / 2)
     headless = (before + after) / 2
     in_app = played["iterations"] * chars_per_iteration / played["seconds"]
 
@@ -218,9 +229,11 @@ def main() -> None:
           f"(before {before:,.0f}, after {after:,.0f})")  # fmt: skip
     print(f"{'dashboard while playing':<{W}}{in_app:>12,.0f} chars/s  "
           f"({played['iterations']:,} iterations in {played['seconds']:.1f} s)")  # fmt: skip
+    print(f"{'engine alone, 1 BLAS thread':<{W}}{one_thread:>12,.0f} chars/s  (as the app runs it)")
     ratio = in_app / headless
     verdict = "PASS" if ratio >= 0.8 else "MISS"
     print(f"{'ratio dashboard / engine':<{W}}{ratio:>12.2f}   target >= 0.80: {verdict}")
+    print(f"{'ratio dashboard / 1-thread engine':<{W}}{in_app / one_thread:>12.2f}")
     print(f"{'page refreshes while playing':<{W}}{played['refreshes']:>12}   "
           f"median gap {played['median_gap']:.2f} s")  # fmt: skip
     print(
@@ -229,7 +242,8 @@ def main() -> None:
     )
     print(f"{'click on Pause until it shows':<34}{played['pause_latency']:>12.2f} s")
     print(f"{'CPU while playing (cores)':<34}{'':>12}   browser {played['browser_cores']:.2f}, "
-          f"app {played['app_cores']:.2f} (training included), of {os.cpu_count()}")  # fmt: skip
+          f"app server {played['app_cores']:.2f}, player (training) {played['player_cores']:.2f}, "
+          f"of {os.cpu_count()}")  # fmt: skip
 
 
 if __name__ == "__main__":
