@@ -38,10 +38,7 @@ class HealthLog:
         grads: unclipped gradients keyed like the parameters; hidden: the chunk's hidden states,
         any shape, e.g. (T, B, H).
         """
-        if self._size == len(self._rows):
-            grown = np.empty((2 * len(self._rows), self._width))
-            grown[: self._size] = self._rows[: self._size]
-            self._rows = grown
+        self._reserve(self._size + 1)
         row = self._rows[self._size]
         row[0] = iteration
         n = len(self.names)
@@ -70,12 +67,15 @@ class HealthLog:
     def extend(self, rows: np.ndarray) -> None:
         """Append rows taken from another log's `rows` (the player's, mirrored)."""
         needed = self._size + len(rows)
-        if needed > len(self._rows):
+        self._reserve(needed)
+        self._rows[self._size : needed] = rows
+        self._size = needed
+
+    def _reserve(self, needed: int) -> None:
+        if needed > len(self._rows):  # at least double: records stay amortised O(1)
             grown = np.empty((max(needed, 2 * len(self._rows)), self._width))
             grown[: self._size] = self._rows[: self._size]
             self._rows = grown
-        self._rows[self._size : needed] = rows
-        self._size = needed
 
     def truncate(self, iteration: int) -> None:
         """Forget records of iterations after `iteration` (the trainer rolled back)."""

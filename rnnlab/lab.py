@@ -342,8 +342,8 @@ class Lab:
             try:
                 still_playing = self._player.sync(self)
             except PlayerFailed as failure:
-                still_playing = False
                 self._player_failed(failure)
+                still_playing = False
             if not still_playing:
                 self._player = None
                 self.playing = False
@@ -363,12 +363,13 @@ class Lab:
         try:
             self._player.call(method, *args)
         except PlayerFailed as failure:
-            self._player = None
-            self.playing = False
             self._player_failed(failure)
 
     def _player_failed(self, failure: PlayerFailed) -> None:
-        """Go on from the last sync: its parameters, optimizer memory and history are whole."""
+        """Stop playing and go on from the last sync: its parameters, optimizer memory and
+        history are whole."""
+        self._player = None
+        self.playing = False
         self.trainer._take_snapshot()
         self.divergence_message = (
             f"The training process failed ({failure}). The model is as it was at iteration "

@@ -1,14 +1,14 @@
 """Play: a lab's training in a process of its own, mirrored back into the lab a few times a second.
 
-While playing, the dashboard redraws itself a few times a second. Inside one process that drawing
-and the training share one interpreter lock, and on two cores (one of them also busy with the
-browser) the training lost 25-35% of its speed to it (bench/dashboard_speed.py). So Play sends a
-copy of the lab's trainer to a child process, which trains it in slices of PLAY_SLICE_SECONDS, and
-the lab's own trainer becomes a mirror: `Player.sync` brings over what the page draws (parameters,
-hidden state, new losses, validation, health records, milestone samples). `Player.stop` brings
-back the
-child's whole state, so after a pause the lab goes on exactly where the child stopped. (The latest
-sample is drawn by the lab from its mirror: the web server has time to spare, the child has not.)
+While playing, the dashboard redraws itself every 0.4 s. Inside one process that drawing and the
+training share one interpreter lock: with training on a thread, the web server used 0.9 of a core
+and every redraw held the training up; with training here, the server uses 0.13
+(bench/dashboard_speed.py). So Play sends a copy of the lab's trainer to a child process, which
+trains it in slices of PLAY_SLICE_SECONDS, and the lab's own trainer becomes a mirror:
+`Player.sync` brings over what the page draws (parameters, hidden state, new losses, validation,
+health records, milestone samples). `Player.stop` brings back the child's whole state, so after a
+pause the lab goes on exactly where the child stopped. (The latest sample is drawn by the lab from
+its mirror: the web server has time to spare, the child has not.)
 
 The lab always asks and the child always answers, one message for one question, so nothing piles
 up in the pipe when nobody looks. A child that is not asked anything for `idle_timeout` seconds

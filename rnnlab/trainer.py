@@ -39,21 +39,21 @@ class History:
         self._size = len(values)
 
     def append(self, value: float) -> None:
-        if self._size == len(self._buffer):
-            grown = np.empty(2 * len(self._buffer))
-            grown[: self._size] = self._buffer[: self._size]
-            self._buffer = grown
+        self._reserve(self._size + 1)
         self._buffer[self._size] = value
         self._size += 1
 
     def extend(self, values: np.ndarray) -> None:
         needed = self._size + len(values)
-        if needed > len(self._buffer):
+        self._reserve(needed)
+        self._buffer[self._size : needed] = values
+        self._size = needed
+
+    def _reserve(self, needed: int) -> None:
+        if needed > len(self._buffer):  # at least double: appends stay amortised O(1)
             grown = np.empty(max(needed, 2 * len(self._buffer)))
             grown[: self._size] = self._buffer[: self._size]
             self._buffer = grown
-        self._buffer[self._size : needed] = values
-        self._size = needed
 
     def truncate(self, size: int) -> None:
         self._size = min(self._size, size)
