@@ -2,7 +2,8 @@
 
 A thin view: every widget is wired to a method of the session's `Lab` (rnnlab/lab.py), every
 figure comes from rnnlab.figures. Untrusted text (uploads, samples, file names) is shown only
-through plain-text elements (st.code, st.text, dataframes) or escaped first.
+through plain-text elements (st.code, st.text, dataframes, the live panel's text nodes) or escaped
+first.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from rnnlab.insight_figures import (
 from rnnlab.lab import Lab, LiveSnapshot
 from rnnlab.presets import DASHBOARD_DEFAULTS
 from rnnlab.safe_text import escape_markdown
+from ui.live_panel import live_panel
 
 MAX_UPLOAD_MB = int(st.get_option("server.maxUploadSize"))
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -456,40 +458,22 @@ def draw_live_view(current: Lab, live: LiveSnapshot) -> None:
 
 
 def training_view(live: LiveSnapshot) -> None:
-    chart_col, sample_col = st.columns([3, 2])
-    with chart_col:
-        options = st.columns(3)
-        units = options[0].radio("Units", UNITS, horizontal=True, key="units")
-        x_axis = options[1].radio("x axis", X_AXES, horizontal=True, key="x_axis")
-        show_runs = options[2].toggle("Show earlier runs", value=True, key="show_runs")
-        st.plotly_chart(
-            loss_figure(live.curve, live.runs, units, x_axis, show_runs),
-            width="stretch",
-            key="loss_chart",
-            # Streamlit builds a changed chart anew, so while playing no zoom or hover could last
-            # the 0.4 s to the next one: draw a still picture (measured alone, it cost the browser
-            # about a third less time per refresh).
-            config={"staticPlot": True} if live.playing else None,
-        )
-        if live.playing:
-            st.caption("Pause to zoom into the chart and read its values.")
-    with sample_col.container(key="latest_sample"):
-        st.subheader("Latest sample")
-        s = live.sample_settings
-        st.caption(
-            f"{s.length} characters at temperature {s.temperature:g}"
-            + (", primed" if s.prime else "")
-        )
-        st.code(s.prime + live.latest_sample, language=None, wrap_lines=True)
-    st.subheader("From noise to words")
-    st.dataframe(
-        [
+    options = st.columns([3, 3, 2, 2])
+    units = options[0].radio("Units", UNITS, horizontal=True, key="units")
+    x_axis = options[1].radio("x axis", X_AXES, horizontal=True, key="x_axis")
+    show_runs = options[2].toggle("Show earlier runs", value=True, key="show_runs")
+    s = live.sample_settings
+    live_panel(
+        loss_figure(live.curve, live.runs, units, x_axis, show_runs),
+        chart_state=f"{units}/{x_axis}",
+        sample=s.prime + live.latest_sample,
+        sample_caption=f"{s.length} characters at temperature {s.temperature:g}"
+        + (", primed" if s.prime else ""),
+        timeline=[
             {"iteration": e.iteration, "smoothed loss": round(e.smooth_loss, 2), "sample": e.text}
             for e in reversed(live.timeline)
         ],
-        width="stretch",
-        hide_index=True,
-        height=260,
+        key="live_panel",
     )
 
 

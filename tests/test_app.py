@@ -8,6 +8,7 @@ browser would.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -75,6 +76,24 @@ def metric(at: AppTest, label: str) -> str:
     values = [m.value for m in at.metric if m.label == label]
     assert len(values) == 1, f"expected one {label!r} metric, found {values}"
     return values[0]
+
+
+def live_panel(at: AppTest) -> dict:
+    """What the Training view's live panel (ui/live_panel.py) was given to draw; its figure
+    parsed from the JSON the page hands to plotly.js."""
+    panels = [
+        e for e in at.get("component_instance") if e.proto.component_name.endswith(".live_panel")
+    ]
+    assert len(panels) == 1, f"expected one live panel, found {len(panels)}"
+    args = json.loads(panels[0].proto.json_args)
+    return {**args, "figure": json.loads(args["figure"])}
+
+
+def values(data) -> np.ndarray:
+    """A trace's x or y as plotly's JSON holds it: a list, or a typed array in base64."""
+    if isinstance(data, dict):
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
+    return np.asarray(data)
 
 
 def train(at: AppTest, n: int) -> None:
@@ -165,10 +184,10 @@ def test_app_opens_on_the_bundled_songbook_at_iteration_zero_with_a_loss_chart()
     assert lab.trainer.iteration == 0
     assert metric(at, "Iteration") == "0"
     assert not at.error and not at.warning
-    charts = [chart for chart in at.get("plotly_chart") if chart.key == "loss_chart"]
-    assert len(charts) == 1
-    traces = {trace["name"] for trace in json.loads(charts[0].proto.spec)["data"]}
-    assert {"loss (raw)", "smoothed loss"} <= traces
+    panel = live_panel(at)
+    assert {"loss (raw)", "smoothed loss"} <= {trace["name"] for trace in panel["figure"]["data"]}
+    assert panel["sample"] == lab.latest_sample, "a sample of the untrained model from the start"
+    assert [row["iteration"] for row in panel["timeline"]] == [0]
     assert any(shown(e.label) == f"Training on: {DEFAULT_CORPUS}" for e in at.expander)
 
 
@@ -251,6 +270,37 @@ def test_reset_starts_a_new_run_and_keeps_the_previous_one_in_the_runs_table():
     assert table["iterations"].tolist() == [1]
 
 
+def test_the_chart_options_redraw_the_live_panel_and_its_timeline_follows_the_milestones():
+    at = open_app()
+    lab = lab_of(at)
+    train(at, 100)
+    at.button(key="reset").click().run()
+    train(at, 10)
+    panel = live_panel(at)
+    names = [trace["name"] for trace in panel["figure"]["data"]]
+    assert names[0] == lab.runs[0].label, "the earlier run is drawn behind the live one"
+    smooth = next(t for t in panel["figure"]["data"] if t["name"] == "smoothed loss")
+    np.testing.assert_allclose(values(smooth["y"]), lab.trainer.smooth_losses)
+    assert values(smooth["x"]).tolist() == list(range(1, 11))
+    assert [row["iteration"] for row in panel["timeline"]] == sorted(
+        (e.iteration for e in lab.timeline), reverse=True
+    ), "newest first"
+    first_state = panel["figure"]["layout"]["uirevision"]
+
+    at.radio(key="units").set_value("bits per character").run()
+    at.radio(key="x_axis").set_value("characters seen").run()
+    at.toggle(key="show_runs").set_value(False).run()
+    panel = live_panel(at)
+    assert [t["name"] for t in panel["figure"]["data"]][0] != lab.runs[0].label
+    smooth = next(t for t in panel["figure"]["data"] if t["name"] == "smoothed loss")
+    t = lab.trainer
+    per_char_bits = t.smooth_losses / (t.config.seq_length * np.log(2))
+    np.testing.assert_allclose(values(smooth["y"]), per_char_bits)
+    chunk = t.config.seq_length * t.config.batch_size
+    assert values(smooth["x"]).tolist() == [chunk * k for k in range(1, 11)]
+    assert panel["figure"]["layout"]["uirevision"] != first_state, "a new view starts unzoomed"
+
+
 # ----------------------------------------------------------------------------- live controls
 def test_learning_rate_and_sequence_length_apply_immediately_and_are_recorded_as_events():
     at = open_app()
@@ -289,7 +339,9 @@ def test_sampling_settings_change_the_latest_sample():
     # Temperature 0 is greedy, so the sample is fully determined by the model.
     expected = lab.trainer.sample(50, prime="The ", temperature=0.0)
     assert lab.latest_sample == expected
-    assert as_code("The " + expected) in [c.value for c in at.code]
+    panel = live_panel(at)
+    assert panel["sample"] == "The " + expected
+    assert panel["sample_caption"] == "50 characters at temperature 0, primed"
 
 
 def test_a_prime_with_an_unknown_character_shows_an_error_and_keeps_the_settings():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import re
 import time
 
@@ -494,6 +495,22 @@ def test_a_player_that_dies_leaves_the_lab_as_of_its_last_sync_and_says_so():
     t = lab.trainer
     assert t.iteration == synced_at == len(t.losses)
     assert lab.train(iterations=10).iterations == 10, "training goes on from the last sync"
+
+
+def test_the_player_trains_in_a_session_of_its_own_and_ends_when_the_lab_is_gone():
+    lab = make_lab(seed=7)
+    lab.play()
+    process = lab._player._process
+    try:
+        _wait_until(lambda: _synced(lab).trainer.iteration >= 5)
+        # Its own session, so its own scheduling group: training gets a fair share of the CPU
+        # against a browser's many threads.
+        assert os.getsid(process.pid) == process.pid != os.getsid(0)
+        lab._player._connection.close()  # as when the web server exits (or Ctrl-C stops it)
+        process.wait(timeout=10)
+    finally:
+        process.kill()
+    assert process.returncode == 0
 
 
 def test_reset_while_playing_keeps_the_run_as_the_player_left_it():

@@ -45,8 +45,21 @@ def number(text: str) -> float:
     return float(text.replace(",", ""))
 
 
+def live_panel(page: Page):
+    """The Training view's live panel (ui/live_panel.py): a page of its own in a frame."""
+    return page.frame_locator(".st-key-live_panel iframe")
+
+
 def sample_text(page: Page) -> str:
-    return page.locator(".st-key-latest_sample [data-testid='stCode'] code").inner_text()
+    return live_panel(page).locator("#sample").inner_text()
+
+
+def chart_layout(page: Page) -> dict:
+    """The live chart's layout as plotly.js holds it (the axes' ranges after any zoom)."""
+    chart = page.locator(".st-key-live_panel iframe").content_frame.locator("#chart")
+    return chart.evaluate(
+        "c => ({x: c._fullLayout.xaxis.range, autorange: c._fullLayout.xaxis.autorange})"
+    )
 
 
 def click(page: Page, key: str, wait) -> None:
@@ -129,6 +142,9 @@ def test_upload_lyrics_change_a_slider_play_and_watch_it_learn(
     assert loss_after < loss_before, f"smoothed loss {loss_before} -> {loss_after}"
     assert sample_text(page) != sample_before
     assert number(metric(page, "Characters / s")) > 0
+    panel = live_panel(page)
+    expect(panel.locator("#chart .scatterlayer .trace")).to_have_count(3)  # raw, smoothed, val.
+    assert panel.locator("#timeline tr").count() >= 2, "milestone samples in the timeline"
     no_exceptions(page)
 
     # A little more training for the screenshot, then the picture the README shows.
@@ -139,6 +155,30 @@ def test_upload_lyrics_change_a_slider_play_and_watch_it_learn(
     screenshot.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(screenshot), full_page=False)
     assert screenshot.stat().st_size > 10_000
+
+
+def test_a_zoom_into_the_chart_lasts_while_it_updates_during_play(
+    page: Page, wait_for_app_run
+) -> None:
+    click(page, "play", wait_for_app_run)
+    expect(page.locator(".st-key-play button")).to_contain_text("Pause")
+    page.wait_for_timeout(1500)
+    # Drag across the middle of the plot area, as a person zooms with the mouse.
+    area = live_panel(page).locator(".nsewdrag").first.bounding_box()
+    y = area["y"] + area["height"] / 2
+    page.mouse.move(area["x"] + area["width"] * 0.3, y)
+    page.mouse.down()
+    page.mouse.move(area["x"] + area["width"] * 0.5, y, steps=5)
+    page.mouse.up()
+    zoomed = chart_layout(page)
+    assert zoomed["autorange"] is False
+    iteration = number(metric(page, "Iteration"))
+    page.wait_for_timeout(2000)  # five redraws of the live view
+    assert number(metric(page, "Iteration")) > iteration, "still training"
+    assert chart_layout(page) == zoomed, "the zoom outlived the redraws"
+    click(page, "play", wait_for_app_run)
+    expect(page.locator(".st-key-play button")).to_contain_text("Play")
+    no_exceptions(page)
 
 
 def test_hostile_upload_is_shown_as_text_and_runs_nothing(page: Page, wait_for_app_run) -> None:
@@ -167,8 +207,15 @@ def test_hostile_upload_is_shown_as_text_and_runs_nothing(page: Page, wait_for_a
     assert dialogs == []
     for selector in ("img[src='x']", "svg[onload]", "a[href^='javascript']", "b:text('evil')"):
         assert page.locator(selector).count() == 0, f"upload became markup: {selector}"
-    for frame in page.frames:  # st.html and components may render in frames
+    for frame in page.frames:  # st.html and components (the live panel) render in frames
         assert frame.evaluate("window.__rnnlabPwned") is None
+        # The panel's sample and timeline cells hold text only, never elements.
+        assert frame.locator("#sample *, #timeline td *").count() == 0
+    page.get_by_role("tab", name="Training", exact=True).click()
+    wait_for_app_run(page)
+    assert "<" in sample_text(page) + live_panel(page).locator("#timeline").inner_text(), (
+        "the samples echo the upload's markup as characters"
+    )
 
 
 def test_each_view_inside_the_network_draws_from_the_current_model(
