@@ -20,9 +20,10 @@ from typing import BinaryIO
 import numpy as np
 
 from .config import Config
+from .history import History
 from .model import param_shapes
 from .text import Vocab
-from .trainer import History, Trainer
+from .trainer import Trainer
 
 FORMAT = "rnnlab-checkpoint-1"
 # No honest checkpoint is larger: the biggest model (H = 1024 with a large vocabulary) plus a

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from .history import History
 from .model import GRAD_CLIP, PARAM_NAMES
 
 # |h| above this counts as saturated: tanh'(h) = 1 - h² < 0.1, so almost no gradient flows back.
@@ -28,9 +29,7 @@ class HealthLog:
 
     def __init__(self, names: tuple[str, ...] = PARAM_NAMES):
         self.names = tuple(names)
-        self._width = 4 + 2 * len(self.names)
-        self._rows = np.empty((64, self._width))
-        self._size = 0
+        self._table = History(row_shape=(4 + 2 * len(self.names),))
 
     def record(self, iteration: int, grads: dict[str, np.ndarray], hidden: np.ndarray) -> None:
         """Append one row.
@@ -38,10 +37,9 @@ class HealthLog:
         grads: unclipped gradients keyed like the parameters; hidden: the chunk's hidden states,
         any shape, e.g. (T, B, H).
         """
-        self._reserve(self._size + 1)
-        row = self._rows[self._size]
-        row[0] = iteration
         n = len(self.names)
+        row = np.empty(4 + 2 * n)
+        row[0] = iteration
         total_clipped = total_size = 0
         for i, name in enumerate(self.names):
             # order="K" reads each view in memory order, so even the transposed Wxh is not copied.
@@ -57,66 +55,57 @@ class HealthLog:
         row[1 + 2 * n] = total_clipped / total_size
         row[2 + 2 * n] = np.count_nonzero(magnitude > SATURATION_THRESHOLD) / magnitude.size
         row[3 + 2 * n] = magnitude.mean()
-        self._size += 1
+        self._table.append(row)
 
     @property
     def rows(self) -> np.ndarray:
         """The whole table, (N, 4 + 2·len(names)), a view."""
-        return self._rows[: self._size]
+        return self._table.values
 
     def extend(self, rows: np.ndarray) -> None:
         """Append rows taken from another log's `rows` (the player's, mirrored)."""
-        needed = self._size + len(rows)
-        self._reserve(needed)
-        self._rows[self._size : needed] = rows
-        self._size = needed
-
-    def _reserve(self, needed: int) -> None:
-        if needed > len(self._rows):  # at least double: records stay amortised O(1)
-            grown = np.empty((max(needed, 2 * len(self._rows)), self._width))
-            grown[: self._size] = self._rows[: self._size]
-            self._rows = grown
+        self._table.extend(rows)
 
     def truncate(self, iteration: int) -> None:
         """Forget records of iterations after `iteration` (the trainer rolled back)."""
-        self._size = int(np.searchsorted(self._rows[: self._size, 0], iteration, side="right"))
+        self._table.truncate(int(np.searchsorted(self.rows[:, 0], iteration, side="right")))
 
     def __len__(self) -> int:
-        return self._size
+        return len(self._table)
 
     @property
     def iterations(self) -> np.ndarray:
         """Recorded iterations (N,), 1-based, increasing."""
-        return self._rows[: self._size, 0].astype(np.int64)
+        return self.rows[:, 0].astype(np.int64)
 
     @property
     def grad_norms(self) -> dict[str, np.ndarray]:
         """Euclidean norm of each parameter's gradient before clipping, name -> (N,)."""
-        return {name: self._rows[: self._size, 1 + i] for i, name in enumerate(self.names)}
+        return {name: self.rows[:, 1 + i] for i, name in enumerate(self.names)}
 
     @property
     def total_grad_norm(self) -> np.ndarray:
         """Norm of all gradients together before clipping, (N,)."""
-        norms = self._rows[: self._size, 1 : 1 + len(self.names)]
+        norms = self.rows[:, 1 : 1 + len(self.names)]
         return np.sqrt((norms**2).sum(axis=1))
 
     @property
     def clip_shares(self) -> dict[str, np.ndarray]:
         """Share of each parameter's gradient entries beyond ±5 (cut by the clip), name -> (N,)."""
         n = len(self.names)
-        return {name: self._rows[: self._size, 1 + n + i] for i, name in enumerate(self.names)}
+        return {name: self.rows[:, 1 + n + i] for i, name in enumerate(self.names)}
 
     @property
     def clip_share(self) -> np.ndarray:
         """Share of all gradient entries beyond ±5, (N,)."""
-        return self._rows[: self._size, 1 + 2 * len(self.names)]
+        return self.rows[:, 1 + 2 * len(self.names)]
 
     @property
     def saturation(self) -> np.ndarray:
         """Share of the chunk's hidden activations with |h| > 0.95, (N,)."""
-        return self._rows[: self._size, 2 + 2 * len(self.names)]
+        return self.rows[:, 2 + 2 * len(self.names)]
 
     @property
     def mean_abs_hidden(self) -> np.ndarray:
         """Mean |h| over the chunk's hidden activations, (N,)."""
-        return self._rows[: self._size, 3 + 2 * len(self.names)]
+        return self.rows[:, 3 + 2 * len(self.names)]

@@ -14,6 +14,7 @@ import numpy as np
 
 from .config import Config
 from .health import HealthLog
+from .history import History
 from .model import FlatParams, Workspace, clip_gradients, forward, forward_backward
 from .optimizer import Adagrad
 from .sampling import run_prime, sample_ids
@@ -27,43 +28,6 @@ MAX_SNAPSHOTS = 6
 
 class DivergenceError(ArithmeticError):
     """Training produced a non-finite loss or parameter; the trainer was rolled back."""
-
-
-class History:
-    """A growable float64 series with amortised O(1) appends; `.values` is a view, no copy."""
-
-    def __init__(self, values: np.ndarray | None = None):
-        values = np.zeros(0) if values is None else np.asarray(values, dtype=np.float64)
-        self._buffer = np.empty(max(1024, 2 * len(values)))
-        self._buffer[: len(values)] = values
-        self._size = len(values)
-
-    def append(self, value: float) -> None:
-        self._reserve(self._size + 1)
-        self._buffer[self._size] = value
-        self._size += 1
-
-    def extend(self, values: np.ndarray) -> None:
-        needed = self._size + len(values)
-        self._reserve(needed)
-        self._buffer[self._size : needed] = values
-        self._size = needed
-
-    def _reserve(self, needed: int) -> None:
-        if needed > len(self._buffer):  # at least double: appends stay amortised O(1)
-            grown = np.empty(max(needed, 2 * len(self._buffer)))
-            grown[: self._size] = self._buffer[: self._size]
-            self._buffer = grown
-
-    def truncate(self, size: int) -> None:
-        self._size = min(self._size, size)
-
-    @property
-    def values(self) -> np.ndarray:
-        return self._buffer[: self._size]
-
-    def __len__(self) -> int:
-        return self._size
 
 
 class Trainer:

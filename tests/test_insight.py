@@ -404,9 +404,9 @@ def test_a_loaded_checkpoint_starts_a_fresh_health_log():
 def test_health_log_grows_past_its_first_buffer_and_keeps_every_row():
     log = HealthLog()
     grads = {name: np.full((2, 3), float(i)) for i, name in enumerate(rnnlab.PARAM_NAMES)}
-    for iteration in range(1, 201):
+    for iteration in range(1, 2501):  # the first buffer holds 1,024 rows
         log.record(iteration, grads, np.full((4, 1, 3), 0.5))
-    assert len(log) == 200 and log.iterations.tolist() == list(range(1, 201))
+    assert len(log) == 2500 and log.iterations.tolist() == list(range(1, 2501))
     np.testing.assert_allclose(log.grad_norms["by"], np.sqrt(6 * 16.0))
     np.testing.assert_array_equal(log.saturation, 0.0)
     log.truncate(150)
