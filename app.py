@@ -110,7 +110,7 @@ def locked(callback: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(callback)
     def run(*args) -> None:
-        with lab().held():
+        with lab().lock:
             callback(*args)
 
     return run
@@ -406,8 +406,10 @@ def live_view() -> None:
     """Stats and the open view; while playing, this fragment redraws on its own every
     PLAY_INTERVAL seconds, each time bringing the lab up to date with its player process."""
     current = lab()
-    with current.held():
-        current.sync()
+    with current.lock:
+        # A full run of the page has just synced (page()); a run of this fragment alone has not.
+        if not st.session_state.pop("page_synced", False):
+            current.sync()
         if st.session_state.get("drawn_playing") and not current.playing:
             # Playing stopped by itself (a divergence): redraw the whole page, with the message
             # and the Play button.
@@ -450,10 +452,10 @@ def draw_live_view(current: Lab, live: LiveSnapshot) -> None:
         with training:
             training_view(live)
     if inside.open:
-        with inside, current.held():
+        with inside, current.lock:
             insight_view()
     if files.open:
-        with files, current.held():
+        with files, current.lock:
             files_view()
 
 
@@ -633,8 +635,9 @@ def page() -> None:
     current = lab()
     # The lab's lock is held for the whole run, so that no callback changes the model while the
     # page reads it (see locked).
-    with current.held():
+    with current.lock:
         current.sync()
+        st.session_state.page_synced = True
         st.session_state.drawn_playing = current.playing
         draw_page()
 

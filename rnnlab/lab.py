@@ -11,8 +11,6 @@ import io
 import math
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -350,12 +348,6 @@ class Lab:
                 self.refresh_sample()
             elif time.monotonic() - self._sampled_at >= PLAY_SAMPLE_EVERY:
                 self.refresh_sample()
-
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        """The lab's lock: nothing else reads or changes the lab meanwhile."""
-        with self.lock:
-            yield
 
     def _tell_player(self, method: str, *args) -> None:
         if self._player is None:

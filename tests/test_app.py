@@ -240,7 +240,12 @@ def test_play_trains_in_the_background_and_the_button_toggles_between_play_and_p
     assert not at.get("download_button"), "downloads are offered only while paused"
     before = lab.trainer.iteration
     wait_until(lambda: synced(lab).trainer.iteration > before + 20)
+    syncs = []
+    real_sync = lab.sync
+    lab.sync = lambda: (syncs.append(1), real_sync())[1]
     at.run()  # what a refresh of the page shows
+    del lab.sync
+    assert len(syncs) == 1, "a full run of the page brings the lab up to date once"
     assert int(metric(at, "Iteration").replace(",", "")) > before + 20
     at.button(key="play").click().run()
     assert not lab.playing
