@@ -46,7 +46,7 @@ from rnnlab.insight_figures import (
     visible_char,
     weight_histogram_figure,
 )
-from rnnlab.lab import Lab, LiveSnapshot
+from rnnlab.lab import VALIDATION_EVERY_CHARS, Lab, LiveSnapshot
 from rnnlab.presets import DASHBOARD_DEFAULTS
 from rnnlab.safe_text import escape_markdown
 from ui.live_panel import live_panel
@@ -443,7 +443,8 @@ def draw_live_view(current: Lab, live: LiveSnapshot) -> None:
     model[3].metric(
         "Validation bits/char",
         "—" if val is None else f"{val:.3f}",
-        help="Mean loss per character on the held-out end of the text (bits = nats / ln 2).",
+        help="Mean loss per character on the held-out end of the text (bits = nats / ln 2), "
+        f"read after every {VALIDATION_EVERY_CHARS:,} characters trained.",
     )
 
     training, inside, files = st.tabs(VIEWS, key="view", on_change="rerun")

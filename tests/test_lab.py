@@ -15,7 +15,7 @@ import pytest
 from rnnlab import Config, Trainer
 from rnnlab import lab as lab_module
 from rnnlab.corpora import Corpus, builtin_corpus, uploaded_corpus
-from rnnlab.lab import MILESTONES, VALIDATION_EVERY, Lab, initial_config, per_iteration
+from rnnlab.lab import MILESTONES, VALIDATION_EVERY_CHARS, Lab, initial_config, per_iteration
 
 SONGBOOK = builtin_corpus("Songbook (bundled lyrics)")
 SMALL = Config(
@@ -83,11 +83,18 @@ def test_milestones_keep_a_sample_in_the_timeline_at_iterations_1_10_25_and_on()
     assert all(entry.text for entry in lab.timeline[1:])
 
 
-def test_validation_loss_is_recorded_every_100_iterations_when_text_is_held_out():
-    lab = make_lab(val_fraction=0.1)
-    lab.train(iterations=250)
+def test_validation_loss_is_recorded_every_100_000_characters_trained():
+    lab = make_lab(val_fraction=0.1, seq_length=50, batch_size=8)  # 400 characters an iteration
+    assert VALIDATION_EVERY_CHARS == 100_000
+    lab.train(iterations=600)
+    assert [i for i, _ in lab.trainer.validation_history] == [250, 500]
+    # Counted in characters: 240,000 so far; at 200 an iteration, the 60,000 to the next 300,000
+    # take 300 iterations.
+    lab.set_seq_length(25)
+    lab.train(iterations=500)
     history = lab.trainer.validation_history
-    assert [i for i, _ in history] == [VALIDATION_EVERY, 2 * VALIDATION_EVERY]
+    assert [i for i, _ in history] == [250, 500, 900]
+    assert lab.trainer.chars_seen == 600 * 400 + 500 * 200
     assert all(math.isfinite(v) and v > 0 for _, v in history)
     assert lab.stats()["val_bits_per_char"] == pytest.approx(history[-1][1] / math.log(2))
 
@@ -190,7 +197,9 @@ def test_sample_settings_redraw_the_latest_sample():
 
 
 # --------------------------------------------------------------------------------- export
-def test_history_csv_has_one_row_per_iteration_with_the_documented_columns():
+def test_history_csv_has_one_row_per_iteration_with_the_documented_columns(monkeypatch):
+    # A validation every 500 characters: 480 in the first 60 iterations, then 12 an iteration.
+    monkeypatch.setattr(lab_module, "VALIDATION_EVERY_CHARS", 500)
     lab = make_lab(val_fraction=0.1)
     lab.train(iterations=60)
     lab.set_seq_length(12)
@@ -216,7 +225,7 @@ def test_history_csv_has_one_row_per_iteration_with_the_documented_columns():
         int(r["iteration"]): float(r["val_nats_per_char"]) for r in rows if r["val_nats_per_char"]
     }
     assert validation == pytest.approx(dict(t.validation_history), abs=1e-6)
-    assert list(validation) == [100]
+    assert list(validation) == [62]
 
 
 def test_initial_config_and_per_iteration_follow_the_change_events():
@@ -392,19 +401,17 @@ def test_play_trains_in_another_process_and_pause_brings_back_its_exact_state():
 
 
 def test_while_playing_sync_brings_over_what_the_views_draw():
-    lab = make_lab(seed=2)
+    lab = make_lab(seed=2, seq_length=50, batch_size=8)  # a validation every 250 iterations
     start = lab.trainer.params["Whh"].copy()
     lab.play()
     try:
-        _wait_until(lambda: _synced(lab).trainer.iteration >= VALIDATION_EVERY + 10)
+        _wait_until(lambda: _synced(lab).trainer.iteration >= 260)
         t = lab.trainer
         assert len(t.losses) == len(t.smooth_losses) == t.iteration
         assert t.smooth_losses[-1] == t.smooth_loss
         assert not np.array_equal(t.params["Whh"], start), "the mirror's parameters move"
         assert len(t.health) == len(range(0, t.iteration, t.health_every))
-        assert [i for i, _ in t.validation_history] == list(
-            range(VALIDATION_EVERY, t.iteration + 1, VALIDATION_EVERY)
-        )
+        assert [i for i, _ in t.validation_history] == list(range(250, t.iteration + 1, 250))
         assert [e.iteration for e in lab.timeline] == [0] + [
             m for m in MILESTONES if m <= t.iteration
         ]
