@@ -25,7 +25,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from rnnlab import Config
 from rnnlab.corpora import BUILTIN_CORPORA, DEFAULT_CORPUS, builtin_corpus, uploaded_corpus
-from rnnlab.figures import UNITS, X_AXES, loss_figure
+from rnnlab.figures import UNITS, X_AXES
 from rnnlab.insight import (
     rank_units,
     rank_units_by_variance,
@@ -46,23 +46,23 @@ from rnnlab.insight_figures import (
     visible_char,
     weight_histogram_figure,
 )
-from rnnlab.lab import VALIDATION_EVERY_CHARS, Lab, LiveSnapshot
+from rnnlab.lab import Lab, LiveSnapshot
 from rnnlab.presets import DASHBOARD_DEFAULTS
 from rnnlab.safe_text import escape_markdown
+from ui import live_feed
 from ui.live_panel import live_panel
 
 MAX_UPLOAD_MB = int(st.get_option("server.maxUploadSize"))
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0)
 BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 TRAIN_CHOICES = (10, 100, 1000, 5000)
-# While playing, the lab trains in a process of its own (Lab.play) and the live view redraws every
-# PLAY_INTERVAL seconds: more than twice a second, and the page is never busy for long.
+# While playing, the lab trains in a process of its own (Lab.play) and the live panel asks the
+# server for what is new every PLAY_INTERVAL seconds (ui/live_feed.py); the other views redraw
+# that often by themselves. More than twice a second, and the page is never busy for long.
 PLAY_INTERVAL = 0.4
 VIEWS = ("Training", "Inside the network", "Model & runs")
 INSIGHT_VIEWS = ("Neurons", "Predictions", "Sampling in colour", "Training health")
 SNIPPET_LENGTH = 300
-
-st.set_page_config(page_title="rnnlab: watch an RNN learn", page_icon="🔁", layout="wide")
 
 
 # ------------------------------------------------------------------------------ session state
@@ -70,6 +70,7 @@ def lab() -> Lab:
     """The session's one state object, created on first use."""
     if "lab" not in st.session_state:
         st.session_state.lab = Lab.create(builtin_corpus(DEFAULT_CORPUS), DASHBOARD_DEFAULTS)
+        st.session_state.feed_token = live_feed.register(st.session_state.lab)
         _show_config_in_widgets(st.session_state.lab.trainer.config)
         st.session_state.builtin_choice = DEFAULT_CORPUS
     return st.session_state.lab
@@ -399,12 +400,17 @@ def train_n(n: int, slot: DeltaGenerator) -> None:
     st.rerun()  # notices() tells of a divergence
 
 
-@st.fragment(
-    run_every=PLAY_INTERVAL if "lab" in st.session_state and st.session_state.lab.playing else None
-)
+def live_refresh() -> float | None:
+    """How often the live view redraws by itself: while playing, with a view open other than
+    Training (whose panel asks the server for its own updates, ui/live_feed.py)."""
+    training_open = st.session_state.get("view", VIEWS[0]) == VIEWS[0]
+    return PLAY_INTERVAL if lab().playing and not training_open else None
+
+
 def live_view() -> None:
-    """Stats and the open view; while playing, this fragment redraws on its own every
-    PLAY_INTERVAL seconds, each time bringing the lab up to date with its player process."""
+    """The open view. A fragment (see page()): while playing with another view than Training
+    open, it redraws on its own every PLAY_INTERVAL seconds, each time bringing the lab up to
+    date with its player process. The Training view's panel asks for its own updates."""
     current = lab()
     with current.lock:
         # A full run of the page has just synced (page()); a run of this fragment alone has not.
@@ -414,39 +420,16 @@ def live_view() -> None:
             # Playing stopped by itself (a divergence): redraw the whole page, with the message
             # and the Play button.
             st.rerun(scope="app")
+        if live_refresh() != st.session_state.get("live_refresh"):
+            # Another view was opened (a run of this fragment alone): the page sets how often
+            # this fragment redraws by itself.
+            st.rerun(scope="app")
         live = current.snapshot()
     # Drawn from the snapshot, without the lock: callbacks need not wait for the drawing.
     draw_live_view(current, live)
 
 
 def draw_live_view(current: Lab, live: LiveSnapshot) -> None:
-    stats = live.stats
-    # Two rows of four, so that no number is cut short on a laptop screen.
-    progress, model = st.columns(4), st.columns(4)
-    progress[0].metric("Iteration", f"{stats['iteration']:,}")
-    progress[1].metric("Epochs", f"{stats['epochs']:.2f}")
-    progress[2].metric("Characters seen", f"{stats['chars_seen']:,}")
-    progress[3].metric("Characters / s", f"{stats['chars_per_second']:,.0f}")
-    model[0].metric("Parameters", f"{stats['parameters']:,}")
-    model[1].metric(
-        "Smoothed loss",
-        f"{stats['smooth_loss']:.2f}",
-        help=f"Nats per chunk of {live.curve.config.seq_length} characters, as the classic "
-        "prints it.",
-    )
-    model[2].metric(
-        "Smoothed bits/char",
-        f"{stats['bits_per_char']:.3f}",
-        help="The smoothed loss per character, in bits (nats / ln 2).",
-    )
-    val = stats["val_bits_per_char"]
-    model[3].metric(
-        "Validation bits/char",
-        "—" if val is None else f"{val:.3f}",
-        help="Mean loss per character on the held-out end of the text (bits = nats / ln 2), "
-        f"read after every {VALIDATION_EVERY_CHARS:,} characters trained.",
-    )
-
     training, inside, files = st.tabs(VIEWS, key="view", on_change="rerun")
     # Only the open tab is drawn: the page stays light however many views there are.
     if training.open:
@@ -465,17 +448,10 @@ def training_view(live: LiveSnapshot) -> None:
     units = options[0].radio("Units", UNITS, horizontal=True, key="units")
     x_axis = options[1].radio("x axis", X_AXES, horizontal=True, key="x_axis")
     show_runs = options[2].toggle("Show earlier runs", value=True, key="show_runs")
-    s = live.sample_settings
     live_panel(
-        loss_figure(live.curve, live.runs, units, x_axis, show_runs),
-        chart_state=f"{units}/{x_axis}",
-        sample=s.prime + live.latest_sample,
-        sample_caption=f"{s.length} characters at temperature {s.temperature:g}"
-        + (", primed" if s.prime else ""),
-        timeline=[
-            {"iteration": e.iteration, "smoothed loss": round(e.smooth_loss, 2), "sample": e.text}
-            for e in reversed(live.timeline)
-        ],
+        live_feed.panel_content(live, units, x_axis, show_runs),
+        feed_url=live_feed.feed_url(st.session_state.feed_token, units, x_axis, show_runs),
+        poll_seconds=PLAY_INTERVAL,
         key="live_panel",
     )
 
@@ -633,6 +609,7 @@ def health_view(trace) -> None:
 
 # ------------------------------------------------------------------------------------- page
 def page() -> None:
+    st.set_page_config(page_title="rnnlab: watch an RNN learn", page_icon="🔁", layout="wide")
     current = lab()
     # The lab's lock is held for the whole run, so that no callback changes the model while the
     # page reads it (see locked).
@@ -655,9 +632,15 @@ def draw_page() -> None:
     pending_panel()
     corpus_card(lab().corpus, "Training on")
     requested_iterations, progress_slot = controls()
-    live_view()
+    st.session_state.live_refresh = live_refresh()
+    st.fragment(run_every=st.session_state.live_refresh)(live_view)()
     if requested_iterations:
         train_n(requested_iterations, progress_slot)
 
 
-page()
+if __name__ == "__main__":
+    page()  # Streamlit runs this file as the page, once for every run
+else:
+    # `streamlit run app.py` imports this file to find the server to start: Streamlit's own, with
+    # the route that the live panel asks for updates while playing.
+    app = st.App(__file__, routes=live_feed.routes())

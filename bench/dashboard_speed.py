@@ -63,16 +63,21 @@ WATCH_ITERATION = """() => {
   new PerformanceObserver((list) => {
     for (const task of list.getEntries()) window.__longTasks.push(task.duration);
   }).observe({type: 'longtask'});
-  const read = () => {
-    const metric = [...document.querySelectorAll('[data-testid=stMetric]')]
-      .find(m => m.innerText.startsWith('Iteration'));
-    return metric ? metric.querySelector('[data-testid=stMetricValue]').innerText : null;
+  // The counter is in the live panel's frame (same origin, so its document is readable).
+  const panel = () => document.querySelector('.st-key-live_panel iframe')?.contentDocument;
+  const read = () => panel()?.querySelector("[data-stat='Iteration'] .value")?.textContent ?? null;
+  let last = read(), watched = null;
+  const watch = () => {
+    const doc = panel();
+    if (!doc || doc === watched || !doc.body) return;
+    watched = doc;
+    new MutationObserver(() => {
+      const now = read();
+      if (now !== last) { last = now; window.__updates.push([performance.now(), now]); }
+    }).observe(doc.body, {subtree: true, childList: true, characterData: true});
   };
-  let last = read();
-  new MutationObserver(() => {
-    const now = read();
-    if (now !== last) { last = now; window.__updates.push([performance.now(), now]); }
-  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+  watch();
+  setInterval(watch, 500);  // a new frame (the view was opened again) gets an observer too
 }"""
 
 
@@ -198,11 +203,6 @@ def child_pids(pid: int) -> list[int]:
     """The app's player process (training) while playing."""
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
     return [int(child) for child in out.split()]
-
-
-def iteration_on_page(page) -> int:
-    metric = page.locator("[data-testid=stMetric]", has_text="Iteration").first
-    return int(metric.locator("[data-testid=stMetricValue]").inner_text().replace(",", ""))
 
 
 def play_round(page, seconds: float, app_pid: int) -> dict:
@@ -357,7 +357,9 @@ def main() -> None:
             browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}")
-            page.wait_for_selector("text=Characters / s", timeout=90_000)
+            page.frame_locator(".st-key-live_panel iframe").locator(
+                "[data-stat='Iteration']"
+            ).wait_for(timeout=90_000)
             time.sleep(3)  # the page settles (plotly.js loads)
             live = play_round(page, args.seconds, app.pid)
             blocks = interleaved_throughput(

@@ -27,6 +27,8 @@ from rnnlab.safe_text import escape_markdown
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 TIMEOUT = 60  # seconds per script run; generous for slow CI machines, never reached normally
+TRAINING_VIEW = "Training"
+INSIGHT_VIEW = "Inside the network"
 FILES_VIEW = "Model & runs"
 PLAY = "▶ Play"
 PAUSE = "⏸ Pause"
@@ -78,15 +80,30 @@ def metric(at: AppTest, label: str) -> str:
     return values[0]
 
 
-def live_panel(at: AppTest) -> dict:
-    """What the Training view's live panel (ui/live_panel.py) was given to draw; its figure
-    parsed from the JSON the page hands to plotly.js."""
+def live_panel_args(at: AppTest) -> dict:
+    """The arguments the Training view's live panel (ui/live_panel.py) was given."""
     panels = [
         e for e in at.get("component_instance") if e.proto.component_name.endswith(".live_panel")
     ]
     assert len(panels) == 1, f"expected one live panel, found {len(panels)}"
-    args = json.loads(panels[0].proto.json_args)
-    return {**args, "figure": json.loads(args["figure"])}
+    return json.loads(panels[0].proto.json_args)
+
+
+def live_panel(at: AppTest) -> dict:
+    """What the live panel was given to draw; its figure parsed from the JSON the page hands to
+    plotly.js."""
+    content = live_panel_args(at)["content"]
+    return {**content, "figure": json.loads(content["figure"])}
+
+
+def stat(at: AppTest, label: str) -> str:
+    """A number shown in the live panel's stats (ui/live_feed.stat_rows), in the Training view
+    (opened first if another view is open)."""
+    if at.session_state["view"] != TRAINING_VIEW:
+        open_view(at, TRAINING_VIEW)
+    values = [value for name, value, _ in live_panel(at)["stats"] if name == label]
+    assert len(values) == 1, f"expected one {label!r} stat, found {values}"
+    return values[0]
 
 
 def values(data) -> np.ndarray:
@@ -182,7 +199,7 @@ def test_app_opens_on_the_bundled_songbook_at_iteration_zero_with_a_loss_chart()
     lab = lab_of(at)
     assert lab.corpus.name == DEFAULT_CORPUS
     assert lab.trainer.iteration == 0
-    assert metric(at, "Iteration") == "0"
+    assert stat(at, "Iteration") == "0"
     assert not at.error and not at.warning
     panel = live_panel(at)
     assert {"loss (raw)", "smoothed loss"} <= {trace["name"] for trace in panel["figure"]["data"]}
@@ -198,7 +215,7 @@ def test_two_sessions_are_independent():
     second.run()
     assert lab_of(first).trainer.iteration == 1
     assert lab_of(second).trainer.iteration == 0
-    assert metric(second, "Iteration") == "0"
+    assert stat(second, "Iteration") == "0"
 
 
 # ---------------------------------------------------------------------------------- training
@@ -207,10 +224,10 @@ def test_step_trains_one_iteration_and_train_n_trains_the_chosen_number():
     lab = lab_of(at)
     step(at)
     assert lab.trainer.iteration == 1
-    assert metric(at, "Iteration") == "1"
+    assert stat(at, "Iteration") == "1"
     train(at, 10)
     assert lab.trainer.iteration == 11
-    assert metric(at, "Iteration") == "11"
+    assert stat(at, "Iteration") == "11"
     assert len(lab.trainer.losses) == 11
 
 
@@ -238,6 +255,8 @@ def test_play_trains_in_the_background_and_the_button_toggles_between_play_and_p
     assert at.button(key="play").label == PAUSE
     assert at.button(key="step").disabled and at.button(key="train").disabled
     assert not at.get("download_button"), "downloads are offered only while paused"
+    open_view(at, TRAINING_VIEW)
+    assert live_panel_args(at)["content"]["playing"], "the panel asks for its own updates"
     before = lab.trainer.iteration
     wait_until(lambda: synced(lab).trainer.iteration > before + 20)
     syncs = []
@@ -246,7 +265,7 @@ def test_play_trains_in_the_background_and_the_button_toggles_between_play_and_p
     at.run()  # what a refresh of the page shows
     del lab.sync
     assert len(syncs) == 1, "a full run of the page brings the lab up to date once"
-    assert int(metric(at, "Iteration").replace(",", "")) > before + 20
+    assert int(stat(at, "Iteration").replace(",", "")) > before + 20
     at.button(key="play").click().run()
     assert not lab.playing
     assert at.button(key="play").label == PLAY
@@ -254,8 +273,10 @@ def test_play_trains_in_the_background_and_the_button_toggles_between_play_and_p
     time.sleep(0.3)
     at.run()
     assert lab.trainer.iteration == paused_at
-    assert metric(at, "Iteration") == f"{paused_at:,}"
+    assert stat(at, "Iteration") == f"{paused_at:,}"
+    assert not live_panel_args(at)["content"]["playing"]
     assert lab._player is None, "the player process ends at a pause"
+    open_view(at, FILES_VIEW)
     assert {d.key for d in at.get("download_button")} == {"download_checkpoint", "download_history"}
 
 
@@ -439,11 +460,12 @@ def test_checkpoint_upload_restores_the_saved_iteration_and_parameters():
     assert not at.error
     assert any("Resumed from saved.npz at iteration 10" in s for s in successes(at))
     assert lab.trainer.iteration == 10
-    assert metric(at, "Iteration") == "10"
+    assert stat(at, "Iteration") == "10"
     for name, value in saved_params.items():
         np.testing.assert_array_equal(lab.trainer.params[name], value)
     np.testing.assert_array_equal(lab.trainer.losses, saved_losses)
     assert [len(run.losses) for run in lab.runs] == [10, 11]
+    open_view(at, FILES_VIEW)
     assert {d.key for d in at.get("download_button")} == {"download_checkpoint", "download_history"}
 
 
@@ -478,7 +500,7 @@ def test_a_bad_checkpoint_shows_an_error_and_leaves_the_model_unchanged(make):
     refused = "bad.npz was not loaded, your model is unchanged"
     assert any(refused in e for e in errors(at)), errors(at)
     assert_unchanged(lab, before)
-    assert metric(at, "Iteration") == "10"
+    assert stat(at, "Iteration") == "10"
 
 
 # ------------------------------------------------------------------------------ text uploads
@@ -670,7 +692,7 @@ def test_a_diverging_learning_rate_stops_training_and_rolls_back():
     assert 10 <= rollback < 110
     assert t.iteration == rollback
     assert len(t.losses) == len(t.smooth_losses) == rollback
-    assert metric(at, "Iteration") == f"{rollback:,}"
+    assert stat(at, "Iteration") == f"{rollback:,}"
     assert all(entry.iteration <= rollback for entry in lab.timeline)
     assert not lab.playing and at.button(key="play").label == PLAY
 

@@ -1,5 +1,6 @@
-"""The Training view's live panel: loss chart, latest sample and the timeline of samples, drawn by
-one page of our own (live_panel/index.html) that updates in place.
+"""The Training view's live panel: stats, loss chart, latest sample and the timeline of samples,
+drawn by one page of our own (live_panel/index.html) that updates in place, and that while playing
+fetches its own updates from the app's server (ui/live_feed.py).
 
 Why not st.plotly_chart: Streamlit builds a changed chart anew on every redraw, which while playing
 (2.5 redraws a second) cost the browser a third of a core, on a machine whose other core trains;
@@ -13,42 +14,36 @@ from __future__ import annotations
 from pathlib import Path
 
 import plotly
-import plotly.graph_objects as go
 import streamlit.components.v1 as components
 
-_live_panel = components.declare_component(
-    "live_panel", path=str(Path(__file__).with_name("live_panel"))
-)
+PANEL_FOLDER = Path(__file__).with_name("live_panel")
 # plotly.js as installed with the plotly package, served by Streamlit from that folder: the page
 # loads it from there, so the repository holds none of it and the versions always agree.
-_plotly_js = components.declare_component(
-    "plotly_js", path=str(Path(plotly.__file__).parent / "package_data")
-)
-PLOTLY_JS = f"../{_plotly_js.name}/plotly.min.js"
+PLOTLY_FOLDER = Path(plotly.__file__).parent / "package_data"
 
 
-def live_panel(
-    figure: go.Figure,
-    *,
-    chart_state: str,
-    sample: str,
-    sample_caption: str,
-    timeline: list[dict],
-    key: str,
-) -> None:
-    """Draw (or update in place) the panel.
+def _declare() -> tuple:
+    """The panel's component, and the one that serves plotly.js, declared in this run.
 
-    chart_state: the chart keeps the person's zoom and hidden traces while this stays the same
-    (a change of units or x axis starts the view afresh). timeline: rows of {"iteration",
-    "smoothed loss", "sample"}, newest first.
+    Declared on every run, not once at import: a component is registered with the runtime only
+    when declared during a run of the page, and `streamlit run app.py` imports this module
+    before the runtime exists (to find app.py's server, st.App). Declaring costs microseconds.
     """
-    figure.update_layout(uirevision=chart_state)
-    _live_panel(
-        figure=figure.to_json(),
-        plotly_js=PLOTLY_JS,
-        sample=sample,
-        sample_caption=sample_caption,
-        timeline=timeline,
+    panel = components.declare_component("live_panel", path=str(PANEL_FOLDER))
+    plotly_js = components.declare_component("plotly_js", path=str(PLOTLY_FOLDER))
+    return panel, f"../{plotly_js.name}/plotly.min.js"
+
+
+def live_panel(content: dict, *, feed_url: str, poll_seconds: float, key: str) -> None:
+    """Draw (or update in place) the panel with `content` (ui.live_feed.panel_content). While
+    content["playing"], the panel asks feed_url for new content every poll_seconds itself, and
+    when the answer says playing has stopped (a divergence), it asks Streamlit for a rerun."""
+    panel, plotly_js = _declare()
+    panel(
+        content=content,
+        feed_url=feed_url,
+        poll_seconds=poll_seconds,
+        plotly_js=plotly_js,
         key=key,
         default=None,
     )

@@ -11,7 +11,6 @@ is made with RNNLAB_SCREENSHOT=docs/screenshot.png).
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 
@@ -31,14 +30,9 @@ HOSTILE = (
 
 # ------------------------------------------------------------------------------------ helpers
 def metric(page: Page, label: str) -> str:
-    """The displayed value of the st.metric whose label is exactly `label`."""
-    label_node = page.locator(
-        "[data-testid='stMetricLabel']", has_text=re.compile(rf"^{re.escape(label)}$")
-    )
-    value = page.locator("[data-testid='stMetric']", has=label_node).locator(
-        "[data-testid='stMetricValue']"
-    )
-    return value.first.inner_text().strip()
+    """The displayed value of the number labelled `label` in the live panel's stats (the
+    Training view; ui/live_feed.stat_rows)."""
+    return live_panel(page).locator(f"[data-stat='{label}'] .value").inner_text().strip()
 
 
 def number(text: str) -> float:
@@ -108,10 +102,7 @@ def test_opens_ready_to_train_on_the_bundled_songbook(page: Page, wait_for_app_r
     assert metric(page, "Iteration") == "0"
     assert sample_text(page).strip(), "a sample of the untrained model is shown from the start"
     click(page, "step", wait_for_app_run)
-    expect(page.locator("[data-testid='stMetric']", has_text="Iteration").first).to_contain_text(
-        "1"
-    )
-    assert metric(page, "Iteration") == "1"
+    expect(live_panel(page).locator("[data-stat='Iteration'] .value")).to_have_text("1")
     no_exceptions(page)
 
 
@@ -178,6 +169,24 @@ def test_a_zoom_into_the_chart_lasts_while_it_updates_during_play(
     assert chart_layout(page) == zoomed, "the zoom outlived the redraws"
     click(page, "play", wait_for_app_run)
     expect(page.locator(".st-key-play button")).to_contain_text("Play")
+    no_exceptions(page)
+
+
+def test_a_divergence_while_playing_stops_play_and_says_so(page: Page, wait_for_app_run) -> None:
+    # While playing, the page itself does not run: the panel asks the server for updates. When
+    # the training diverges, the panel's answer says so and it has the page run again, which
+    # shows the message and the Play button.
+    click(page, "play", wait_for_app_run)
+    expect(page.locator(".st-key-play button")).to_contain_text("Pause")
+    page.wait_for_timeout(1000)
+    thumb = page.locator(".st-key-learning_rate input[type='range']")
+    thumb.focus()
+    thumb.press("End")  # the largest learning rate the slider offers: 10
+    expect(page.locator(".st-key-play button")).to_contain_text("Play", timeout=30_000)
+    expect(page.get_by_text("diverged").first).to_be_visible()
+    iteration = metric(page, "Iteration")
+    page.wait_for_timeout(1000)
+    assert metric(page, "Iteration") == iteration, "training stopped"
     no_exceptions(page)
 
 

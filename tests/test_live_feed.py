@@ -1,0 +1,155 @@
+"""The live feed (ui/live_feed.py): the route the Training view's panel asks while playing, called
+the way Starlette calls it, and app.py's server that mounts it."""
+
+from __future__ import annotations
+
+import gc
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from starlette.requests import Request
+
+from rnnlab import Config
+from rnnlab.corpora import builtin_corpus
+from rnnlab.figures import UNITS, X_AXES
+from rnnlab.lab import Lab
+from ui import live_feed
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SMALL = Config(hidden_size=16, seq_length=10, learning_rate=0.1, batch_size=4, seed=0)
+
+
+def make_lab() -> Lab:
+    return Lab.create(builtin_corpus("Songbook (bundled lyrics)"), SMALL)
+
+
+def ask(url: str):
+    """Call the route as Starlette does for GET `url` (path and query)."""
+    parts = urlsplit(url)
+    route = live_feed.routes()[0]
+    matched, scope = route.matches({"type": "http", "method": "GET", "path": parts.path})
+    assert matched.name == "FULL", f"the route does not match {parts.path}"
+    request = Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "path": parts.path,
+            "query_string": parts.query.encode(),
+            "headers": [],
+            **scope,
+        }
+    )
+    response = route.endpoint(request)
+    body = json.loads(response.body)
+    return response, body
+
+
+def stats(content: dict) -> dict[str, str]:
+    return {label: value for label, value, _ in content["stats"]}
+
+
+def test_the_feed_answers_what_the_page_itself_gives_the_panel():
+    lab = make_lab()
+    lab.train(iterations=30)
+    token = live_feed.register(lab)
+    response, body = ask(live_feed.feed_url(token, UNITS[1], X_AXES[1], show_runs=False))
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    assert body == live_feed.panel_content(lab.snapshot(), UNITS[1], X_AXES[1], False)
+    assert body["playing"] is False
+    assert stats(body)["Iteration"] == "30"
+    figure = json.loads(body["figure"])
+    assert figure["layout"]["uirevision"] == f"{UNITS[1]}/{X_AXES[1]}"
+    assert [row["iteration"] for row in body["timeline"]] == [25, 10, 1, 0]  # newest first
+
+
+def test_while_playing_each_answer_brings_the_lab_up_to_date_with_its_player():
+    lab = make_lab()
+    token = live_feed.register(lab)
+    url = live_feed.feed_url(token, UNITS[0], X_AXES[0], show_runs=True)
+    lab.play()
+    try:
+        seen = []
+        deadline = time.monotonic() + 30
+        while len(set(seen)) < 3:
+            assert time.monotonic() < deadline, f"the iteration did not move: {seen}"
+            _, body = ask(url)
+            assert body["playing"] is True
+            seen.append(int(stats(body)["Iteration"].replace(",", "")))
+            time.sleep(0.1)
+        assert seen == sorted(seen)
+        # The answer is the lab's own state: the route synced the mirror, nobody else did.
+        assert lab.trainer.iteration == seen[-1]
+    finally:
+        lab.pause()
+    _, body = ask(url)
+    assert body["playing"] is False, "after a pause the panel is told to stop asking"
+
+
+def test_a_divergence_while_playing_is_answered_as_not_playing():
+    lab = make_lab()
+    token = live_feed.register(lab)
+    url = live_feed.feed_url(token, UNITS[0], X_AXES[0], show_runs=True)
+    lab.play()
+    lab.set_learning_rate(10.0)
+    deadline = time.monotonic() + 30
+    while ask(url)[1]["playing"]:
+        assert time.monotonic() < deadline, "no divergence at learning rate 10"
+        time.sleep(0.1)
+    assert not lab.playing
+    assert "diverged" in lab.divergence_message
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "units=furlongs&x_axis=iterations&runs=1",
+        "units=nats+per+chunk&x_axis=time&runs=1",
+        "units=nats+per+chunk&x_axis=iterations&runs=yes",
+        "",
+    ],
+)
+def test_a_malformed_question_is_refused(query):
+    token = live_feed.register(make_lab())
+    response, body = ask(f"{live_feed.FEED_PREFIX}/{token}?{query}")
+    assert response.status_code == 400
+    assert body == {"error": "bad query"}
+
+
+def test_a_token_that_names_no_lab_gets_nothing_and_the_feed_forgets_ended_sessions():
+    response, body = ask(live_feed.feed_url("not-a-token", UNITS[0], X_AXES[0], True))
+    assert response.status_code == 404 and body == {"error": "no such session"}
+    lab = make_lab()
+    token = live_feed.register(lab)
+    assert ask(live_feed.feed_url(token, UNITS[0], X_AXES[0], True))[0].status_code == 200
+    del lab  # the session ended: its state is dropped
+    gc.collect()
+    assert ask(live_feed.feed_url(token, UNITS[0], X_AXES[0], True))[0].status_code == 404
+
+
+def test_tokens_are_unguessable_and_one_per_registration():
+    lab = make_lab()
+    tokens = {live_feed.register(lab) for _ in range(100)}
+    assert len(tokens) == 100
+    assert all(len(token) >= 22 for token in tokens)  # 16 random bytes, base64
+
+
+def test_app_py_imported_as_a_module_is_the_server_with_the_feed_route_and_draws_nothing():
+    # What `streamlit run app.py` does first: import app.py to find its st.App (the page itself
+    # runs as __main__, once for every run).
+    code = (
+        "import app, streamlit as st; "
+        "print(type(app.app).__name__, [r.path for r in app.app._user_routes])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "App"
+    assert f"{live_feed.FEED_PREFIX}/{{token}}" in result.stdout
+    assert "ScriptRunContext" not in result.stderr, "nothing of the page ran at import"

@@ -1,0 +1,126 @@
+"""The live feed: while playing, the Training view's panel asks the server what is new, a few
+times a second, instead of Streamlit running and redrawing the page that often.
+
+Why: every run of a Streamlit fragment, however little it changes, costs the browser about 200 ms
+of its main thread in Streamlit's own redrawing. At 2.5 refreshes a second that was 0.6-0.9 of a
+core, on a machine whose other core trains; measured by bench/dashboard_speed.py, the dashboard
+then trained at 0.70 of the engine's speed alone. A request to this route and the panel's own
+update in place cost a fraction of that.
+
+Each session's lab is registered under a token of its own (unguessable, 128 bits), which the page
+hands to its panel; the route answers only for a registered lab, and forgets it when the session
+ends (the registry holds its labs weakly). What the route answers is what the page itself gives
+the panel when it draws it: `panel_content`, one code path for both.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import weakref
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from rnnlab.figures import UNITS, X_AXES, loss_figure
+from rnnlab.lab import VALIDATION_EVERY_CHARS, Lab, LiveSnapshot
+
+FEED_PREFIX = "/rnnlab/live"
+
+_labs: weakref.WeakValueDictionary[str, Lab] = weakref.WeakValueDictionary()
+_registry_lock = threading.Lock()
+
+
+def register(lab: Lab) -> str:
+    """A new token under which the route answers for this lab (for as long as it exists)."""
+    token = secrets.token_urlsafe(16)
+    with _registry_lock:
+        _labs[token] = lab
+    return token
+
+
+def feed_url(token: str, units: str, x_axis: str, show_runs: bool) -> str:
+    """The path (on the app's own server) that the panel asks while playing."""
+    query = urlencode({"units": units, "x_axis": x_axis, "runs": int(show_runs)})
+    return f"{FEED_PREFIX}/{token}?{query}"
+
+
+def stat_rows(live: LiveSnapshot) -> list[list[str]]:
+    """The numbers above the chart: [label, value, explanation] each, two rows of four."""
+    stats = live.stats
+    val = stats["val_bits_per_char"]
+    return [
+        ["Iteration", f"{stats['iteration']:,}", ""],
+        ["Epochs", f"{stats['epochs']:.2f}", "Passes through the training text."],
+        ["Characters seen", f"{stats['chars_seen']:,}", ""],
+        ["Characters / s", f"{stats['chars_per_second']:,.0f}", "Training speed, lately."],
+        ["Parameters", f"{stats['parameters']:,}", ""],
+        [
+            "Smoothed loss",
+            f"{stats['smooth_loss']:.2f}",
+            f"Nats per chunk of {live.curve.config.seq_length} characters, as the classic "
+            "prints it.",
+        ],
+        [
+            "Smoothed bits/char",
+            f"{stats['bits_per_char']:.3f}",
+            "The smoothed loss per character, in bits (nats / ln 2).",
+        ],
+        [
+            "Validation bits/char",
+            "—" if val is None else f"{val:.3f}",
+            "Mean loss per character on the held-out end of the text (bits = nats / ln 2), "
+            f"read after every {VALIDATION_EVERY_CHARS:,} characters trained.",
+        ],
+    ]
+
+
+def panel_content(live: LiveSnapshot, units: str, x_axis: str, show_runs: bool) -> dict:
+    """What the panel draws: stats, the loss figure (plotly JSON), the latest sample and the
+    timeline (newest first). The chart keeps a person's zoom while units and x axis stay."""
+    figure = loss_figure(live.curve, live.runs, units, x_axis, show_runs)
+    figure.update_layout(uirevision=f"{units}/{x_axis}")
+    s = live.sample_settings
+    return {
+        "playing": live.playing,
+        "stats": stat_rows(live),
+        "figure": figure.to_json(),
+        "sample": s.prime + live.latest_sample,
+        "sample_caption": f"{s.length} characters at temperature {s.temperature:g}"
+        + (", primed" if s.prime else ""),
+        "timeline": [
+            {"iteration": e.iteration, "smoothed loss": round(e.smooth_loss, 2), "sample": e.text}
+            for e in reversed(live.timeline)
+        ],
+    }
+
+
+def poll(token: str, units: str, x_axis: str, show_runs: bool) -> dict | None:
+    """Bring the token's lab up to date with its player and say what the panel shows now; None
+    for a token that names no lab (never registered, or its session has ended)."""
+    lab = _labs.get(token)
+    if lab is None:
+        return None
+    with lab.lock:
+        lab.sync()
+        live = lab.snapshot()
+    return panel_content(live, units, x_axis, show_runs)
+
+
+def _answer(request: Request) -> JSONResponse:
+    # A plain function: Starlette runs it on a worker thread, so a sync never holds up the server.
+    query = request.query_params
+    units, x_axis, runs = query.get("units"), query.get("x_axis"), query.get("runs")
+    if units not in UNITS or x_axis not in X_AXES or runs not in ("0", "1"):
+        return JSONResponse({"error": "bad query"}, status_code=400)
+    content = poll(request.path_params["token"], units, x_axis, runs == "1")
+    if content is None:
+        return JSONResponse({"error": "no such session"}, status_code=404)
+    return JSONResponse(content, headers={"Cache-Control": "no-store"})
+
+
+def routes() -> list[Route]:
+    """The feed's route, for st.App (app.py)."""
+    return [Route(FEED_PREFIX + "/{token}", _answer, methods=["GET"])]
