@@ -280,6 +280,30 @@ def test_play_trains_in_the_background_and_the_button_toggles_between_play_and_p
     assert {d.key for d in at.get("download_button")} == {"download_checkpoint", "download_history"}
 
 
+def test_while_playing_only_views_other_than_training_redraw_by_themselves():
+    # The Training view's panel asks the server for its updates (ui/live_feed.py); the other
+    # views are a fragment that runs again every PLAY_INTERVAL seconds while playing.
+    at = open_app()
+    lab = lab_of(at)
+    assert at.session_state["live_refresh"] is None
+    at.button(key="play").click().run()
+    try:
+        assert at.session_state["live_refresh"] is None
+        args = live_panel_args(at)
+        assert args["content"]["playing"] and args["poll_seconds"] == 0.4
+        assert args["feed_url"].startswith(f"/rnnlab/live/{at.session_state['feed_token']}?")
+        at.session_state["view"] = INSIGHT_VIEW  # (its own tabs open inside it)
+        at.run()
+        assert at.session_state["live_refresh"] == 0.4
+        open_view(at, TRAINING_VIEW)
+        assert at.session_state["live_refresh"] is None
+    finally:
+        at.button(key="play").click().run()
+    assert not lab.playing
+    assert at.session_state["live_refresh"] is None
+    assert not live_panel_args(at)["content"]["playing"], "the panel stops asking"
+
+
 def test_reset_starts_a_new_run_and_keeps_the_previous_one_in_the_runs_table():
     at = open_app()
     lab = lab_of(at)
