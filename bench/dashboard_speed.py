@@ -210,7 +210,6 @@ def play_round(page, seconds: float, app_pid: int) -> dict:
     page.evaluate(WATCH_ITERATION)
     page.get_by_role("button", name="▶ Play").click()
     page.wait_for_function("() => window.__updates.length > 0", timeout=30_000)
-    first_time, first_text = page.evaluate("() => window.__updates[0]")
     browsers = browser_pids()
     players = child_pids(app_pid)
 
@@ -230,11 +229,8 @@ def play_round(page, seconds: float, app_pid: int) -> dict:
     updates = page.evaluate("() => window.__updates")
     long_tasks = page.evaluate("() => window.__longTasks")
     playing = [u for u in updates if u[0] <= clicked]
-    last_time, last_text = playing[-1]
     gaps = [b[0] - a[0] for a, b in zip(playing, playing[1:], strict=False)]
     return {
-        "iterations": int(last_text.replace(",", "")) - int(first_text.replace(",", "")),
-        "seconds": (last_time - first_time) / 1000,
         "gaps": [gap / 1000 for gap in gaps],
         "long_tasks": [task / 1000 for task in long_tasks],
         "pause_latency": (paused - clicked) / 1000,
@@ -263,8 +259,6 @@ def interleaved_throughput(
     time.sleep(2)  # past the first refreshes
     offset = page_clock_offset(page)
     dashboard = [app_pid, *child_pids(app_pid), *browser_pids()]
-    engine_pids = {engine.process.pid for engine in engines}
-    dashboard = [pid for pid in dashboard if pid not in engine_pids]
     frozen, engine_runs = [], []  # (start, end) of each stop; (pair, engine, chars, seconds)
     for pair in range(pairs):
         signal_all(dashboard, signal.SIGSTOP)
@@ -298,11 +292,7 @@ def interleaved_throughput(
             if b > start_time and a < end_time
         )
         seconds = end_time - start_time - stopped
-        chars = (
-            (end_iteration - start_iteration)
-            * DASHBOARD_DEFAULTS.seq_length
-            * (DASHBOARD_DEFAULTS.batch_size)
-        )
+        chars = (end_iteration - start_iteration) * DASHBOARD_DEFAULTS.chars_per_iteration
         alone = []
         for k in range(len(engines)):
             runs = [(c, t) for p, e, c, t in engine_runs if e == k and first <= p < end_pair]

@@ -100,6 +100,11 @@ class Config:
             raise ValueError(f"Unknown hyperparameters: {', '.join(sorted(unknown))}.")
         return cls(**values)
 
+    @property
+    def chars_per_iteration(self) -> int:
+        """Characters one iteration trains on: seq_length in each of batch_size streams."""
+        return self.seq_length * self.batch_size
+
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
 

@@ -297,7 +297,7 @@ class Lab:
                 slice_started = now
                 t.step(slice_size)
                 elapsed = time.perf_counter() - slice_started
-                self._note_speed(slice_size * t.config.seq_length * t.config.batch_size, elapsed)
+                self._note_speed(slice_size * t.config.chars_per_iteration, elapsed)
                 self._after_iterations()
                 if on_progress is not None and target is not None:
                     on_progress(iterations - (target - t.iteration), iterations)
@@ -375,8 +375,8 @@ class Lab:
     def _slice_size(self, target: int | None, seconds: float | None) -> int:
         """Iterations to run before looking up: to the next milestone, about 50 ms of work."""
         t = self.trainer
-        per_iteration_seconds = (
-            t.config.seq_length * t.config.batch_size / max(self.recent_chars_per_second, 1.0)
+        per_iteration_seconds = t.config.chars_per_iteration / max(
+            self.recent_chars_per_second, 1.0
         )
         work = min(0.05, seconds) if seconds is not None else 0.05
         size = max(1, int(work / per_iteration_seconds)) if self.recent_chars_per_second else 1
@@ -401,7 +401,7 @@ class Lab:
         VALIDATION_EVERY_CHARS (slices end there, so validation reads that iteration's model)."""
         t = self.trainer
         next_mark = (t.chars_seen // VALIDATION_EVERY_CHARS + 1) * VALIDATION_EVERY_CHARS
-        return -(-(next_mark - t.chars_seen) // (t.config.seq_length * t.config.batch_size))
+        return -(-(next_mark - t.chars_seen) // t.config.chars_per_iteration)
 
     def _after_iterations(self) -> None:
         t = self.trainer
@@ -414,9 +414,8 @@ class Lab:
                 seed=t.iteration,
             )
             self.timeline.append(TimelineEntry(t.iteration, t.smooth_loss, text))
-        chars_per_iteration = t.config.seq_length * t.config.batch_size
         # The last iteration took chars_seen past a multiple of VALIDATION_EVERY_CHARS.
-        if t.val_size and t.chars_seen % VALIDATION_EVERY_CHARS < chars_per_iteration:
+        if t.val_size and t.chars_seen % VALIDATION_EVERY_CHARS < t.config.chars_per_iteration:
             t.record_validation(VALIDATION_CHARS)
 
     def _note_speed(self, chars: int, seconds: float) -> None:

@@ -137,3 +137,8 @@ def test_from_dict_rejects_unknown_keys_by_name() -> None:
 def test_from_dict_validates_values() -> None:
     with pytest.raises(ValueError, match="seq_length"):
         Config.from_dict({"seq_length": 0})
+
+
+def test_chars_per_iteration_is_the_chunk_in_every_stream() -> None:
+    assert Config().chars_per_iteration == 25
+    assert Config(seq_length=30, batch_size=16).chars_per_iteration == 480
