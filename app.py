@@ -1,40 +1,28 @@
 """rnnlab: watch a character-level RNN learn. Run with `streamlit run app.py`.
 
-A thin view: every widget is wired to a method of the session's `Lab` (rnnlab/lab.py), every
-figure comes from rnnlab.figures. Untrusted text (uploads, samples, file names) is shown only
-through plain-text elements (st.code, st.text, dataframes, the live panel's text nodes) or escaped
-first.
+The page: widgets wired to the session's `Lab` (dashboard/session.py), views drawn from the
+snapshot it hands out (dashboard/figures.py, dashboard/insight_figures.py, the live panel). No
+numerics here and no locks: every Lab method takes the session's lock itself. Untrusted text
+(uploads, samples, file names) is shown only through plain-text elements (st.code, st.text,
+dataframes, the live panel's text nodes) or escaped first.
 """
 
 from __future__ import annotations
 
 import os
 
-# One BLAS thread, set before NumPy is first imported (Streamlit itself does not import it). The
-# model's matrices are small: a second BLAS thread gains little, while its spinning competes with
-# the server and the browser; on 2 cores it cut the speed of training while playing from 89,000
-# to 23,000 characters per second (bench/dashboard_speed.py). The player process inherits this.
+# One BLAS thread, set before NumPy is first imported (Streamlit itself does not import it): the
+# model's matrices are small, and a second thread's spinning competes with the server and the
+# browser on a small machine (README, Benchmarks). The player process inherits this.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-import functools
-from collections.abc import Callable
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from rnnlab import Config
-from rnnlab.corpora import BUILTIN_CORPORA, DEFAULT_CORPUS, builtin_corpus, uploaded_corpus
-from rnnlab.figures import UNITS, X_AXES
-from rnnlab.insight import (
-    rank_units,
-    rank_units_by_variance,
-    run_snippet,
-    sample_side_by_side,
-    text_features,
-    top_k_predictions,
-)
-from rnnlab.insight_figures import (
+from dashboard import live_feed
+from dashboard.figures import UNITS, X_AXES
+from dashboard.insight_figures import (
     activation_heatmap,
     clip_share_figure,
     gradient_norm_figure,
@@ -46,19 +34,23 @@ from rnnlab.insight_figures import (
     visible_char,
     weight_histogram_figure,
 )
-from rnnlab.lab import Lab, LiveSnapshot
+from dashboard.live_panel import live_panel
+from dashboard.safe_text import escape_markdown
+from dashboard.session import Lab, LiveSnapshot
+from rnnlab import Config
+from rnnlab.corpora import BUILTIN_CORPORA, DEFAULT_CORPUS, builtin_corpus, uploaded_corpus
+from rnnlab.health import HealthLog
+from rnnlab.insight import rank_units, rank_units_by_variance, text_features, top_k_predictions
+from rnnlab.model import named_params
 from rnnlab.presets import DASHBOARD_DEFAULTS
-from rnnlab.safe_text import escape_markdown
-from ui import live_feed
-from ui.live_panel import live_panel
+from rnnlab.sampling import PRIME_MAX_CHARS, SAMPLE_LENGTH_RANGE, TEMPERATURE_RANGE
 
 MAX_UPLOAD_MB = int(st.get_option("server.maxUploadSize"))
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0)
 BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 TRAIN_CHOICES = (10, 100, 1000, 5000)
-# While playing, the lab trains in a process of its own (Lab.play) and the live panel asks the
-# server for what is new every PLAY_INTERVAL seconds (ui/live_feed.py); the other views redraw
-# that often by themselves. More than twice a second, and the page is never busy for long.
+# While playing, the live panel asks the server for what is new this often (dashboard/live_feed.py)
+# and the other views redraw this often by themselves.
 PLAY_INTERVAL = 0.4
 VIEWS = ("Training", "Inside the network", "Model & runs")
 INSIGHT_VIEWS = ("Neurons", "Predictions", "Sampling in colour", "Training health")
@@ -69,7 +61,7 @@ SNIPPET_LENGTH = 300
 def lab() -> Lab:
     """The session's one state object, created on first use."""
     if "lab" not in st.session_state:
-        st.session_state.lab = Lab.create(builtin_corpus(DEFAULT_CORPUS), DASHBOARD_DEFAULTS)
+        st.session_state.lab = Lab(builtin_corpus(DEFAULT_CORPUS), DASHBOARD_DEFAULTS)
         st.session_state.feed_token = live_feed.register(st.session_state.lab)
         _show_config_in_widgets(st.session_state.lab.trainer.config)
         st.session_state.builtin_choice = DEFAULT_CORPUS
@@ -87,18 +79,13 @@ def _show_config_in_widgets(config: Config) -> None:
     st.session_state.seq_length = config.seq_length
 
 
-def notify(kind: str, text: str) -> None:
-    """Queue a message for the top of the page; `text` may hold untrusted names: escaped."""
-    lab().notices.append((kind, escape_markdown(text)))
-
-
 def wanted_config() -> Config:
-    t = lab().trainer.config
+    live = lab().trainer.config
     seed = st.session_state.get("seed")
     return Config(
         hidden_size=st.session_state.hidden_size,
-        seq_length=t.seq_length,
-        learning_rate=t.learning_rate,
+        seq_length=live.seq_length,
+        learning_rate=live.learning_rate,
         batch_size=st.session_state.batch_size,
         seed=None if seed is None else int(seed),
         val_fraction=st.session_state.val_fraction,
@@ -106,79 +93,58 @@ def wanted_config() -> Config:
 
 
 # ---------------------------------------------------------------------------------- callbacks
-def locked(callback: Callable[..., None]) -> Callable[..., None]:
-    """Run a widget callback holding the lab's lock: the live view may be drawing meanwhile."""
-
-    @functools.wraps(callback)
-    def run(*args) -> None:
-        with lab().lock:
-            callback(*args)
-
-    return run
-
-
-@locked
 def on_builtin_choice() -> None:
     name = st.session_state.builtin_choice
     try:
         corpus = builtin_corpus(name)
     except (OSError, ValueError) as error:
-        notify("error", f"Could not read {name}: {error}")
+        lab().notify("error", f"Could not read {name}: {error}")
         return
-    lab().pending_corpus = None if corpus == lab().corpus else corpus
+    lab().offer_text(None if corpus == lab().corpus else corpus)
 
 
-@locked
 def on_upload() -> None:
     upload = st.session_state.upload
     if upload is None:
-        if lab().pending_corpus is not None and lab().pending_corpus.source == "upload":
-            lab().pending_corpus = None  # the file was removed: so is the text it offered
+        lab().withdraw_uploaded_text()  # the file was removed: so is the text it offered
         return
     try:
         corpus = uploaded_corpus(upload.name, upload.getvalue(), MAX_UPLOAD_MB * 1_000_000)
     except ValueError as error:
-        notify("error", str(error))
+        lab().notify("error", str(error))
         return
-    lab().pending_corpus = corpus
-    notify(
+    lab().offer_text(corpus)
+    lab().notify(
         "success", f"Loaded {corpus.name}: {len(corpus.text):,} characters. Apply to train on it."
     )
 
 
-@locked
 def on_apply() -> None:
     """Reset / Apply: a new run with the wanted settings and text; the current run is kept."""
     current = lab()
     try:
-        config = wanted_config()
-        current.new_run(config, current.pending_corpus)
+        current.new_run(wanted_config(), current.pending_corpus)
     except ValueError as error:
-        notify("error", f"Nothing was changed: {error}")
+        current.notify("error", f"Nothing was changed: {error}")
         return
-    current.pending_corpus = None
-    current.pause()
     st.session_state.prime = current.sample_settings.prime  # cleared if the new text cannot read it
 
 
-@locked
 def on_learning_rate() -> None:
     try:
         lab().set_learning_rate(st.session_state.learning_rate)
     except ValueError as error:
-        notify("error", str(error))
+        lab().notify("error", str(error))
 
 
-@locked
 def on_seq_length() -> None:
     try:
         lab().set_seq_length(st.session_state.seq_length)
     except ValueError as error:
-        notify("error", str(error))
+        lab().notify("error", str(error))
         st.session_state.seq_length = lab().trainer.config.seq_length
 
 
-@locked
 def on_sampling() -> None:
     s = lab().sample_settings
     try:
@@ -186,7 +152,7 @@ def on_sampling() -> None:
             st.session_state.sample_length, st.session_state.temperature, st.session_state.prime
         )
     except ValueError as error:
-        notify("error", str(error))
+        lab().notify("error", str(error))
         st.session_state.sample_length, st.session_state.temperature, st.session_state.prime = (
             s.length,
             s.temperature,
@@ -194,22 +160,19 @@ def on_sampling() -> None:
         )
 
 
-@locked
 def on_step() -> None:
     lab().train(iterations=1)  # a divergence is told by notices()
 
 
-@locked
 def on_play(action: str) -> None:
     """Do what the button said when it was clicked. A click can reach the app twice (when it
-    meets the live view's timed rerun in flight): the second time it finds the lab already so."""
+    meets a timed rerun in flight): the second time it finds the lab already so."""
     if action == "pause":
         lab().pause()
     else:
         lab().play()
 
 
-@locked
 def on_checkpoint_upload() -> None:
     upload = st.session_state.checkpoint_upload
     if upload is None:
@@ -217,11 +180,10 @@ def on_checkpoint_upload() -> None:
     try:
         lab().load_checkpoint(upload.getvalue())
     except ValueError as error:
-        notify("error", f"{upload.name} was not loaded, your model is unchanged: {error}")
+        lab().notify("error", f"{upload.name} was not loaded, your model is unchanged: {error}")
         return
-    lab().pause()
     _show_config_in_widgets(lab().trainer.config)
-    notify("success", f"Resumed from {upload.name} at iteration {lab().trainer.iteration:,}.")
+    lab().notify("success", f"Resumed from {upload.name} at iteration {lab().trainer.iteration:,}.")
 
 
 # ------------------------------------------------------------------------------------ sidebar
@@ -299,19 +261,24 @@ def sidebar() -> None:
         s = current.sample_settings
         st.slider(
             "Temperature (0: greedy)",
-            0.0,
-            2.0,
+            *TEMPERATURE_RANGE,
             s.temperature,
             step=0.05,
             key="temperature",
             on_change=on_sampling,
         )
         st.slider(
-            "Sample length", 20, 2000, s.length, step=10, key="sample_length", on_change=on_sampling
+            "Sample length",
+            *SAMPLE_LENGTH_RANGE,
+            s.length,
+            step=10,
+            key="sample_length",
+            on_change=on_sampling,
         )
         st.text_input(
             "Prime text",
             s.prime,
+            max_chars=PRIME_MAX_CHARS,
             key="prime",
             on_change=on_sampling,
             help="The model reads this first and continues it.",
@@ -325,13 +292,9 @@ def _int_range(name: str) -> tuple[int, int]:
 
 # --------------------------------------------------------------------------------- main panels
 def notices() -> None:
-    current = lab()
-    if current.divergence_message:  # from Step, Train N or the player process
-        notify("error", f"Training paused. {current.divergence_message}")
-        current.divergence_message = None
-    for kind, text in current.notices:
-        (st.error if kind == "error" else st.success)(text)
-    current.notices.clear()
+    """Messages from the callbacks and from training (a divergence, a failed player), once."""
+    for kind, text in lab().take_messages():
+        (st.error if kind == "error" else st.success)(escape_markdown(text))
 
 
 def pending_panel() -> None:
@@ -400,47 +363,36 @@ def train_n(n: int, slot: DeltaGenerator) -> None:
     st.rerun()  # notices() tells of a divergence
 
 
-def live_refresh() -> float | None:
-    """How often the live view redraws by itself: while playing, with a view open other than
-    Training (whose panel asks the server for its own updates, ui/live_feed.py)."""
+def refresh_every(playing: bool) -> float | None:
+    """How often the open view redraws by itself: while playing, with a view open other than
+    Training (whose panel asks the server for its own updates, dashboard/live_feed.py)."""
     training_open = st.session_state.get("view", VIEWS[0]) == VIEWS[0]
-    return PLAY_INTERVAL if lab().playing and not training_open else None
+    return PLAY_INTERVAL if playing and not training_open else None
 
 
-def live_view() -> None:
-    """The open view. A fragment (see page()): while playing with another view than Training
-    open, it redraws on its own every PLAY_INTERVAL seconds, each time bringing the lab up to
-    date with its player process. The Training view's panel asks for its own updates."""
-    current = lab()
-    with current.lock:
-        # A full run of the page has just synced (page()); a run of this fragment alone has not.
-        if not st.session_state.pop("page_synced", False):
-            current.sync()
-        if st.session_state.get("drawn_playing") and not current.playing:
-            # Playing stopped by itself (a divergence): redraw the whole page, with the message
-            # and the Play button.
-            st.rerun(scope="app")
-        if live_refresh() != st.session_state.get("live_refresh"):
-            # Another view was opened (a run of this fragment alone): the page sets how often
-            # this fragment redraws by itself.
-            st.rerun(scope="app")
-        live = current.snapshot()
-    # Drawn from the snapshot, without the lock: callbacks need not wait for the drawing.
-    draw_live_view(current, live)
+def live_view(drawn_playing: bool, run_every: float | None) -> None:
+    """The open view: a fragment (see draw_page) that, while playing with a view other than
+    Training open, redraws itself every `run_every` seconds from a fresh snapshot.
 
-
-def draw_live_view(current: Lab, live: LiveSnapshot) -> None:
+    drawn_playing and run_every are what the last full run of the page drew and chose; when
+    they no longer hold (training stopped by itself, or another view was opened), the whole page
+    runs again, so that its buttons and this fragment's timing follow.
+    """
+    inside_open = st.session_state.get("view", VIEWS[0]) == VIEWS[1]
+    live = lab().snapshot(with_model=inside_open)
+    if live.playing != drawn_playing or refresh_every(live.playing) != run_every:
+        st.rerun(scope="app")
     training, inside, files = st.tabs(VIEWS, key="view", on_change="rerun")
     # Only the open tab is drawn: the page stays light however many views there are.
     if training.open:
         with training:
             training_view(live)
     if inside.open:
-        with inside, current.lock:
-            insight_view()
+        with inside:
+            insight_view(live)
     if files.open:
-        with files, current.lock:
-            files_view()
+        with files:
+            files_view(live)
 
 
 def training_view(live: LiveSnapshot) -> None:
@@ -456,24 +408,25 @@ def training_view(live: LiveSnapshot) -> None:
     )
 
 
-def files_view() -> None:
-    current = lab()
+def files_view(live: LiveSnapshot) -> None:
     st.subheader("Save")
-    if current.playing:
+    if live.playing:
         st.info("Pause training to download the model or its history.")
     else:
+        iteration = live.state.iteration
         c1, c2 = st.columns(2)
+        # Built only when clicked: a long run's history takes a while to write out.
         c1.download_button(
             "Download model checkpoint (.npz)",
-            current.checkpoint_bytes(),
-            file_name=f"rnnlab-iteration-{current.trainer.iteration}.npz",
+            lab().checkpoint_bytes,
+            file_name=f"rnnlab-iteration-{iteration}.npz",
             mime="application/octet-stream",
             key="download_checkpoint",
         )
         c2.download_button(
             "Download loss history (.csv)",
-            current.history_csv(),
-            file_name=f"rnnlab-history-{current.trainer.iteration}.csv",
+            lab().history_csv,
+            file_name=f"rnnlab-history-{iteration}.csv",
             mime="text/csv",
             key="download_history",
         )
@@ -487,7 +440,7 @@ def files_view() -> None:
             "iterations": len(r.losses),
             "final smoothed loss": round(float(r.smooth_losses[-1]), 2),
         }
-        for r in current.runs
+        for r in live.runs
     ]
     if rows:
         st.dataframe(rows, width="stretch", hide_index=True)
@@ -495,13 +448,12 @@ def files_view() -> None:
         st.caption("Earlier runs appear here after a Reset.")
 
 
-def insight_view() -> None:
+def insight_view(live: LiveSnapshot) -> None:
     """Views into the current model: neurons, predictions, coloured samples, training health."""
-    current = lab()
-    trainer = current.trainer
+    text = live.corpus.text
     st.caption(
-        f"The model as it is now, at iteration {trainer.iteration:,}; while playing, this view "
-        "follows it."
+        f"The model as it is now, at iteration {live.state.iteration:,}; while playing, this "
+        "view follows it."
     )
     source, where = st.columns([1, 3])
     own = (
@@ -509,15 +461,13 @@ def insight_view() -> None:
         == "Type your own"
     )
     if own:
-        snippet = where.text_area(
-            "Text to run through the model", current.corpus.text[:200], key="snippet_text"
-        )
+        snippet = where.text_area("Text to run through the model", text[:200], key="snippet_text")
     else:
-        last_start = max(0, len(current.corpus.text) - 2)
+        last_start = max(0, len(text) - 2)
         start = where.slider("Start at character", 0, last_start, 0, key="snippet_start")
-        snippet = current.corpus.text[start : start + SNIPPET_LENGTH]
+        snippet = text[start : start + SNIPPET_LENGTH]
     try:
-        trace = run_snippet(trainer, None, snippet)
+        trace = lab().run_snippet(snippet)
     except ValueError as error:
         st.error(escape_markdown(str(error)))
         return
@@ -526,19 +476,19 @@ def insight_view() -> None:
     )
     if neurons.open:
         with neurons:
-            neurons_view(trace)
+            neurons_view(trace, live)
     if predictions.open:
         with predictions:
-            predictions_view(trace)
+            predictions_view(trace, live)
     if colour.open:
         with colour:
             colour_view()
     if health.open:
         with health:
-            health_view(trace)
+            health_view(trace, live)
 
 
-def neurons_view(trace) -> None:
+def neurons_view(trace, live: LiveSnapshot) -> None:
     ranked = rank_units(trace, text_features(trace.text)) + rank_units_by_variance(trace, top=5)
     st.markdown(
         "**Units worth a look**: those that follow a simple feature of the text, and the busiest."
@@ -551,7 +501,7 @@ def neurons_view(trace) -> None:
     )
     unit = st.selectbox(
         "Unit",
-        range(lab().trainer.config.hidden_size),
+        range(live.state.config.hidden_size),
         index=ranked[0].unit if ranked else 0,
         key="unit",
         help="Blue: activation near +1; red: near −1.",
@@ -560,8 +510,8 @@ def neurons_view(trace) -> None:
     st.plotly_chart(activation_heatmap(trace), key="activation_heatmap", width="stretch")
 
 
-def predictions_view(trace) -> None:
-    vocab = lab().trainer.vocab
+def predictions_view(trace, live: LiveSnapshot) -> None:
+    vocab = live.corpus.vocab
     st.plotly_chart(surprisal_figure(trace, vocab), key="surprisal", width="stretch")
     rows = [
         {
@@ -576,15 +526,7 @@ def predictions_view(trace) -> None:
 
 
 def colour_view() -> None:
-    current = lab()
-    s = current.sample_settings
-    drawn, greedy = sample_side_by_side(
-        current.trainer,
-        n=200,
-        prime=s.prime or None,
-        temperature=s.temperature or 1.0,
-        seed=current.trainer.iteration,
-    )
+    drawn, greedy = lab().sample_side_by_side(200)
     st.caption(
         "The same start sampled twice; each character is shaded by the probability it was "
         "drawn with."
@@ -595,32 +537,20 @@ def colour_view() -> None:
         column.html(sampled_text_html(drawn_text))
 
 
-def health_view(trace) -> None:
-    trainer = lab().trainer
+def health_view(trace, live: LiveSnapshot) -> None:
+    health = HealthLog(live.state.health)
+    params = named_params(live.state.params, live.state.config.hidden_size, len(live.state.vocab))
     first, second = st.columns(2)
-    first.plotly_chart(gradient_norm_figure(trainer.health), key="grad_norms", width="stretch")
-    second.plotly_chart(clip_share_figure(trainer.health), key="clip_share", width="stretch")
-    first.plotly_chart(saturation_figure(trainer.health), key="saturation", width="stretch")
+    first.plotly_chart(gradient_norm_figure(health), key="grad_norms", width="stretch")
+    second.plotly_chart(clip_share_figure(health), key="clip_share", width="stretch")
+    first.plotly_chart(saturation_figure(health), key="saturation", width="stretch")
     second.plotly_chart(hidden_histogram_figure(trace), key="hidden_histogram", width="stretch")
-    st.plotly_chart(
-        weight_histogram_figure(trainer.params), key="weight_histograms", width="stretch"
-    )
+    st.plotly_chart(weight_histogram_figure(params), key="weight_histograms", width="stretch")
 
 
 # ------------------------------------------------------------------------------------- page
 def page() -> None:
     st.set_page_config(page_title="rnnlab: watch an RNN learn", page_icon="🔁", layout="wide")
-    current = lab()
-    # The lab's lock is held for the whole run, so that no callback changes the model while the
-    # page reads it (see locked).
-    with current.lock:
-        current.sync()
-        st.session_state.page_synced = True
-        st.session_state.drawn_playing = current.playing
-        draw_page()
-
-
-def draw_page() -> None:
     sidebar()
     st.title("rnnlab: watch a recurrent neural network learn")
     st.caption(
@@ -632,8 +562,9 @@ def draw_page() -> None:
     pending_panel()
     corpus_card(lab().corpus, "Training on")
     requested_iterations, progress_slot = controls()
-    st.session_state.live_refresh = live_refresh()
-    st.fragment(run_every=st.session_state.live_refresh)(live_view)()
+    playing = lab().playing
+    run_every = refresh_every(playing)
+    st.fragment(run_every=run_every)(live_view)(playing, run_every)
     if requested_iterations:
         train_n(requested_iterations, progress_slot)
 

@@ -27,9 +27,15 @@ class HealthLog:
     chunk and the chunk's mean |h|.
     """
 
-    def __init__(self, names: tuple[str, ...] = PARAM_NAMES):
+    def __init__(self, rows: np.ndarray | None = None, names: tuple[str, ...] = PARAM_NAMES):
+        """rows: a table to start from, e.g. a TrainerState's `health` (copied)."""
         self.names = tuple(names)
-        self._table = History(row_shape=(4 + 2 * len(self.names),))
+        self._table = History(rows, row_shape=(self.columns(len(self.names)),))
+
+    @staticmethod
+    def columns(n_params: int = len(PARAM_NAMES)) -> int:
+        """Width of a row: iteration, n norms, n clip shares, total clip share, saturation, |h|."""
+        return 4 + 2 * n_params
 
     def record(self, iteration: int, grads: dict[str, np.ndarray], hidden: np.ndarray) -> None:
         """Append one row.
@@ -59,12 +65,16 @@ class HealthLog:
 
     @property
     def rows(self) -> np.ndarray:
-        """The whole table, (N, 4 + 2·len(names)), a view."""
+        """The whole table, (N, 4 + 2·len(names)), a read-only view that never changes."""
         return self._table.values
 
     def extend(self, rows: np.ndarray) -> None:
-        """Append rows taken from another log's `rows` (the player's, mirrored)."""
+        """Append rows taken from another log's `rows` (a TrainerDelta's, on a mirror)."""
         self._table.extend(rows)
+
+    def truncate_rows(self, size: int) -> None:
+        """Keep the first `size` rows."""
+        self._table.truncate(size)
 
     def truncate(self, iteration: int) -> None:
         """Forget records of iterations after `iteration` (the trainer rolled back)."""

@@ -6,7 +6,11 @@ import numpy as np
 
 
 class History:
-    """A growable float64 array with amortised O(1) appends; `.values` is a view, no copy.
+    """A growable float64 array with amortised O(1) appends.
+
+    `values` is a read-only view, no copy, and it never changes afterwards: appends write past
+    every view handed out, and `truncate` moves to a fresh buffer. So a TrainerState can hold
+    these views as its records, and taking one stays O(1) however long the run.
 
     row_shape: the shape of one entry, () for a series (values (N,)) or (W,) for a table
     (values (N, W)).
@@ -16,6 +20,8 @@ class History:
         values = (
             np.zeros((0, *row_shape)) if values is None else np.asarray(values, dtype=np.float64)
         )
+        if values.shape[1:] != row_shape:
+            raise ValueError(f"History rows must have shape {row_shape}, got {values.shape[1:]}.")
         self._buffer = np.empty((max(1024, 2 * len(values)), *row_shape))
         self._buffer[: len(values)] = values
         self._size = len(values)
@@ -38,11 +44,18 @@ class History:
             self._buffer = grown
 
     def truncate(self, size: int) -> None:
-        self._size = min(self._size, size)
+        """Keep the first `size` entries. Views handed out before keep what they showed."""
+        if size < self._size:
+            kept = self._buffer[:size]
+            self._buffer = np.empty_like(self._buffer)
+            self._buffer[:size] = kept
+            self._size = size
 
     @property
     def values(self) -> np.ndarray:
-        return self._buffer[: self._size]
+        view = self._buffer[: self._size]
+        view.flags.writeable = False
+        return view
 
     def __len__(self) -> int:
         return self._size

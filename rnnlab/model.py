@@ -58,24 +58,32 @@ class FlatParams:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.views[name]
 
-    def __reduce__(self):
-        # Pickled views would come back as copies, no longer sharing the flat buffer: rebuild
-        # them over it instead (the player process receives a trainer this way).
-        H, V = self.shapes["Whh"][0], self.shapes["Why"][0]
-        return FlatParams, (H, V, self.flat)
-
     def as_dict(self) -> dict[str, np.ndarray]:
         return dict(self.views)
+
+
+def param_count(hidden_size: int, vocab_size: int) -> int:
+    return sum(int(np.prod(shape)) for shape in param_shapes(hidden_size, vocab_size).values())
+
+
+def named_params(flat: np.ndarray, hidden_size: int, vocab_size: int) -> dict[str, np.ndarray]:
+    """Views of a flat buffer (e.g. a TrainerState's params) as Wxh, Whh, Why, bh, by."""
+    return FlatParams(hidden_size, vocab_size, flat).as_dict()
 
 
 def init_params(
     hidden_size: int, vocab_size: int, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
     """The classic initialisation: weights randn * 0.01 (Wxh, Whh, Why in order), zero biases."""
+    return init_flat_params(hidden_size, vocab_size, rng).as_dict()
+
+
+def init_flat_params(hidden_size: int, vocab_size: int, rng: np.random.Generator) -> FlatParams:
+    """init_params, laid out in one flat buffer (what the trainer trains)."""
     params = FlatParams(hidden_size, vocab_size)
     for name in ("Wxh", "Whh", "Why"):
         params[name][...] = rng.standard_normal(params.shapes[name]) * 0.01
-    return params.as_dict()
+    return params
 
 
 class Workspace:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .model import PARAM_NAMES
@@ -61,3 +63,30 @@ def run_prime(params: dict[str, np.ndarray], h: np.ndarray, ids: np.ndarray) -> 
 def _softmax(logits: np.ndarray) -> np.ndarray:
     e = np.exp(logits - logits.max())
     return e / e.sum()
+
+
+# Ranges the dashboard's controls offer and every check enforces (one source for both).
+SAMPLE_LENGTH_RANGE = (20, 2000)
+TEMPERATURE_RANGE = (0.0, 2.0)
+PRIME_MAX_CHARS = 200
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    """How the latest sample is drawn: its length, temperature (0: greedy) and prime text."""
+
+    length: int = 300
+    temperature: float = 1.0
+    prime: str = ""
+
+    def __post_init__(self) -> None:
+        low, high = SAMPLE_LENGTH_RANGE
+        if isinstance(self.length, bool) or not isinstance(self.length, int | np.integer):
+            raise ValueError("The sample length must be a whole number of characters.")
+        if not low <= self.length <= high:
+            raise ValueError(f"The sample length must be between {low} and {high} characters.")
+        low, high = TEMPERATURE_RANGE
+        if not isinstance(self.temperature, int | float) or not low <= self.temperature <= high:
+            raise ValueError(f"The temperature must be between {low:g} (greedy) and {high:g}.")
+        if not isinstance(self.prime, str) or len(self.prime) > PRIME_MAX_CHARS:
+            raise ValueError(f"The prime text can be at most {PRIME_MAX_CHARS} characters long.")

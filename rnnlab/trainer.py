@@ -12,16 +12,26 @@ from typing import BinaryIO
 
 import numpy as np
 
+from . import checkpoint
 from .config import Config
 from .health import HealthLog
 from .history import History
-from .model import FlatParams, Workspace, clip_gradients, forward, forward_backward
+from .model import (
+    FlatParams,
+    Workspace,
+    clip_gradients,
+    forward,
+    forward_backward,
+    init_flat_params,
+    param_count,
+)
 from .optimizer import Adagrad
 from .sampling import run_prime, sample_ids
+from .state import Marks, SettingChange, TrainerDelta, TrainerState, frozen
 from .text import Vocab
 
-# Rollback snapshots: one every SNAPSHOT_EVERY iterations (a copy of parameters and Adagrad
-# memory, cheap at that interval), at most MAX_SNAPSHOTS kept.
+# Rollback snapshots (TrainerStates): one every SNAPSHOT_EVERY iterations, at most MAX_SNAPSHOTS
+# kept. Each copies the parameters and Adagrad memory, cheap at that interval.
 SNAPSHOT_EVERY = 25
 MAX_SNAPSHOTS = 6
 
@@ -52,41 +62,185 @@ class Trainer:
         if config.seed is None:
             config = config.replace(seed=int(np.random.SeedSequence().entropy % 2**32))
         self.vocab = Vocab.from_text(text)
-        data = self.vocab.encode(text)
-        val_size = int(len(data) * config.val_fraction)
-        if val_size < 2:  # a held-out part needs at least one input and one target
-            val_size = 0
-        self._train = data[: len(data) - val_size]
-        self._val = data[len(data) - val_size :]
-        _check_long_enough(len(self._train), config.seq_length, config.batch_size, val_size)
-        self.config = config
-
-        H, V, B = config.hidden_size, self.vocab.size, config.batch_size
-        self._params = FlatParams(H, V)
-        init_rng = np.random.default_rng(config.seed)
-        for name in ("Wxh", "Whh", "Why"):
-            self._params[name][...] = init_rng.standard_normal(self._params.shapes[name]) * 0.01
-        self._grads = FlatParams(H, V)
+        self._data = self.vocab.encode(text)
+        self._build(config)
+        self._params = init_flat_params(
+            config.hidden_size, self.vocab.size, np.random.default_rng(config.seed)
+        )
         self._optimizer = Adagrad(self._params.flat.size)
-        self._workspace = Workspace(config.seq_length, B, H, V)
         # Sampling draws from its own generator, so it can never shift training's random stream.
         self._sample_rng = np.random.default_rng([config.seed, 1])
-
-        self.hidden = np.zeros((B, H))
+        self.hidden = np.zeros((config.batch_size, config.hidden_size))
         self.pointer = 0
         self.iteration = 0
         self.chars_seen = 0
-        self.smooth_loss = -math.log(1.0 / V) * config.seq_length
+        self.smooth_loss = -math.log(1.0 / self.vocab.size) * config.seq_length
         self._losses = History()
         self._smooth_losses = History()
-        self.events: list[dict] = []
-        self.validation_history: list[tuple[int, float]] = []
-        # Gradient norms, clip share and saturation every k-th iteration (0: never); not saved
-        # in checkpoints, so a loaded trainer starts a fresh log.
+        self._validation = History(row_shape=(2,))
+        self.events: tuple[SettingChange, ...] = ()
+        # Gradient norms, clip share and saturation every k-th iteration (0: never).
         self.health_every = 10
         self.health = HealthLog()
-        self._snapshots: list[dict] = []
+        self._rollback_marks: list[Marks] = []  # the records' lengths after each rollback
+        self._snapshots: list[TrainerState] = []
         self._take_snapshot()
+
+    def _build(self, config: Config) -> None:
+        """Split the text and allocate what training at `config` needs (not the parameters).
+
+        Everything is allocated before anything is assigned, so a failure changes nothing.
+        """
+        train, val = self._split(config)
+        grads = FlatParams(config.hidden_size, self.vocab.size)
+        workspace = Workspace(
+            config.seq_length, config.batch_size, config.hidden_size, self.vocab.size
+        )
+        self.config, self._train, self._val = config, train, val
+        self._grads, self._workspace = grads, workspace
+
+    def _split(self, config: Config) -> tuple[np.ndarray, np.ndarray]:
+        """The training and held-out ids at `config`; ValueError if the text is too short."""
+        val_size = int(len(self._data) * config.val_fraction)
+        if val_size < 2:  # a held-out part needs at least one input and one target
+            val_size = 0
+        train, val = (
+            self._data[: len(self._data) - val_size],
+            self._data[len(self._data) - val_size :],
+        )
+        _check_long_enough(len(train), config.seq_length, config.batch_size, val_size)
+        return train, val
+
+    # ---------------------------------------------------------------------------- the state
+    def state(self) -> TrainerState:
+        """The whole state as one immutable value (see rnnlab.state)."""
+        return TrainerState(
+            config=self.config,
+            vocab=self.vocab.chars,
+            params=frozen(self._params.flat),
+            optimizer_memory=frozen(self._optimizer.memory),
+            hidden=frozen(self.hidden),
+            pointer=self.pointer,
+            iteration=self.iteration,
+            chars_seen=self.chars_seen,
+            smooth_loss=self.smooth_loss,
+            losses=self._losses.values,
+            smooth_losses=self._smooth_losses.values,
+            validation=self._validation.values,
+            events=self.events,
+            health=self.health.rows,
+            sample_rng=self._sample_rng.bit_generator.state,
+        )
+
+    @classmethod
+    def from_state(cls, text: str, state: TrainerState) -> Trainer:
+        """A trainer on `text` (the one the state was trained on) that goes on exactly from
+        `state`; ValueError, saying what is wrong, when the state does not fit the text."""
+        trainer = cls(text, state.config)
+        trainer.load_state(state)
+        return trainer
+
+    def load_state(self, state: TrainerState) -> None:
+        """Put `state` in place of this trainer's (same text); ValueError leaves all as it was."""
+        if not isinstance(state, TrainerState):
+            raise TypeError("load_state expects a TrainerState (from Trainer.state()).")
+        if state.vocab != self.vocab.chars:
+            raise ValueError(_vocabulary_mismatch(state.vocab, self.vocab.chars))
+        train, _ = self._split(state.config)
+        _check_state(state, len(train) // state.config.batch_size, self.vocab.size)
+        H, V = state.config.hidden_size, self.vocab.size
+        params = FlatParams(H, V, np.array(state.params, dtype=np.float64))
+        optimizer = Adagrad(params.flat.size)
+        optimizer.memory[...] = state.optimizer_memory
+        sample_rng = np.random.default_rng()
+        sample_rng.bit_generator.state = state.sample_rng
+        records = (
+            History(state.losses),
+            History(state.smooth_losses),
+            History(state.validation, row_shape=(2,)),
+            HealthLog(state.health),
+        )
+        self._build(state.config)
+        self._params, self._optimizer, self._sample_rng = params, optimizer, sample_rng
+        self._losses, self._smooth_losses, self._validation, self.health = records
+        self._assign_progress(state)
+        self.events = tuple(state.events)
+        self._rollback_marks = []
+        self._snapshots = []
+        self._take_snapshot()
+
+    def _assign_progress(self, state: TrainerState) -> None:
+        self.hidden = np.array(state.hidden, dtype=np.float64)
+        self.pointer, self.iteration = int(state.pointer), int(state.iteration)
+        self.chars_seen, self.smooth_loss = int(state.chars_seen), float(state.smooth_loss)
+
+    def marks(self) -> Marks:
+        """How far each record reaches now (to ask for a delta from later on)."""
+        return Marks(
+            len(self._losses), len(self._validation), len(self.health), len(self._rollback_marks)
+        )
+
+    def delta(self, since: Marks, with_model: bool = False) -> TrainerDelta:
+        """What changed since `since` (marks of this trainer, or of a mirror of it); with_model
+        adds the parameters and hidden state."""
+        start = Marks(
+            min(since.losses, len(self._losses)),
+            min(since.validation, len(self._validation)),
+            min(since.health, len(self.health)),
+        )
+        for rewound in self._rollback_marks[since.rollbacks :]:
+            start = Marks(
+                min(start.losses, rewound.losses),
+                min(start.validation, rewound.validation),
+                min(start.health, rewound.health),
+            )
+        start = Marks(start.losses, start.validation, start.health, len(self._rollback_marks))
+        return TrainerDelta(
+            since=start,
+            config=self.config,
+            events=self.events,
+            pointer=self.pointer,
+            iteration=self.iteration,
+            chars_seen=self.chars_seen,
+            smooth_loss=self.smooth_loss,
+            new_losses=self._losses.values[start.losses :].copy(),
+            new_smooth_losses=self._smooth_losses.values[start.losses :].copy(),
+            new_validation=self._validation.values[start.validation :].copy(),
+            new_health=self.health.rows[start.health :].copy(),
+            params=frozen(self._params.flat) if with_model else None,
+            hidden=frozen(self.hidden) if with_model else None,
+        )
+
+    def apply_delta(self, delta: TrainerDelta) -> None:
+        """Bring this trainer, a mirror of the one that made `delta`, up to date with it.
+
+        A mirror is for looking at: its records, counters and settings follow the original, and
+        its parameters whenever a delta carries them; its optimizer memory does not (load the
+        original's whole state() to go on training from it). Its marks() are in the original's
+        terms.
+        """
+        if delta.config.seq_length != self.config.seq_length:
+            self._build(delta.config)
+        self.config, self.events = delta.config, tuple(delta.events)
+        self.pointer, self.iteration = delta.pointer, delta.iteration
+        self.chars_seen, self.smooth_loss = delta.chars_seen, delta.smooth_loss
+        for record, start, new in (
+            (self._losses, delta.since.losses, delta.new_losses),
+            (self._smooth_losses, delta.since.losses, delta.new_smooth_losses),
+            (self._validation, delta.since.validation, delta.new_validation),
+        ):
+            record.truncate(start)
+            record.extend(new)
+        self.health.truncate_rows(delta.since.health)
+        self.health.extend(delta.new_health)
+        self._rollback_marks = self._rollback_marks[: delta.since.rollbacks]
+        while len(self._rollback_marks) < delta.since.rollbacks:
+            self._rollback_marks.append(delta.since)
+        if delta.params is not None:
+            self._params.flat[...] = delta.params
+        if delta.hidden is not None:
+            self.hidden = np.array(delta.hidden)
+        self._remember_at_rest()
 
     # ----------------------------------------------------------------------------- properties
     @property
@@ -112,6 +266,11 @@ class Trainer:
         return self._smooth_losses.values
 
     @property
+    def validation_history(self) -> list[tuple[int, float]]:
+        """(iteration, nats per character) of every validation recorded."""
+        return [(int(i), float(v)) for i, v in self._validation.values]
+
+    @property
     def train_size(self) -> int:
         return len(self._train)
 
@@ -125,7 +284,7 @@ class Trainer:
 
     @property
     def param_count(self) -> int:
-        return self._params.flat.size
+        return param_count(self.config.hidden_size, self.vocab.size)
 
     @property
     def segment_length(self) -> int:
@@ -146,8 +305,8 @@ class Trainer:
         if not np.isfinite(self._params.flat).all():
             # Changed from outside since the last step() ended, when they were finite: nothing
             # else was touched, so put back exactly that state.
-            self._params.flat[...] = self._at_rest["params"]
-            self._optimizer.memory[...] = self._at_rest["memory"]
+            self._params.flat[...] = self._at_rest[0]
+            self._optimizer.memory[...] = self._at_rest[1]
             raise DivergenceError(
                 "The parameters held NaN or infinite values (they were changed outside training); "
                 f"they were restored to iteration {self.iteration}."
@@ -158,7 +317,7 @@ class Trainer:
         offsets = np.arange(B) * segment
         loss = float("nan")
         for _ in range(n):
-            if self.iteration - self._snapshots[-1]["iteration"] >= SNAPSHOT_EVERY:
+            if self.iteration - self._snapshots[-1].iteration >= SNAPSHOT_EVERY:
                 self._take_snapshot()
             wrapped = self.iteration == 0 or self.pointer + T + 1 >= segment
             p = 0 if wrapped else self.pointer
@@ -216,10 +375,12 @@ class Trainer:
         """Change the chunk length from the next iteration on; the hidden state is kept."""
         seq_length = self.config.replace(seq_length=seq_length).seq_length  # type and range first
         _check_long_enough(self.train_size, seq_length, self.config.batch_size, self.val_size)
-        self._change("seq_length", seq_length)
-        self._workspace = Workspace(
+        # Allocated before anything changes: if it fails, the trainer is as it was.
+        workspace = Workspace(
             seq_length, self.config.batch_size, self.config.hidden_size, self.vocab.size
         )
+        self._change("seq_length", seq_length)
+        self._workspace = workspace
 
     def _change(self, name: str, value: float) -> None:
         old = getattr(self.config, name)
@@ -229,15 +390,15 @@ class Trainer:
             return
         self.config = new_config
         last = self.events[-1] if self.events else None
-        if last and last["iteration"] == self.iteration and last["name"] == name:
+        if last and last.iteration == self.iteration and last.name == name:
             # Several changes before the next iteration (a slider moved key by key) are one
             # change; undone completely, they are none.
-            if new == last["old"]:
-                self.events.pop()
-            else:
-                last["new"] = new
+            merged = (
+                () if new == last.old else (SettingChange(last.iteration, name, last.old, new),)
+            )
+            self.events = self.events[:-1] + merged
             return
-        self.events.append({"iteration": self.iteration, "name": name, "old": old, "new": new})
+        self.events = self.events + (SettingChange(self.iteration, name, old, new),)
 
     # ----------------------------------------------------------------------------- evaluation
     def validation_loss(self, max_chars: int | None = None) -> float | None:
@@ -255,7 +416,7 @@ class Trainer:
         """validation_loss(), also appended to validation_history as (iteration, nats/char)."""
         value = self.validation_loss(max_chars)
         if value is not None:
-            self.validation_history.append((self.iteration, value))
+            self._validation.append((self.iteration, value))
         return value
 
     def mean_loss_on(self, ids: np.ndarray, chunk: int = 2048) -> float:
@@ -324,39 +485,27 @@ class Trainer:
     # ---------------------------------------------------------------------------- checkpoints
     def save(self, file: str | BinaryIO) -> None:
         """Write everything needed to resume bit-for-bit to a .npz file (path or binary file)."""
-        from .checkpoint import save_checkpoint
-
-        save_checkpoint(self, file)
+        checkpoint.save_state(self.state(), file)
 
     @classmethod
     def load(cls, file: str | BinaryIO, text: str) -> Trainer:
         """A trainer resumed from a checkpoint made on the same text; ValueError if it won't fit."""
-        from .checkpoint import load_checkpoint
-
-        return load_checkpoint(file, text)
+        state = checkpoint.load_state(file)
+        if not isinstance(text, str) or not text:
+            raise ValueError("Load a checkpoint together with the (non-empty) text it was made on.")
+        if state.vocab != Vocab.from_text(text).chars:
+            raise ValueError(_vocabulary_mismatch(state.vocab, Vocab.from_text(text).chars))
+        return cls.from_state(text, state)
 
     # ------------------------------------------------------------------------------- rollback
     def _remember_at_rest(self) -> None:
-        self._at_rest = {
-            "params": self._params.flat.copy(),
-            "memory": self._optimizer.memory.copy(),
-        }
+        self._at_rest = (self._params.flat.copy(), self._optimizer.memory.copy())
 
     def _take_snapshot(self) -> None:
         self._remember_at_rest()
-        if self._snapshots and self._snapshots[-1]["iteration"] == self.iteration:
+        if self._snapshots and self._snapshots[-1].iteration == self.iteration:
             self._snapshots.pop()
-        self._snapshots.append(
-            {
-                "params": self._params.flat.copy(),
-                "memory": self._optimizer.memory.copy(),
-                "hidden": self.hidden.copy(),
-                "pointer": self.pointer,
-                "iteration": self.iteration,
-                "chars_seen": self.chars_seen,
-                "smooth_loss": self.smooth_loss,
-            }
-        )
+        self._snapshots.append(self.state())
         if len(self._snapshots) > MAX_SNAPSHOTS:
             del self._snapshots[1]  # the oldest is kept as the last resort
 
@@ -370,24 +519,26 @@ class Trainer:
         divergence walks further back, down to the oldest snapshot.
         """
         latest_safe = self.iteration - 1
-        while len(self._snapshots) > 1 and self._snapshots[-1]["iteration"] > latest_safe:
+        while len(self._snapshots) > 1 and self._snapshots[-1].iteration > latest_safe:
             self._snapshots.pop()
         s = self._snapshots[-1]
-        self._params.flat[...] = s["params"]
-        self._optimizer.memory[...] = s["memory"]
-        self.hidden[...] = s["hidden"]
-        self.pointer, self.iteration = s["pointer"], s["iteration"]
-        self.chars_seen, self.smooth_loss = s["chars_seen"], s["smooth_loss"]
-        self._losses.truncate(self.iteration)
-        self._smooth_losses.truncate(self.iteration)
-        self.health.truncate(self.iteration)
-        self.validation_history = [
-            (i, v) for i, v in self.validation_history if i <= self.iteration
-        ]
+        self._params.flat[...] = s.params
+        self._optimizer.memory[...] = s.optimizer_memory
+        self._assign_progress(s)
+        # A snapshot's records are prefixes of these (they only grow between rollbacks).
+        self._losses.truncate(len(s.losses))
+        self._smooth_losses.truncate(len(s.smooth_losses))
+        self._validation.truncate(len(s.validation))
+        self.health.truncate_rows(len(s.health))
+        self._rollback_marks.append(
+            Marks(len(self._losses), len(self._validation), len(self.health))
+        )
         # Settings changed after the restored iteration stay in force, so their change now
         # takes effect from the restored iteration on.
-        for event in self.events:
-            event["iteration"] = min(event["iteration"], self.iteration)
+        self.events = tuple(
+            SettingChange(min(e.iteration, self.iteration), e.name, e.old, e.new)
+            for e in self.events
+        )
         self._remember_at_rest()
         raise DivergenceError(
             f"{reason}. Training stopped and the model was rolled back to iteration "
@@ -407,3 +558,79 @@ def _check_long_enough(train_size: int, seq_length: int, batch_size: int, val_si
             f"sequence length of {seq_length}{streams}. Lower the sequence length"
             f"{' or the batch size' if batch_size > 1 else ''}, or use a longer text."
         )
+
+
+def _vocabulary_mismatch(saved: str, here: str) -> str:
+    missing = "".join(sorted(set(saved) - set(here)))
+    extra = "".join(sorted(set(here) - set(saved)))
+    details = "; ".join(
+        part
+        for part in (
+            f"characters only in the checkpoint's text: {missing!r}" if missing else "",
+            f"characters only in this text: {extra!r}" if extra else "",
+        )
+        if part
+    )
+    return (
+        "This checkpoint was trained on a text with a different vocabulary "
+        f"({len(saved)} characters vs {len(here)} here{'; ' + details if details else ''}). "
+        "Load it together with the text it was trained on."
+    )
+
+
+def _check_state(state: TrainerState, segment_length: int, vocab_size: int) -> None:
+    """ValueError naming the first part of `state` that cannot be this trainer's state."""
+    c = state.config
+    B, H = c.batch_size, c.hidden_size
+    P = param_count(H, vocab_size)
+    n = state.iteration
+
+    def array(name: str, shape: tuple[int | None, ...]) -> np.ndarray:
+        value = getattr(state, name)
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
+            raise ValueError(f"The state's {name} must be a numeric array.")
+        if len(value.shape) != len(shape) or any(
+            want is not None and got != want for got, want in zip(value.shape, shape, strict=True)
+        ):
+            shown = tuple("n" if want is None else want for want in shape)
+            raise ValueError(
+                f"The state's {name} has shape {value.shape}, but its config needs {shown}; "
+                "it is corrupt or was edited."
+            )
+        if not np.isfinite(value).all():
+            raise ValueError(f"The state's {name} holds NaN or infinite values.")
+        return value
+
+    for name, low, high in (
+        ("iteration", 0, 2**62),
+        ("chars_seen", 0, 2**62),
+        ("pointer", 0, segment_length - 1),
+    ):
+        value = getattr(state, name)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"The state's {name} must be a whole number.")
+        if not low <= value <= high:
+            raise ValueError(f"The state's {name} is {value}, outside {low}..{high}.")
+    if not isinstance(state.smooth_loss, float) or not math.isfinite(state.smooth_loss):
+        raise ValueError("The state's smoothed loss must be a finite number.")
+    array("params", (P,))
+    if (array("optimizer_memory", (P,)) < 0).any():
+        raise ValueError("The state's Adagrad memory has negative values; it is corrupt.")
+    if np.abs(array("hidden", (B, H))).max(initial=0.0) > 1.0:
+        raise ValueError("The state's hidden state is outside tanh's range [-1, 1]; it is corrupt.")
+    array("losses", (n,))
+    array("smooth_losses", (n,))
+    for name, shape in (("validation", (None, 2)), ("health", (None, HealthLog.columns()))):
+        iterations = array(name, shape)[:, 0]
+        if (iterations < 0).any() or (iterations > n).any() or (np.diff(iterations) < 0).any():
+            raise ValueError(
+                f"The state's {name} record has iterations out of order or beyond {n}."
+            )
+    if not isinstance(state.events, tuple) or not all(
+        isinstance(event, SettingChange) and event.iteration <= n for event in state.events
+    ):
+        raise ValueError(f"The state's setting changes must be SettingChanges up to iteration {n}.")
+    try:
+        np.random.default_rng().bit_generator.state = state.sample_rng
+    except (TypeError, ValueError, KeyError) as error:
+        raise ValueError("The state's random state is malformed.") from error

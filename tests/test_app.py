@@ -20,10 +20,10 @@ import pytest
 from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
+from dashboard.safe_text import escape_markdown
+from dashboard.session import Lab
 from rnnlab import Config, Trainer
 from rnnlab.corpora import DEFAULT_CORPUS
-from rnnlab.lab import Lab
-from rnnlab.safe_text import escape_markdown
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 TIMEOUT = 60  # seconds per script run; generous for slow CI machines, never reached normally

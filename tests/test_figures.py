@@ -7,10 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from rnnlab import Config, Trainer, figures
+from dashboard import figures
+from dashboard.figures import MAX_POINTS, UNITS, X_AXES, loss_figure
+from dashboard.session import Lab, Run
+from rnnlab import Config, Trainer
 from rnnlab.corpora import builtin_corpus
-from rnnlab.figures import MAX_POINTS, UNITS, X_AXES, loss_figure
-from rnnlab.lab import Lab, Run
 
 TEXT = builtin_corpus("Songbook (bundled lyrics)").text
 CONFIG = Config(hidden_size=8, seq_length=5, batch_size=2, seed=0, val_fraction=0.1)

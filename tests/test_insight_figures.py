@@ -11,9 +11,7 @@ import plotly.graph_objects as go
 import pytest
 
 import rnnlab
-from rnnlab.health import HealthLog
-from rnnlab.insight import DrawnText, run_snippet
-from rnnlab.insight_figures import (
+from dashboard.insight_figures import (
     NEWLINE_MARK,
     SPACE_MARK,
     activation_heatmap,
@@ -30,6 +28,8 @@ from rnnlab.insight_figures import (
     visible_char,
     weight_histogram_figure,
 )
+from rnnlab.health import HealthLog
+from rnnlab.insight import DrawnText, run_snippet
 
 HOSTILE = [
     "<script>alert(1)</script>",

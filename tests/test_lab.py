@@ -12,10 +12,10 @@ import time
 import numpy as np
 import pytest
 
+from dashboard import session as lab_module
+from dashboard.session import MILESTONES, VALIDATION_EVERY_CHARS, Lab, initial_config, per_iteration
 from rnnlab import Config, Trainer
-from rnnlab import lab as lab_module
 from rnnlab.corpora import Corpus, builtin_corpus, uploaded_corpus
-from rnnlab.lab import MILESTONES, VALIDATION_EVERY_CHARS, Lab, initial_config, per_iteration
 
 SONGBOOK = builtin_corpus("Songbook (bundled lyrics)")
 SMALL = Config(

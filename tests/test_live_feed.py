@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 import pytest
 from starlette.requests import Request
 
+from dashboard import live_feed
+from dashboard.figures import UNITS, X_AXES
+from dashboard.session import Lab
 from rnnlab import Config
 from rnnlab.corpora import builtin_corpus
-from rnnlab.figures import UNITS, X_AXES
-from rnnlab.lab import Lab
-from ui import live_feed
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMALL = Config(hidden_size=16, seq_length=10, learning_rate=0.1, batch_size=4, seed=0)

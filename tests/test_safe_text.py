@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rnnlab.safe_text import escape_markdown, visible_whitespace
+from dashboard.safe_text import escape_markdown, visible_whitespace
 
 # ASCII characters with a meaning in CommonMark, GitHub-flavoured markdown, Streamlit's markdown
 # (":" for emoji shortcodes and colour directives, "$" for LaTeX) or HTML ("<", ">", "&", quotes).

@@ -1,11 +1,10 @@
 """The live feed: while playing, the Training view's panel asks the server what is new, a few
 times a second, instead of Streamlit running and redrawing the page that often.
 
-Why: every run of a Streamlit fragment, however little it changes, costs the browser about 200 ms
-of its main thread in Streamlit's own redrawing. At 2.5 refreshes a second that was 0.6-0.9 of a
-core, on a machine whose other core trains; measured by bench/dashboard_speed.py, the dashboard
-then trained at 0.70 of the engine's speed alone. A request to this route and the panel's own
-update in place cost a fraction of that.
+Why: every run of a Streamlit fragment, however little it changes, costs the browser a large
+share of its main thread in Streamlit's own redrawing, on a machine whose other core trains; a
+request to this route and the panel's own update in place cost a fraction of that (README,
+"How the dashboard stays live", and bench/dashboard_speed.py).
 
 Each session's lab is registered under a token of its own (unguessable, 128 bits), which the page
 hands to its panel; the route answers only for a registered lab, and forgets it when the session
@@ -24,8 +23,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from rnnlab.figures import UNITS, X_AXES, loss_figure
-from rnnlab.lab import VALIDATION_EVERY_CHARS, Lab, LiveSnapshot
+from rnnlab.schedule import VALIDATION_EVERY_CHARS
+
+from .figures import UNITS, X_AXES, loss_figure
+from .session import Lab, LiveSnapshot
 
 FEED_PREFIX = "/rnnlab/live"
 
@@ -60,7 +61,7 @@ def stat_rows(live: LiveSnapshot) -> list[list[str]]:
         [
             "Smoothed loss",
             f"{stats['smooth_loss']:.2f}",
-            f"Nats per chunk of {live.curve.config.seq_length} characters, as the classic "
+            f"Nats per chunk of {live.state.config.seq_length} characters, as the classic "
             "prints it.",
         ],
         [
@@ -80,7 +81,7 @@ def stat_rows(live: LiveSnapshot) -> list[list[str]]:
 def panel_content(live: LiveSnapshot, units: str, x_axis: str, show_runs: bool) -> dict:
     """What the panel draws: stats, the loss figure (plotly JSON), the latest sample and the
     timeline (newest first). The chart keeps a person's zoom while units and x axis stay."""
-    figure = loss_figure(live.curve, live.runs, units, x_axis, show_runs)
+    figure = loss_figure(live.state, live.runs, units, x_axis, show_runs)
     figure.update_layout(uirevision=f"{units}/{x_axis}")
     s = live.sample_settings
     return {
@@ -103,10 +104,7 @@ def poll(token: str, units: str, x_axis: str, show_runs: bool) -> dict | None:
     lab = _labs.get(token)
     if lab is None:
         return None
-    with lab.lock:
-        lab.sync()
-        live = lab.snapshot()
-    return panel_content(live, units, x_axis, show_runs)
+    return panel_content(lab.snapshot(), units, x_axis, show_runs)
 
 
 def _answer(request: Request) -> JSONResponse:

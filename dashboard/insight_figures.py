@@ -18,8 +18,8 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from .health import SATURATION_THRESHOLD, HealthLog
-from .insight import (
+from rnnlab.health import SATURATION_THRESHOLD, HealthLog
+from rnnlab.insight import (
     DrawnText,
     SnippetTrace,
     hidden_histogram,
@@ -27,7 +27,7 @@ from .insight import (
     top_k_predictions,
     weight_histograms,
 )
-from .text import Vocab
+from rnnlab.text import Vocab
 
 NEWLINE_MARK, SPACE_MARK, TAB_MARK = "⏎", "·", "⇥"
 # ASCII punctuation html.escape leaves alone but Markdown acts on; written as numeric character

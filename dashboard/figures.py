@@ -1,4 +1,4 @@
-"""Plotly figures for the training view, as plain functions of the engine's state."""
+"""The loss chart, as a plain function of a run's TrainerState (and earlier runs)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from .config import Config
-from .lab import CurveSnapshot, Run, initial_config, per_iteration
-from .trainer import Trainer
+from rnnlab.config import Config
+from rnnlab.state import SettingChange, TrainerState, initial_config, per_iteration
+
+from .session import Run
 
 # Points per trace: a chart some 800 px wide shows no more, and while playing every point is sent
 # and drawn again twice a second, by a browser that often shares the machine with the training.
@@ -21,7 +22,7 @@ MAX_EVENT_MARKERS = 20
 
 
 def loss_figure(
-    trainer: Trainer | CurveSnapshot,
+    state: TrainerState,
     runs: list[Run] = (),
     units: str = UNITS[0],
     x_axis: str = X_AXES[0],
@@ -50,9 +51,9 @@ def loss_figure(
                     line={"color": RUN_COLOURS[k % len(RUN_COLOURS)], "dash": "dash", "width": 1.5},
                 )
             )
-    start = initial_config(trainer.config, trainer.events)
+    start = initial_config(state.config, state.events)
     x, raw, smooth = _series(
-        trainer.config, trainer.events, trainer.losses, trainer.smooth_losses, units, x_axis
+        state.config, state.events, state.losses, state.smooth_losses, units, x_axis
     )
     keep = _downsample(len(x))
     fig.add_trace(
@@ -73,14 +74,14 @@ def loss_figure(
             line={"color": "#1f77b4", "width": 3},
         )
     )
-    if trainer.validation_history:
-        iterations = np.array([i for i, _ in trainer.validation_history])
-        nats_per_char = np.array([v for _, v in trainer.validation_history])
+    if len(state.validation):
+        iterations = state.validation[:, 0].astype(np.int64)
+        nats_per_char = state.validation[:, 1]
         index = np.clip(iterations - 1, 0, max(len(x) - 1, 0))
         vx = x[index] if len(x) else iterations
-        seq = per_iteration(
-            trainer.config, trainer.events, "seq_length", max(trainer.iteration, 1)
-        )[index]
+        seq = per_iteration(state.config, state.events, "seq_length", max(state.iteration, 1))[
+            index
+        ]
         vy = nats_per_char / math.log(2) if units == UNITS[1] else nats_per_char * seq
         fig.add_trace(
             go.Scatter(
@@ -91,14 +92,14 @@ def loss_figure(
                 marker={"color": "#d62728", "size": 7, "symbol": "diamond"},
             )
         )
-    for event in trainer.events[-MAX_EVENT_MARKERS:]:
-        at = event["iteration"]
+    for event in state.events[-MAX_EVENT_MARKERS:]:
+        at = event.iteration
         # Where the run was when the setting changed, so the line stays put as training goes on.
         event_x = x[min(at, len(x)) - 1] if len(x) and at > 0 else 0
         fig.add_vline(
             x=event_x,
             line={"color": "#ff7f0e", "dash": "dot", "width": 1},
-            annotation_text=f"{_short(event['name'])} {event['old']:g}→{event['new']:g}",
+            annotation_text=f"{_short(event.name)} {event.old:g}→{event.new:g}",
             annotation_position="top",
             annotation_font_size=10,
         )
@@ -115,7 +116,7 @@ def loss_figure(
 
 def _series(
     config: Config,
-    events: list[dict],
+    events: tuple[SettingChange, ...],
     losses: np.ndarray,
     smooth: np.ndarray,
     units: str,

@@ -1,10 +1,10 @@
 """The Training view's live panel: stats, loss chart, latest sample and the timeline of samples,
 drawn by one page of our own (live_panel/index.html) that updates in place, and that while playing
-fetches its own updates from the app's server (ui/live_feed.py).
+fetches its own updates from the app's server (dashboard/live_feed.py).
 
 Why not st.plotly_chart: Streamlit builds a changed chart anew on every redraw, which while playing
-(2.5 redraws a second) cost the browser a third of a core, on a machine whose other core trains;
-and no zoom or hover outlasted the next redraw. This page keeps one chart and hands it each new
+costs the browser much of a core, on a machine whose other core trains; and no zoom or hover
+outlasted the next redraw. This page keeps one chart and hands it each new
 figure with Plotly.react, so the person's zoom survives the updates, and it redraws the sample and
 the timeline only when they change. Untrusted text (samples, the prime) is set as text, never HTML.
 """
@@ -35,7 +35,7 @@ def _declare() -> tuple:
 
 
 def live_panel(content: dict, *, feed_url: str, poll_seconds: float, key: str) -> None:
-    """Draw (or update in place) the panel with `content` (ui.live_feed.panel_content). While
+    """Draw (or update in place) the panel with `content` (dashboard.live_feed.panel_content). While
     content["playing"], the panel asks feed_url for new content every poll_seconds itself, and
     when the answer says playing has stopped (a divergence), it asks Streamlit for a rerun."""
     panel, plotly_js = _declare()

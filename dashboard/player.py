@@ -1,0 +1,369 @@
+"""Play: a run trained in a process of its own, mirrored back into the session a few times a second.
+
+Why a process: in the web server's process, training and the page's drawing share one
+interpreter lock, and every redraw holds the training up. So Play starts a fresh interpreter
+(`python -m dashboard.player`) that runs the engine's Schedule on a Trainer built from the
+session's TrainerState, in slices of PLAY_SLICE_SECONDS. Between slices it answers questions.
+
+The session always asks and the child always answers, one message for one question, so nothing
+piles up when nobody looks. The messages are the dataclasses below, pickled over the child's
+standard input and output (portable: no sockets or inherited descriptors):
+
+    Start                       -> (nothing: the child starts training)
+    Sync                        -> Progress (a TrainerDelta, new timeline entries, speed, and
+                                   when asked the latest sample, the parameters, a save point)
+                                   or Stopped (when training stopped by itself)
+    ChangeSetting(name, value)  -> Done
+    Stop                        -> Stopped (the whole TrainerState); the child ends
+A child that fails answers Failed(message) and ends. A child not asked anything for
+`idle_timeout` seconds (the tab was closed) stops training and waits, keeping the model; when its
+standard input closes (the server is gone) it ends.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from rnnlab.sampling import SampleSettings
+from rnnlab.schedule import Schedule, TimelineEntry
+from rnnlab.state import Marks, TrainerDelta, TrainerState
+from rnnlab.trainer import Trainer
+
+# Between slices the child answers questions, so a question waits at most one slice (plus one
+# iteration); shorter slices make the page's sync wait less, at the cost of more looks.
+PLAY_SLICE_SECONDS = 0.015
+# How long the session waits for an answer before it gives the child up as hung. One slice is
+# at most one iteration over its time budget, and the largest models take well under a second.
+ANSWER_TIMEOUT = 60.0
+
+
+class PlayerFailed(RuntimeError):
+    """The child process failed, hung or vanished."""
+
+
+# ---------------------------------------------------------------------------------- messages
+@dataclass(frozen=True)
+class Start:
+    text: str
+    state: TrainerState
+    timeline: tuple[TimelineEntry, ...]
+    temperature: float  # of the milestone samples
+    training_seconds: float
+    chars_per_second: float
+    idle_timeout: float
+
+
+@dataclass(frozen=True)
+class Sync:
+    marks: Marks  # of the session's mirror
+    timeline: int  # timeline entries the session holds
+    with_model: bool  # send the parameters and hidden state
+    sample: SampleSettings | None  # draw a new latest sample with these settings
+    save_point: bool  # send the whole state too
+
+
+@dataclass(frozen=True)
+class Progress:
+    delta: TrainerDelta
+    new_timeline: tuple[TimelineEntry, ...]
+    training_seconds: float
+    chars_per_second: float
+    sample: str | None = None
+    state: TrainerState | None = None
+
+
+@dataclass(frozen=True)
+class ChangeSetting:
+    name: str  # "learning_rate", "seq_length" or "temperature" (of the milestone samples)
+    value: float
+
+
+@dataclass(frozen=True)
+class Done:
+    pass
+
+
+@dataclass(frozen=True)
+class Stop:
+    pass
+
+
+@dataclass(frozen=True)
+class Stopped:
+    state: TrainerState
+    timeline: tuple[TimelineEntry, ...]
+    training_seconds: float
+    chars_per_second: float
+    divergence: str | None  # why training stopped by itself, if it did
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: str
+
+
+@dataclass(frozen=True)
+class SyncAnswer:
+    """What Player.sync returns: progress while playing, or the whole state once stopped."""
+
+    progress: Progress | None = None
+    stopped: Stopped | None = None
+
+
+def write_message(stream: BinaryIO, message: object) -> int:
+    """Write one message (8-byte length, then the pickle); returns the bytes written."""
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(len(data).to_bytes(8, "little") + data)
+    stream.flush()
+    return 8 + len(data)
+
+
+def read_message(stream: BinaryIO) -> tuple[object, int]:
+    """The next message and its size in bytes; EOFError when the stream has ended."""
+    header = stream.read(8)
+    if len(header) < 8:
+        raise EOFError("the stream ended")
+    size = int.from_bytes(header, "little")
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the stream ended inside a message")
+    return pickle.loads(data), 8 + size
+
+
+def _read_into(stream: BinaryIO, inbox: queue.Queue) -> None:
+    """Put (message, size) into `inbox` until the stream ends; then an EOFError."""
+    try:
+        while True:
+            inbox.put(read_message(stream))
+    except (EOFError, OSError, pickle.UnpicklingError) as error:
+        inbox.put((EOFError(str(error)), 0))
+
+
+# ---------------------------------------------------------------------------- the parent's side
+class Player:
+    """The session's side: a child process training a copy of one run.
+
+    Not thread-safe by itself; the session calls it holding its lock. `bytes_sent` and
+    `bytes_received` count each message's size (for the benchmarks).
+    """
+
+    def __init__(
+        self, text: str, state: TrainerState, schedule: Schedule, idle_timeout: float
+    ) -> None:
+        # A fresh interpreter (a fraction of a second to start), not multiprocessing: its spawn
+        # and forkserver run the parent's main script again in the child, and fork copies a web
+        # server's threads' locks in whatever state they are.
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "dashboard.player"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=_child_environment(),
+            # On POSIX a session of its own is a scheduling group of its own (Linux autogroups),
+            # so training gets a fair share of the CPU against a browser's many threads.
+            start_new_session=True,
+        )
+        self._answers: queue.Queue = queue.Queue()
+        threading.Thread(
+            target=_read_into, args=(self._process.stdout, self._answers), daemon=True
+        ).start()
+        self.bytes_sent: list[int] = []
+        self.bytes_received: list[int] = []
+        start = Start(
+            text,
+            state,
+            tuple(schedule.timeline),
+            schedule.temperature,
+            schedule.training_seconds,
+            schedule.chars_per_second,
+            idle_timeout,
+        )
+        try:
+            self.bytes_sent.append(write_message(self._process.stdin, start))
+        except OSError as error:
+            self.kill()
+            raise PlayerFailed(f"the training process could not start ({error!r})") from error
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def sync(
+        self,
+        marks: Marks,
+        timeline: int,
+        with_model: bool,
+        sample: SampleSettings | None,
+        save_point: bool,
+    ) -> SyncAnswer:
+        """What changed since `marks` (and `timeline` entries); once the child has stopped by
+        itself (a divergence, or nobody asked for a long time), its whole state."""
+        answer = self._ask(Sync(marks, timeline, with_model, sample, save_point))
+        if isinstance(answer, Stopped):
+            self._end()
+            return SyncAnswer(stopped=answer)
+        return SyncAnswer(progress=answer)
+
+    def change_setting(self, name: str, value: float) -> None:
+        """Change a live setting in the child (the session has checked the value already)."""
+        self._ask(ChangeSetting(name, value))
+
+    def stop(self) -> Stopped:
+        """Stop training and take the child's whole state back; the child ends."""
+        answer = self._ask(Stop())
+        self._end()
+        return answer
+
+    def kill(self) -> None:
+        for stream in (self._process.stdin, self._process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        if self.alive:
+            self._process.kill()
+        self._process.wait(timeout=5)
+
+    def _ask(self, question: object) -> object:
+        try:
+            self.bytes_sent.append(write_message(self._process.stdin, question))
+            answer, size = self._answers.get(timeout=ANSWER_TIMEOUT)
+        except queue.Empty:
+            self.kill()
+            raise PlayerFailed(f"no answer within {ANSWER_TIMEOUT:g} s") from None
+        except OSError as error:
+            self.kill()
+            raise PlayerFailed(f"the training process ended unexpectedly ({error!r})") from error
+        if isinstance(answer, EOFError):
+            self.kill()
+            raise PlayerFailed("the training process ended unexpectedly")
+        if isinstance(answer, Failed):
+            self.kill()
+            raise PlayerFailed(answer.message)
+        self.bytes_received.append(size)
+        return answer
+
+    def _end(self) -> None:
+        self._process.stdin.close()
+        self._process.wait(timeout=5)  # it ends right after its last answer
+
+
+def _child_environment() -> dict[str, str]:
+    """The parent's environment, with this copy of the project first on the child's path."""
+    env = dict(os.environ)
+    project = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [project, env.get("PYTHONPATH")]))
+    return env
+
+
+# ------------------------------------------------------------------------------ the child
+def serve(inbox_stream: BinaryIO, outbox: BinaryIO) -> None:
+    """The child's main loop: train between questions, answer each one."""
+    inbox: queue.Queue = queue.Queue()
+    threading.Thread(target=_read_into, args=(inbox_stream, inbox), daemon=True).start()
+    try:
+        _serve(inbox, outbox)
+    except (EOFError, OSError):
+        return  # the session is gone: nobody is left to answer
+    except BaseException:  # report, so that the session can say what happened
+        try:
+            write_message(outbox, Failed(traceback.format_exc(limit=1).strip().splitlines()[-1]))
+        except OSError:
+            pass
+
+
+def _serve(inbox: queue.Queue, outbox: BinaryIO) -> None:
+    start, _ = inbox.get()
+    if not isinstance(start, Start):
+        raise EOFError("no Start message")
+    trainer = Trainer.from_state(start.text, start.state)
+    schedule = Schedule(trainer, start.timeline, start.temperature)
+    schedule.training_seconds = start.training_seconds
+    schedule.chars_per_second = start.chars_per_second
+    playing, divergence = True, None
+    asked_at = time.monotonic()
+    while True:
+        if time.monotonic() - asked_at > start.idle_timeout:
+            playing = False
+        # Answer every question waiting; when not training, wait for the next one.
+        while not playing or not inbox.empty():
+            question, _ = inbox.get()
+            asked_at = time.monotonic()
+            if isinstance(question, EOFError):
+                raise question
+            if isinstance(question, Stop) or (isinstance(question, Sync) and not playing):
+                write_message(outbox, _stopped(schedule, divergence))
+                return
+            if isinstance(question, Sync):
+                write_message(outbox, _progress(schedule, question))
+            elif isinstance(question, ChangeSetting):
+                _change_setting(schedule, question)
+                write_message(outbox, Done())
+            else:
+                raise TypeError(f"unexpected message {type(question).__name__}")
+        report = schedule.train(seconds=PLAY_SLICE_SECONDS)
+        if report.divergence:
+            playing, divergence = False, report.divergence
+
+
+def _progress(schedule: Schedule, question: Sync) -> Progress:
+    t = schedule.trainer
+    sample = None
+    if question.sample is not None:
+        s = question.sample
+        sample = t.sample(s.length, prime=s.prime or None, temperature=s.temperature)
+    return Progress(
+        delta=t.delta(question.marks, with_model=question.with_model),
+        new_timeline=tuple(schedule.timeline[question.timeline :]),
+        training_seconds=schedule.training_seconds,
+        chars_per_second=schedule.chars_per_second,
+        sample=sample,
+        state=t.state() if question.save_point else None,
+    )
+
+
+def _change_setting(schedule: Schedule, change: ChangeSetting) -> None:
+    if change.name == "temperature":
+        schedule.temperature = change.value
+    elif change.name in ("learning_rate", "seq_length"):
+        getattr(schedule.trainer, f"set_{change.name}")(change.value)
+    else:
+        raise ValueError(f"unknown setting {change.name!r}")
+
+
+def _stopped(schedule: Schedule, divergence: str | None) -> Stopped:
+    return Stopped(
+        schedule.trainer.state(),
+        tuple(schedule.timeline),
+        schedule.training_seconds,
+        schedule.chars_per_second,
+        divergence,
+    )
+
+
+if __name__ == "__main__":
+    # Messages must be made by the importable dashboard.player (the parent unpickles them by
+    # that name), not by this __main__ copy of the module.
+    from dashboard.player import serve as serve_parent
+
+    # Only messages go to standard output: anything printed goes to standard error instead.
+    messages_out = sys.stdout.buffer
+    sys.stdout = sys.stderr
+    serve_parent(sys.stdin.buffer, messages_out)
+    sys.stderr.flush()
+    # Not a normal shutdown: the thread reading standard input may still be blocked in a read,
+    # which the interpreter's finalisation would wait on.
+    os._exit(0)

@@ -1,0 +1,435 @@
+"""One dashboard session: the text, the live run, earlier runs, the latest sample, messages.
+
+The page keeps exactly one `Lab` per browser session and only wires widgets to its methods and
+draws what `snapshot()` returns. Every public method takes the lab's lock itself (the page's
+script thread, widget callbacks and the live feed's requests may come at once), and either
+succeeds completely or raises ValueError with the lab exactly as it was.
+
+While playing, a child process trains (dashboard/player.py) and the lab's trainer is a mirror of
+it, brought up to date by every snapshot().
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnlab.config import Config
+from rnnlab.corpora import Corpus
+from rnnlab.insight import DrawnText, SnippetTrace, run_snippet, sample_side_by_side
+from rnnlab.sampling import SampleSettings
+from rnnlab.schedule import Schedule, TimelineEntry, TrainReport
+from rnnlab.state import (
+    LIVE_SETTINGS,
+    SettingChange,
+    TrainerState,
+    bits_per_char,
+    initial_config,
+    per_iteration,
+)
+from rnnlab.trainer import Trainer
+
+from .player import Player, PlayerFailed
+
+# Hyperparameters that shape the model: changing them needs a new model (a new run).
+STRUCTURAL = ("hidden_size", "batch_size", "seed", "val_fraction")
+# While playing, the player draws the latest sample at most this often: a person reads a
+# 300-character sample in no less, and each costs the training a few milliseconds.
+PLAY_SAMPLE_EVERY = 1.0
+# While playing, the player hands over its whole state this often, so that if it fails the run
+# goes on from there rather than from where Play was pressed.
+PLAY_SAVE_POINT_EVERY = 30.0
+# A player nobody has looked at for this long stops by itself (the browser tab was closed). Long
+# enough for a background tab, which browsers let refresh only about once a minute.
+PLAY_IDLE_TIMEOUT = 150.0
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run kept for comparison: what it was trained with and how its loss went."""
+
+    number: int
+    corpus_name: str
+    config: Config  # as the run started
+    losses: np.ndarray
+    smooth_losses: np.ndarray
+    validation_history: list[tuple[int, float]]
+    events: tuple[SettingChange, ...]
+
+    @property
+    def label(self) -> str:
+        return f"Run {self.number}: {run_label(self.config)}"
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """Everything the views draw, taken in one moment under the lab's lock."""
+
+    state: TrainerState
+    stats: dict[str, float | int | None]
+    runs: tuple[Run, ...]
+    timeline: tuple[TimelineEntry, ...]
+    latest_sample: str
+    sample_settings: SampleSettings
+    playing: bool
+    corpus: Corpus
+
+
+def run_label(config: Config) -> str:
+    return (
+        f"H={config.hidden_size} T={config.seq_length} lr={config.learning_rate:g} "
+        f"B={config.batch_size} seed={config.seed}"
+    )
+
+
+class Lab:
+    def __init__(self, corpus: Corpus, config: Config):
+        self.lock = threading.RLock()
+        self.corpus = corpus
+        self.trainer = Trainer(corpus.text, config)
+        self.sample_settings = SampleSettings()
+        self.runs: tuple[Run, ...] = ()
+        self.run_number = 1
+        self.latest_sample = ""
+        self.pending_corpus: Corpus | None = None  # a text chosen or uploaded, not yet applied
+        self._schedule = Schedule(self.trainer)
+        self._messages: list[tuple[str, str]] = []  # (kind, text) for the page to show once
+        self._player: Player | None = None
+        self._play_save_point: TrainerState | None = None  # while playing: where to go on from
+        self._sampled_at = self._saved_at = 0.0
+        self.refresh_sample()
+
+    # ---------------------------------------------------------------------------- reading
+    @property
+    def playing(self) -> bool:
+        return self._player is not None
+
+    @property
+    def timeline(self) -> tuple[TimelineEntry, ...]:
+        return tuple(self._schedule.timeline)
+
+    @property
+    def training_seconds(self) -> float:
+        return self._schedule.training_seconds
+
+    def snapshot(self, with_model: bool = False) -> LiveSnapshot:
+        """What the views draw, brought up to date with the player first while playing.
+
+        with_model: the views that show the model itself (parameters, hidden state) need its
+        latest parameters from the player; the loss chart and the stats do not.
+        """
+        with self.lock:
+            self._sync(with_model)
+            return LiveSnapshot(
+                self.trainer.state(),
+                self._stats(),
+                self.runs,
+                self.timeline,
+                self.latest_sample,
+                self.sample_settings,
+                self.playing,
+                self.corpus,
+            )
+
+    def take_messages(self) -> list[tuple[str, str]]:
+        """Messages for the page since it last asked ("error" or "success", text), each once."""
+        with self.lock:
+            messages, self._messages = self._messages, []
+            return messages
+
+    def notify(self, kind: str, text: str) -> None:
+        with self.lock:
+            self._messages.append((kind, text))
+
+    def pending_changes(self, wanted: Config, corpus: Corpus | None) -> list[str]:
+        """Human-readable differences that need a new run to take effect."""
+        current = self.trainer.config
+        changes = [
+            f"{name.replace('_', ' ')}: {getattr(current, name)} → {getattr(wanted, name)}"
+            for name in STRUCTURAL
+            if name != "seed" and getattr(wanted, name) != getattr(current, name)
+        ]
+        if wanted.seed is not None and wanted.seed != current.seed:
+            changes.append(f"seed: {current.seed} → {wanted.seed}")
+        if corpus is not None and corpus != self.corpus:
+            changes.append(f"text: {self.corpus.name} → {corpus.name}")
+        return changes
+
+    def run_snippet(self, text: str) -> SnippetTrace:
+        """The model (as of the last snapshot) run over `text`; ValueError for unknown text."""
+        with self.lock:
+            return run_snippet(self.trainer, None, text)
+
+    def sample_side_by_side(self, n: int = 200) -> tuple[DrawnText, DrawnText]:
+        """A sample at the sample settings' temperature beside the greedy one, same start."""
+        with self.lock:
+            s = self.sample_settings
+            return sample_side_by_side(
+                self.trainer,
+                n=n,
+                prime=s.prime or None,
+                temperature=s.temperature or 1.0,
+                seed=self.trainer.iteration,
+            )
+
+    # ------------------------------------------------------------------------------- runs
+    def offer_text(self, corpus: Corpus | None) -> None:
+        """A text to train on from the next new run (None: keep the current one)."""
+        with self.lock:
+            self.pending_corpus = corpus
+
+    def withdraw_uploaded_text(self) -> None:
+        """The uploaded file was removed: so is the text it offered, if it is still pending."""
+        with self.lock:
+            if self.pending_corpus is not None and self.pending_corpus.source == "upload":
+                self.pending_corpus = None
+
+    def new_run(self, config: Config, corpus: Corpus | None = None) -> None:
+        """Start a new run (Reset / Apply); the current one is kept for comparison.
+
+        The new trainer is built first, so a config that does not fit the text raises ValueError
+        and leaves the current run untouched.
+        """
+        with self.lock:
+            corpus = corpus or self.corpus
+            trainer = Trainer(corpus.text, config)
+            self._stop_player()  # the run is archived as the player left it
+            self._archive_current()
+            self.corpus, self.trainer = corpus, trainer
+            self.pending_corpus = None
+            self.run_number += 1
+            s = self.sample_settings
+            if not set(s.prime) <= set(trainer.vocab.chars):
+                # A prime written for the old text can hold characters the new model cannot read.
+                self.sample_settings = SampleSettings(s.length, s.temperature, "")
+            self._schedule = Schedule(trainer, temperature=self.sample_settings.temperature)
+            self.refresh_sample()
+
+    def load_checkpoint(self, data: bytes) -> None:
+        """Resume from checkpoint bytes made on this corpus; ValueError leaves all as it was."""
+        with self.lock:
+            trainer = Trainer.load(io.BytesIO(data), self.corpus.text)
+            self._stop_player()
+            self._archive_current()
+            self.trainer = trainer
+            self.run_number += 1
+            self._schedule = Schedule(trainer, temperature=self.sample_settings.temperature)
+            self.refresh_sample()
+
+    def checkpoint_bytes(self) -> bytes:
+        """The model as a .npz checkpoint; while playing, as of the last snapshot."""
+        with self.lock:
+            buffer = io.BytesIO()
+            self.trainer.save(buffer)
+            return buffer.getvalue()
+
+    def history_csv(self) -> str:
+        """The live run's history, one row per iteration, as CSV text."""
+        with self.lock:
+            return history_csv(self.trainer.state())
+
+    def _archive_current(self) -> None:
+        t = self.trainer
+        if t.iteration == 0:
+            return
+        self.runs = self.runs + (
+            Run(
+                number=self.run_number,
+                corpus_name=self.corpus.name,
+                config=initial_config(t.config, t.events),
+                losses=t.losses,
+                smooth_losses=t.smooth_losses,
+                validation_history=t.validation_history,
+                events=t.events,
+            ),
+        )
+
+    # ---------------------------------------------------------------------- live settings
+    # Each is checked on the lab's own trainer first (ValueError leaves all as it was), then,
+    # while playing, passed on to the player's.
+    def set_learning_rate(self, learning_rate: float) -> None:
+        with self.lock:
+            self.trainer.set_learning_rate(learning_rate)
+            self._tell_player("learning_rate", learning_rate)
+
+    def set_seq_length(self, seq_length: int) -> None:
+        with self.lock:
+            self.trainer.set_seq_length(seq_length)
+            self._tell_player("seq_length", seq_length)
+
+    def set_sample_settings(self, length: int, temperature: float, prime: str) -> None:
+        """Change how samples are drawn; ValueError for values out of range or a prime with
+        characters the model does not know."""
+        settings = SampleSettings(length, temperature, prime)
+        with self.lock:
+            if prime:
+                self.trainer.vocab.encode(prime)  # raises ValueError naming unknown characters
+            self.sample_settings = settings
+            self._schedule.temperature = temperature
+            self._tell_player("temperature", temperature)
+            self._sampled_at = 0.0  # draw it again now
+            if not self.playing:
+                self.refresh_sample()
+
+    # ----------------------------------------------------------------------------- training
+    def train(
+        self,
+        iterations: int | None = None,
+        seconds: float | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> TrainReport:
+        """Train here (pausing first): Step and Train N. A divergence is reported, with the
+        trainer rolled back, and told to the page."""
+        with self.lock:
+            self._stop_player()
+            report = self._schedule.train(iterations, seconds, on_progress)
+            if report.divergence:
+                self._messages.append(("error", f"Training paused. {report.divergence}"))
+            self.refresh_sample()
+            return report
+
+    def play(self) -> None:
+        """Train in a process of its own until pause(), a divergence, or nobody looks any more."""
+        with self.lock:
+            if self._player is None:
+                self._play_save_point, self._saved_at = self.trainer.state(), time.monotonic()
+                self._player = Player(
+                    self.corpus.text,
+                    self._play_save_point,
+                    self._schedule,
+                    PLAY_IDLE_TIMEOUT,
+                )
+
+    def pause(self) -> None:
+        """Stop playing. Once this returns, the lab holds the player's whole state, exactly."""
+        with self.lock:
+            self._stop_player()
+
+    def _stop_player(self) -> None:
+        player, self._player = self._player, None
+        if player is None:
+            return
+        try:
+            self._take_back(player.stop())
+        except PlayerFailed as failure:
+            self._player_failed(failure)
+
+    def _sync(self, with_model: bool) -> None:
+        """While playing, bring the mirror up to date with the player (which also tells it that
+        someone is looking). When the player has stopped by itself, take its state back."""
+        if self._player is None:
+            return
+        now = time.monotonic()
+        sample = self.sample_settings if now - self._sampled_at >= PLAY_SAMPLE_EVERY else None
+        whole = now - self._saved_at >= PLAY_SAVE_POINT_EVERY
+        try:
+            answer = self._player.sync(
+                self.trainer.marks(), len(self._schedule.timeline), with_model, sample, whole
+            )
+        except PlayerFailed as failure:
+            self._player = None
+            self._player_failed(failure)
+            return
+        if answer.stopped is not None:
+            self._player = None
+            self._take_back(answer.stopped)
+            return
+        progress = answer.progress
+        self.trainer.apply_delta(progress.delta)
+        self._schedule.timeline.extend(progress.new_timeline)
+        self._schedule.training_seconds = progress.training_seconds
+        self._schedule.chars_per_second = progress.chars_per_second
+        if progress.sample is not None:
+            self.latest_sample, self._sampled_at = progress.sample, now
+        if progress.state is not None:
+            self._play_save_point, self._saved_at = progress.state, now
+
+    def _take_back(self, stopped) -> None:
+        self.trainer.load_state(stopped.state)
+        self._schedule.timeline = list(stopped.timeline)
+        self._schedule.training_seconds = stopped.training_seconds
+        self._schedule.chars_per_second = stopped.chars_per_second
+        if stopped.divergence:
+            self._messages.append(("error", f"Training paused. {stopped.divergence}"))
+        self.refresh_sample()
+
+    def _tell_player(self, name: str, value: float) -> None:
+        if self._player is None:
+            return
+        try:
+            self._player.change_setting(name, value)
+        except PlayerFailed as failure:
+            self._player = None
+            self._player_failed(failure)
+
+    def _player_failed(self, failure: PlayerFailed) -> None:
+        """Go on from the player's last whole state (its last save point, or where Play was
+        pressed), with the live settings as they are now."""
+        save_point, settings = self._play_save_point, self.trainer.config
+        self.trainer.load_state(save_point)
+        for name in LIVE_SETTINGS:
+            getattr(self.trainer, f"set_{name}")(getattr(settings, name))
+        self._schedule.timeline = [
+            e for e in self._schedule.timeline if e.iteration <= save_point.iteration
+        ]
+        self._messages.append(
+            (
+                "error",
+                f"Training paused. The training process failed ({failure}). The model is as it "
+                f"was at iteration {save_point.iteration:,}.",
+            )
+        )
+        self.refresh_sample()
+
+    # ----------------------------------------------------------------------------- sampling
+    def refresh_sample(self) -> None:
+        with self.lock:
+            s = self.sample_settings
+            self._sampled_at = time.monotonic()
+            self.latest_sample = self.trainer.sample(
+                s.length, prime=s.prime or None, temperature=s.temperature
+            )
+
+    # -------------------------------------------------------------------------------- stats
+    def _stats(self) -> dict[str, float | int | None]:
+        t = self.trainer
+        val = t.validation_history[-1][1] if len(t.validation_history) else None
+        return {
+            "iteration": t.iteration,
+            "epochs": t.epochs,
+            "chars_seen": t.chars_seen,
+            "chars_per_second": self._schedule.chars_per_second,
+            "parameters": t.param_count,
+            "smooth_loss": t.smooth_loss,
+            "bits_per_char": bits_per_char(t.smooth_loss, t.config.seq_length),
+            "val_nats_per_char": val,
+            "val_bits_per_char": None if val is None else val / math.log(2),
+        }
+
+
+def history_csv(state: TrainerState) -> str:
+    """A run's history, one row per iteration, as CSV text."""
+    n = state.iteration
+    seq = per_iteration(state.config, state.events, "seq_length", n)
+    lr = per_iteration(state.config, state.events, "learning_rate", n)
+    chars = np.cumsum(seq * state.config.batch_size)
+    validation = dict(state.validation_history)
+    lines = [
+        "iteration,chars_seen,seq_length,learning_rate,loss,smooth_loss,bits_per_char,"
+        "val_nats_per_char"
+    ]
+    for i in range(n):
+        val = validation.get(i + 1)
+        bits = state.losses[i] / seq[i] / math.log(2)
+        lines.append(
+            f"{i + 1},{int(chars[i])},{int(seq[i])},{lr[i]:g},"
+            f"{state.losses[i]:.6f},{state.smooth_losses[i]:.6f},"
+            f"{bits:.6f},{'' if val is None else f'{val:.6f}'}"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,152 @@
+"""A trainer's whole state as one immutable value, and the delta form that keeps a mirror of it.
+
+`Trainer.state()` hands out a `TrainerState`; `Trainer.from_state(text, state)` builds a trainer
+from one, and `trainer.load_state(state)` puts one back. Checkpoints encode this value, rollback
+snapshots are this value, and the play process hands it back at a pause. While playing, a mirror
+is kept up to date with `TrainerDelta`s: what changed since some `Marks`.
+
+Arrays in a state are read-only. The records (losses, validation, health) are views of the
+trainer's append-only histories, so taking a state costs one copy of the parameters and the
+optimizer memory, however long the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .config import Config
+
+# Settings that may change during a run (every other field of Config needs a new model).
+LIVE_SETTINGS = ("learning_rate", "seq_length")
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    """A live setting changed from `old` to `new`, in force from iteration `iteration + 1` on."""
+
+    iteration: int
+    name: str  # one of LIVE_SETTINGS
+    old: float
+    new: float
+
+    def __post_init__(self) -> None:
+        if self.name not in LIVE_SETTINGS:
+            raise ValueError(f"{self.name!r} is not a setting that changes during a run.")
+        if isinstance(self.iteration, bool) or not isinstance(self.iteration, int):
+            raise ValueError("A setting change's iteration must be a whole number.")
+        if self.iteration < 0:
+            raise ValueError("A setting change's iteration cannot be negative.")
+        for value in (self.old, self.new):
+            # Config checks the type and the range of each value.
+            Config().replace(**{self.name: value})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Any) -> SettingChange:
+        if not isinstance(values, dict) or set(values) != {"iteration", "name", "old", "new"}:
+            raise ValueError("A setting change needs exactly iteration, name, old and new.")
+        return cls(**values)
+
+
+@dataclass(frozen=True, eq=False)
+class TrainerState:
+    """Everything needed to go on training exactly, and to draw every view of a run.
+
+    P is the number of parameters, B the batch size, H the hidden size, n the iteration.
+    """
+
+    config: Config
+    vocab: str  # the sorted distinct characters of the text; ids index into it
+    params: np.ndarray  # (P,) the flat parameter buffer (layout: model.FlatParams)
+    optimizer_memory: np.ndarray  # (P,) Adagrad's sum of squared gradients
+    hidden: np.ndarray  # (B, H) each stream's hidden state
+    pointer: int  # where the streams read next, within their segment
+    iteration: int
+    chars_seen: int
+    smooth_loss: float
+    losses: np.ndarray  # (n,) raw loss of each iteration
+    smooth_losses: np.ndarray  # (n,)
+    validation: np.ndarray  # (m, 2) rows of (iteration, nats per character)
+    events: tuple[SettingChange, ...]
+    health: np.ndarray  # (k, W) rows of health.HealthLog
+    sample_rng: dict  # the sampler's bit generator state (numpy's own form)
+
+    @property
+    def validation_history(self) -> list[tuple[int, float]]:
+        return [(int(i), float(v)) for i, v in self.validation]
+
+    def initial_config(self) -> Config:
+        return initial_config(self.config, self.events)
+
+
+@dataclass(frozen=True)
+class Marks:
+    """How many entries of each record a mirror already holds."""
+
+    losses: int = 0
+    validation: int = 0
+    health: int = 0
+    rollbacks: int = 0  # rollbacks of the trainer seen so far: records before them may differ
+
+
+@dataclass(frozen=True, eq=False)
+class TrainerDelta:
+    """What changed in a trainer since some Marks: the new records and the current counters.
+
+    Records restart at `since` (not the Marks asked with) when the trainer rolled back past
+    them: a mirror first cuts its records to `since`, then appends. The parameters and hidden
+    state come only when asked for (the views that show the model), as they are most of the
+    bytes.
+    """
+
+    since: Marks  # where the new records start, and the trainer's rollback count
+    config: Config
+    events: tuple[SettingChange, ...]
+    pointer: int
+    iteration: int
+    chars_seen: int
+    smooth_loss: float
+    new_losses: np.ndarray  # (n,)
+    new_smooth_losses: np.ndarray  # (n,)
+    new_validation: np.ndarray  # (m, 2)
+    new_health: np.ndarray  # (k, W)
+    params: np.ndarray | None = None  # (P,)
+    hidden: np.ndarray | None = None  # (B, H)
+
+
+def frozen(array: np.ndarray) -> np.ndarray:
+    """A read-only copy of `array` as float64."""
+    copy = np.array(array, dtype=np.float64)
+    copy.flags.writeable = False
+    return copy
+
+
+def initial_config(config: Config, events: tuple[SettingChange, ...] | list) -> Config:
+    """The config a run started with, undoing the mid-run changes recorded in `events`."""
+    first: dict[str, float] = {}
+    for event in events:
+        first.setdefault(event.name, event.old)
+    return config.replace(**first)
+
+
+def per_iteration(
+    config: Config, events: tuple[SettingChange, ...] | list, name: str, n: int
+) -> np.ndarray:
+    """Value of live setting `name` used at each of n iterations, (n,), from the change events."""
+    values = np.full(n, getattr(initial_config(config, events), name), dtype=np.float64)
+    for event in events:
+        if event.name == name:
+            values[event.iteration :] = event.new
+    return values
+
+
+def bits_per_char(nats_per_chunk: float, seq_length: int) -> float:
+    """A loss summed over a chunk of seq_length characters, as bits per character."""
+    return nats_per_chunk / seq_length / math.log(2)
