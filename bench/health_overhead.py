@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
 import rnnlab  # noqa: E402
 from rnnlab.health import HealthLog  # noqa: E402
 
@@ -75,11 +77,17 @@ def main() -> None:
         )
     assert (trainers[on].losses == trainers[off].losses).all(), "recording changed training"
 
+    # One record, alone, on arrays of the sizes a step hands it: unclipped gradients of one chunk
+    # (T, B) and hidden states (T, B, H).
     trainer, log = trainers[off], HealthLog()
+    T, B, H = config.seq_length, config.batch_size, config.hidden_size
+    ids = np.random.default_rng(0).integers(0, trainer.vocab.size, size=(T + 1, B))
+    _, grads, _ = rnnlab.loss_and_grads(trainer.params, ids[:-1], ids[1:], np.zeros((H, B)), False)
+    hidden = np.tanh(np.random.default_rng(1).standard_normal((T, B, H)))
     calls = 5000
     start = time.process_time()
     for i in range(calls):
-        log.record(i, trainer._grads.views, trainer._workspace.hs[1:])
+        log.record(i, grads, hidden)
     record_us = (time.process_time() - start) / calls * 1e6
     step_us = 1e6 * config.seq_length * config.batch_size / statistics.median(cpu_rates[off])
     share = record_us / args.every / step_us

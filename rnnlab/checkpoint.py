@@ -117,11 +117,13 @@ def _decode(arrays: dict[str, np.ndarray]) -> TrainerState:
         )
     events = _json(arrays, "events")
     if not isinstance(events, list):
-        raise ValueError("The checkpoint's setting changes are not a list.")
+        raise ValueError("The checkpoint's events (setting changes) are not a list.")
     try:
         events = tuple(SettingChange.from_dict(event) for event in events)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"The checkpoint's setting changes are malformed: {error}") from error
+        raise ValueError(
+            f"The checkpoint's events (setting changes) are malformed: {error}"
+        ) from error
     sample_rng = _json(arrays, "sample_rng")
     if not isinstance(sample_rng, dict):
         raise ValueError("The checkpoint's random state is malformed.")

@@ -22,15 +22,14 @@ from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
 import rnnlab
+from rnnlab.schedule import VALIDATION_EVERY_CHARS, Schedule
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130  # what shells report for a process stopped by SIGINT
-# Validation loss is measured on at most this many held-out characters per log line, so logging
-# stays cheap on a large file.
-VALIDATION_CHARS = 20_000
 # Progress lines: smooth_loss is per chunk (nats summed over seq_length characters, as in the
-# classic); validation loss is per character, in nats and in bits.
+# classic); validation loss is per character, in nats and in bits, the latest measured (the
+# schedule measures it every --val-every characters trained, as the dashboard does).
 LOG_HEADER = "    iter  smooth_loss  val nats/char  bits/char     chars/s"
 # Training runs in blocks of at most this many iterations between checks for Ctrl-C.
 MAX_BLOCK = 10
@@ -95,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--sample-length", type=int, default=200, help="characters per sample (default 200)"
     )
     train.add_argument(
+        "--val-every",
+        type=int,
+        default=VALIDATION_EVERY_CHARS,
+        metavar="CHARS",
+        help=f"measure the validation loss after every CHARS characters trained (>= 1; default "
+        f"{VALIDATION_EVERY_CHARS:,})",
+    )
+    train.add_argument(
         "--temperature", type=float, default=1.0, help="sampling temperature (0: greedy; default 1)"
     )
     train.add_argument(
@@ -127,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _train(args: argparse.Namespace, out: TextIO) -> int:
     for name in ("steps", "log_every", "sample_every", "sample_length"):
         _require(getattr(args, name) >= 0, f"--{name.replace('_', '-')} cannot be negative")
+    _require(args.val_every >= 1, "--val-every must be at least 1")
     _require_temperature(args.temperature)
     if args.save:
         folder = os.path.dirname(os.path.abspath(args.save))
@@ -168,6 +176,7 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run(trainer: rnnlab.Trainer, args: argparse.Namespace, out: TextIO, ctrl_c: _CtrlC) -> None:
+    schedule = Schedule(trainer, keep_timeline=False, validation_every_chars=args.val_every)
     intervals = [n for n in (args.log_every, args.sample_every) if n]
     end = trainer.iteration + args.steps
     clock, chars = time.perf_counter(), trainer.chars_seen
@@ -176,7 +185,9 @@ def _run(trainer: rnnlab.Trainer, args: argparse.Namespace, out: TextIO, ctrl_c:
         block = min(
             [end - trainer.iteration, MAX_BLOCK] + [n - trainer.iteration % n for n in intervals]
         )
-        trainer.step(block)
+        report = schedule.train(iterations=block)
+        if report.divergence:
+            raise rnnlab.DivergenceError(report.divergence)
         if args.log_every and trainer.iteration % args.log_every == 0:
             now = time.perf_counter()
             speed = (trainer.chars_seen - chars) / max(now - clock, 1e-9)
@@ -190,7 +201,8 @@ def _run(trainer: rnnlab.Trainer, args: argparse.Namespace, out: TextIO, ctrl_c:
 
 
 def _log_line(trainer: rnnlab.Trainer, chars_per_second: float, out: TextIO) -> None:
-    nats = trainer.record_validation(max_chars=VALIDATION_CHARS)
+    history = trainer.validation_history
+    nats = history[-1][1] if history else None
     val = (
         (f"{nats:>13.4f}  {nats / math.log(2):>9.4f}")
         if nats is not None

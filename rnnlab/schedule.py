@@ -68,7 +68,8 @@ class Schedule:
     """A trainer with its timeline of milestone samples, validation cadence and speed.
 
     temperature: what milestone samples are drawn at (0 is taken as 1: a greedy sample would
-    repeat itself and say little about what the model learned).
+    repeat itself and say little about what the model learned). keep_timeline=False skips the
+    milestone samples. validation_every_chars: the validation cadence, in characters trained.
     """
 
     def __init__(
@@ -77,8 +78,12 @@ class Schedule:
         timeline: tuple[TimelineEntry, ...] | list[TimelineEntry] = (),
         temperature: float = 1.0,
         keep_timeline: bool = True,
+        validation_every_chars: int = VALIDATION_EVERY_CHARS,
     ):
+        if validation_every_chars < 1:
+            raise ValueError("Validation needs a cadence of at least one character.")
         self.trainer = trainer
+        self.validation_every_chars = validation_every_chars
         self.temperature = temperature
         self.keep_timeline = keep_timeline
         self.timeline: list[TimelineEntry] = list(timeline)
@@ -140,18 +145,19 @@ class Schedule:
         return max(1, size)
 
     def _iterations_to_validation(self) -> int:
-        """Iterations until the one that takes chars_seen past the next multiple of
-        VALIDATION_EVERY_CHARS (slices end there, so validation reads that iteration's model)."""
-        t = self.trainer
-        next_mark = (t.chars_seen // VALIDATION_EVERY_CHARS + 1) * VALIDATION_EVERY_CHARS
+        """Iterations until the one that takes chars_seen past the next multiple of the cadence
+        (slices end there, so validation reads that iteration's model)."""
+        t, every = self.trainer, self.validation_every_chars
+        next_mark = (t.chars_seen // every + 1) * every
         return -(-(next_mark - t.chars_seen) // t.config.chars_per_iteration)
 
     def _after_slice(self) -> None:
         t = self.trainer
         if self.keep_timeline and is_milestone(t.iteration):
             self._keep_sample()
-        # The last iteration took chars_seen past a multiple of VALIDATION_EVERY_CHARS.
-        if t.val_size and t.chars_seen % VALIDATION_EVERY_CHARS < t.config.chars_per_iteration:
+        # The last iteration took chars_seen past a multiple of the cadence.
+        every = self.validation_every_chars
+        if t.val_size and t.chars_seen % every < t.config.chars_per_iteration:
             t.record_validation(VALIDATION_CHARS)
 
     def _keep_sample(self) -> None:

@@ -242,6 +242,10 @@ class Trainer:
             self.hidden = np.array(delta.hidden)
         self._remember_at_rest()
 
+    def __reduce__(self):
+        # Pickled as its text and state: never its work buffers, gradients or snapshots.
+        return Trainer.from_state, (self.vocab.decode(self._data), self.state())
+
     # ----------------------------------------------------------------------------- properties
     @property
     def params(self) -> dict[str, np.ndarray]:
@@ -611,8 +615,10 @@ def _check_state(state: TrainerState, segment_length: int, vocab_size: int) -> N
             raise ValueError(f"The state's {name} must be a whole number.")
         if not low <= value <= high:
             raise ValueError(f"The state's {name} is {value}, outside {low}..{high}.")
-    if not isinstance(state.smooth_loss, float) or not math.isfinite(state.smooth_loss):
-        raise ValueError("The state's smoothed loss must be a finite number.")
+    if not isinstance(state.smooth_loss, float):
+        raise ValueError("The state's smooth_loss must be a number.")
+    if not math.isfinite(state.smooth_loss):
+        raise ValueError("The state's smooth_loss holds NaN or infinite values.")
     array("params", (P,))
     if (array("optimizer_memory", (P,)) < 0).any():
         raise ValueError("The state's Adagrad memory has negative values; it is corrupt.")
@@ -627,9 +633,15 @@ def _check_state(state: TrainerState, segment_length: int, vocab_size: int) -> N
                 f"The state's {name} record has iterations out of order or beyond {n}."
             )
     if not isinstance(state.events, tuple) or not all(
-        isinstance(event, SettingChange) and event.iteration <= n for event in state.events
+        isinstance(event, SettingChange) for event in state.events
     ):
-        raise ValueError(f"The state's setting changes must be SettingChanges up to iteration {n}.")
+        raise ValueError("The state's events must be a tuple of SettingChanges.")
+    for event in state.events:
+        if event.iteration > n:
+            raise ValueError(
+                f"The state's events hold a change at iteration {event.iteration}, after the "
+                f"state's own iteration {n}."
+            )
     try:
         np.random.default_rng().bit_generator.state = state.sample_rng
     except (TypeError, ValueError, KeyError) as error:

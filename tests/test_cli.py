@@ -58,6 +58,7 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Pat
     result = run(
         "train", text, "--hidden", 16, "--seq", 10, "--steps", 60, "--seed", 3, "--save", model,
         "--log-every", 20, "--sample-every", 30, "--sample-length", 25, "--val", 0.1,
+        "--val-every", 200,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return model, text
@@ -70,7 +71,7 @@ def test_train_logs_progress_samples_and_saves_where_asked(trained_model, tmp_pa
     trainer = rnnlab.Trainer.load(str(model), text.read_text(encoding="utf-8"))
     assert trainer.iteration == 60
     assert trainer.config.seed == 3 and trainer.config.hidden_size == 16
-    # Validation was measured at every log line.
+    # Validation was measured after every 200 characters trained: every 20 iterations of 10.
     assert [i for i, _ in trainer.validation_history] == [20, 40, 60]
 
 
@@ -78,6 +79,7 @@ def test_train_output_has_a_line_per_log_interval_and_indented_samples(text_file
     result = run(
         "train", text_file, "--hidden", 16, "--seq", 10, "--steps", 40, "--seed", 0,
         "--log-every", 10, "--sample-every", 20, "--sample-length", 30, "--val", 0.1,
+        "--val-every", 100,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -112,7 +114,8 @@ def test_help_shows_each_flags_range_from_config() -> None:
     for flag, field in cli.CONFIG_FLAGS.items():
         low, high = rnnlab.Config.range(field)
         assert f"--{flag}" in help_text
-        assert f"Range {cli._number(low)}..{cli._number(high)}" in help_text
+        shown = [f"{value:g}" if isinstance(value, float) else str(value) for value in (low, high)]
+        assert f"Range {shown[0]}..{shown[1]}" in help_text
 
 
 # ---------------------------------------------------------------------------------- sample
@@ -168,9 +171,20 @@ def test_text_too_short_for_the_sequence_length_is_a_one_line_error(tmp_path) ->
         (["--lr", "fast"], ["--lr"]),
         (["--steps", "-5"], ["--steps"]),
         (["--temperature", "-1"], ["--temperature"]),
+        (["--val-every", "0"], ["--val-every"]),
         (["--no-such-flag"], ["--no-such-flag"]),
     ],
-    ids=["hidden", "lr", "val", "batch-type", "lr-type", "steps", "temperature", "unknown"],
+    ids=[
+        "hidden",
+        "lr",
+        "val",
+        "batch-type",
+        "lr-type",
+        "steps",
+        "temperature",
+        "val-every",
+        "unknown",
+    ],
 )
 def test_out_of_range_flags_are_one_line_errors(
     text_file, capsys, flags: list[str], words: list[str]

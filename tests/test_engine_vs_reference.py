@@ -184,41 +184,41 @@ def test_data_pointer_wraps_at_same_iteration_with_fresh_hidden_state() -> None:
 
 
 # --------------------------------------------------------------------------- long run
-LONG_RUN_SEEDS = (0, 1, 2)
 LONG_RUN_ITERATIONS = 3000
+WINDOW = 8
 
 
-def test_long_run_smooth_loss_matches_reference_within_3_percent() -> None:
-    """After 3000 default iterations on the bundled corpus, mean smooth loss over 3 seeds agrees.
+def test_every_window_of_a_long_run_matches_reference_from_the_engines_own_state() -> None:
+    """3000 default iterations on the bundled corpus (the pointer wraps several times), held to
+    the reference 8 iterations at a time: before each window the reference takes the engine's
+    exact state (parameters, Adagrad memory, hidden state, pointer, smoothed loss), then both
+    step 8 iterations and must agree to 1e-8.
 
-    Engine and reference start from the same weights, but the runs are only statistically
-    comparable: Adagrad's first steps (tiny accumulated memory) amplify last-bit rounding
-    differences, and two *references* whose weights differ by 1e-15 relative are already fully
-    decorrelated by iteration ~20 and end up to ~5% apart in smooth loss at iteration 3000. A
-    per-seed 3% bound would therefore fail for the reference against itself; the mean over the
-    seeds is the quantity that can be held to 3%.
-
-    Slow (~10 s of reference training per seed), but it is the only check that covers thousands
-    of iterations including pointer wraps. Default hyperparameters, and no more iterations or
-    seeds than that.
+    Run freely side by side, the two only agree statistically: rounding differences in the last
+    bit are amplified by Adagrad's first steps (two references 1e-15 apart decorrelate within
+    ~20 iterations), and how much depends on the machine's BLAS. Windows keep the check exact
+    over a long run on any machine.
     """
     text = LYRICS.read_text(encoding="utf-8")
-    engine_losses, reference_losses = [], []
-    for seed in LONG_RUN_SEEDS:
-        trainer = rnnlab.Trainer(text, rnnlab.Config(seed=seed))
-        reference = reference_for(trainer, text)
-        start = reference.smooth_loss
-        trainer.step(LONG_RUN_ITERATIONS)
-        reference.step(LONG_RUN_ITERATIONS)
-        assert trainer.iteration == reference.iteration == LONG_RUN_ITERATIONS
-        assert trainer.pointer == reference.pointer, f"seed {seed}: data pointers drifted apart"
-        assert reference.smooth_loss < 0.8 * start, (
-            "reference did not learn; the comparison is vacuous"
-        )
-        engine_losses.append(trainer.smooth_loss)
-        reference_losses.append(reference.smooth_loss)
-    detail = ", ".join(
-        f"seed {s}: engine {e:.2f} / reference {r:.2f}"
-        for s, e, r in zip(LONG_RUN_SEEDS, engine_losses, reference_losses, strict=True)
-    )
-    assert np.mean(engine_losses) == pytest.approx(np.mean(reference_losses), rel=0.03), detail
+    trainer = rnnlab.Trainer(text, rnnlab.Config(seed=0))
+    reference = reference_for(trainer, text)
+    start = reference.smooth_loss
+    wraps = 0
+    while trainer.iteration < LONG_RUN_ITERATIONS:
+        reference.params = {name: np.array(v) for name, v in trainer.params.items()}
+        reference.mem = {name: np.array(v) for name, v in trainer.adagrad_memory.items()}
+        reference.h = trainer.hidden.T.copy()
+        reference.pointer, reference.iteration = trainer.pointer, trainer.iteration
+        reference.smooth_loss = trainer.smooth_loss
+        pointer_before = trainer.pointer
+        trainer.step(WINDOW)
+        reference.step(WINDOW)
+        at = f"iterations {trainer.iteration - WINDOW}..{trainer.iteration}"
+        assert trainer.pointer == reference.pointer, f"{at}: data pointers differ"
+        wraps += trainer.pointer < pointer_before
+        assert_close(trainer.losses[-WINDOW:], reference.losses[-WINDOW:], 1e-8, f"{at}: losses")
+        for name in PARAM_NAMES:
+            assert_close(trainer.params[name], reference.params[name], 1e-8, f"{at}: {name}")
+        assert_close(trainer.hidden.T, reference.h, 1e-8, f"{at}: hidden state")
+    assert wraps >= 2, "the run must wrap around the text more than once"
+    assert trainer.smooth_loss < 0.8 * start, "the model did not learn; the check is vacuous"

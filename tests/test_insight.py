@@ -391,14 +391,15 @@ def test_health_log_is_rolled_back_with_the_trainer():
     assert trainer.health.iterations.tolist() == [1, 3, 5, 7, 9, 11, 13]
 
 
-def test_a_loaded_checkpoint_starts_a_fresh_health_log():
+def test_a_loaded_checkpoint_keeps_the_health_log():
     trainer = health_trainer(health_every=1)
     trainer.step(3)
     buffer = io.BytesIO()
     trainer.save(buffer)
     buffer.seek(0)
     loaded = rnnlab.Trainer.load(buffer, TEXT)
-    assert len(loaded.health) == 0 and loaded.health_every == 10
+    np.testing.assert_array_equal(loaded.health.rows, trainer.health.rows)
+    assert list(loaded.health.iterations) == [1, 2, 3]
 
 
 def test_health_log_grows_past_its_first_buffer_and_keeps_every_row():

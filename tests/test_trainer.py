@@ -16,6 +16,7 @@ import pytest
 
 import rnnlab
 from rnnlab import Config, Trainer
+from rnnlab.state import SettingChange
 
 TEXT = "the cat sat on the mat. the dog ate my hat! " * 24  # 1056 characters, 15 distinct
 H, T = 16, 10
@@ -230,9 +231,7 @@ def test_set_learning_rate_keeps_state_and_applies_from_the_next_step() -> None:
     trainer.set_learning_rate(0.03)
     after = state_of(trainer)
     assert after.pop("config").learning_rate == 0.03
-    assert after.pop("events") == [
-        {"iteration": 20, "name": "learning_rate", "old": 0.1, "new": 0.03}
-    ]
+    assert after.pop("events") == [SettingChange(20, "learning_rate", 0.1, 0.03)]
     del before["config"], before["events"]
     assert_same_state(after, before)
 
@@ -249,7 +248,7 @@ def test_set_seq_length_keeps_state_and_applies_from_the_next_step() -> None:
     trainer.set_seq_length(7)
     after = state_of(trainer)
     assert after.pop("config").seq_length == 7
-    assert after.pop("events") == [{"iteration": 20, "name": "seq_length", "old": T, "new": 7}]
+    assert after.pop("events") == [SettingChange(20, "seq_length", T, 7)]
     del before["config"], before["events"]
     assert_same_state(after, before)
 
@@ -556,7 +555,7 @@ def test_rollback_moves_later_setting_changes_to_the_restored_iteration():
     with pytest.raises(rnnlab.DivergenceError):
         trainer.step(1)
     assert trainer.iteration == 25
-    assert [(e["name"], e["iteration"]) for e in trainer.events] == [("seq_length", 25)]
+    assert [(e.name, e.iteration) for e in trainer.events] == [("seq_length", 25)]
     assert trainer.config.seq_length == 12
 
 
@@ -566,24 +565,29 @@ def test_changes_of_one_setting_before_the_next_step_are_one_event() -> None:
     for seq_length in (T + 1, T + 2, T + 3):  # a slider moved key by key
         trainer.set_seq_length(seq_length)
     trainer.set_learning_rate(0.05)
-    assert trainer.events == [
-        {"iteration": 5, "name": "seq_length", "old": T, "new": T + 3},
-        {"iteration": 5, "name": "learning_rate", "old": 0.1, "new": 0.05},
+    assert list(trainer.events) == [
+        SettingChange(5, "seq_length", T, T + 3),
+        SettingChange(5, "learning_rate", 0.1, 0.05),
     ]
     trainer.set_learning_rate(0.1)  # undone before any step: no change at all
-    assert [e["name"] for e in trainer.events] == ["seq_length"]
+    assert [e.name for e in trainer.events] == ["seq_length"]
     trainer.step(1)
     trainer.set_seq_length(T)
-    assert trainer.events[-1] == {"iteration": 6, "name": "seq_length", "old": T + 3, "new": T}
+    assert trainer.events[-1] == SettingChange(6, "seq_length", T + 3, T)
 
 
-def test_a_pickled_trainer_trains_on_exactly_like_the_original() -> None:
-    # The player process receives the trainer pickled; its parameter views must still share the
-    # flat buffer that Adagrad and the clip update.
-    trainer = make_trainer(seed=3)
+def test_a_pickled_trainer_trains_on_exactly_like_the_original_and_carries_no_buffers() -> None:
+    trainer = make_trainer(seed=3, hidden_size=64, batch_size=8)
     trainer.step(7)
-    copy = pickle.loads(pickle.dumps(trainer))
-    assert np.shares_memory(copy.params["Whh"], copy._params.flat)
+    data = pickle.dumps(trainer)
+    copy = pickle.loads(data)
+    other = pickle.loads(data)
+    other.params["Whh"][0, 0] = 7.0  # the views still are the model that is trained and saved
+    assert other.state().params[trainer.config.hidden_size * trainer.vocab.size] == 7.0
     trainer.step(9)
     copy.step(9)
     assert_same_state(state_of(copy), state_of(trainer))
+    # Its state and text, not the work buffers: those are several times the parameters.
+    state = trainer.state()
+    essential = state.params.nbytes + state.optimizer_memory.nbytes + len(TEXT)
+    assert len(data) < 1.2 * essential + 20_000

@@ -1,0 +1,94 @@
+"""How many bytes Play moves between the web server and the play process.
+
+    python bench/play_traffic.py [--polls 40]
+
+1. At Play, the session sends the play process its TrainerState and the text. Measured at
+   H=512, B=64, T=200 on the bundled songbook, against the parameters + Adagrad memory + text
+   (the least that can be sent): the work buffers and gradients are never sent.
+2. While playing, the live feed asks for what is new every 0.4 s; each answer is a TrainerDelta
+   (new losses, validation points, health rows, timeline entries) and, about once a second, the
+   latest sample. Measured at the dashboard's defaults, as the median over --polls answers, the
+   same questions the session asks (no parameters: the Training view does not draw them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the app runs it
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dashboard.player import Player  # noqa: E402
+from dashboard.session import PLAY_SAMPLE_EVERY  # noqa: E402
+from rnnlab import Config, Trainer  # noqa: E402
+from rnnlab.corpora import DEFAULT_CORPUS, builtin_corpus  # noqa: E402
+from rnnlab.presets import DASHBOARD_DEFAULTS  # noqa: E402
+from rnnlab.sampling import SampleSettings  # noqa: E402
+from rnnlab.schedule import Schedule  # noqa: E402
+
+POLL_SECONDS = 0.4
+
+
+def start_bytes(text: str) -> None:
+    config = Config(
+        hidden_size=512, batch_size=64, seq_length=200, learning_rate=0.05, seed=0, val_fraction=0.1
+    )
+    trainer = Trainer(text, config)
+    state = trainer.state()
+    player = Player(text, state, Schedule(trainer), idle_timeout=60)
+    try:
+        sent = player.bytes_sent[0]
+    finally:
+        player.stop()
+    least = state.params.nbytes + state.optimizer_memory.nbytes + len(text.encode("utf-8"))
+    print(
+        f"At Play, H=512 B=64 T=200 ({trainer.param_count:,} parameters): {sent:,} bytes sent; "
+        f"parameters + Adagrad memory + text = {least:,} bytes; ratio {sent / least:.3f} "
+        "(target <= 1.2)"
+    )
+
+
+def sync_bytes(text: str, polls: int) -> None:
+    trainer = Trainer(text, DASHBOARD_DEFAULTS.replace(seed=0))
+    schedule = Schedule(trainer)
+    player = Player(text, trainer.state(), schedule, idle_timeout=60)
+    mirror, timeline = trainer, len(schedule.timeline)
+    sampled_at = 0.0
+    try:
+        for _ in range(polls):
+            time.sleep(POLL_SECONDS)
+            now = time.monotonic()
+            sample = SampleSettings() if now - sampled_at >= PLAY_SAMPLE_EVERY else None
+            sampled_at = now if sample else sampled_at
+            answer = player.sync(mirror.marks(), timeline, False, sample, False)
+            mirror.apply_delta(answer.progress.delta)
+            timeline += len(answer.progress.new_timeline)
+        answers = player.bytes_received[:]
+    finally:
+        player.stop()
+    c = trainer.config
+    print(
+        f"While playing at the defaults (H={c.hidden_size} T={c.seq_length} B={c.batch_size}), "
+        f"{polls} answers {POLL_SECONDS} s apart: median "
+        f"{statistics.median(answers):,.0f} bytes, largest {max(answers):,} (target: median <= "
+        f"50,000); the mirror reached iteration {mirror.iteration:,}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--polls", type=int, default=40)
+    args = parser.parse_args()
+    text = builtin_corpus(DEFAULT_CORPUS).text
+    print(time.strftime("%Y-%m-%d"), "bench/play_traffic.py")
+    start_bytes(text)
+    sync_bytes(text, args.polls)
+
+
+if __name__ == "__main__":
+    main()
