@@ -17,7 +17,7 @@ standard input and output (portable: no sockets or inherited descriptors):
     Stop                        -> Stopped (the whole TrainerState); the child ends
 A child that fails answers Failed(message) and ends. A child not asked anything for
 `idle_timeout` seconds (the tab was closed) stops training and waits, keeping the model; when its
-standard input closes (the server is gone) it ends.
+standard input closes (the server, or the session that played, is gone) it ends.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -172,6 +173,10 @@ class Player:
             # so training gets a fair share of the CPU against a browser's many threads.
             start_new_session=True,
         )
+        # A player dropped without stop() (its session ended while playing) closes the child's
+        # standard input, so that the child ends: Popen keeps itself, and so that pipe, alive for
+        # as long as its child runs.
+        weakref.finalize(self, _close_quietly, self._process.stdin)
         self._answers: queue.Queue = queue.Queue()
         threading.Thread(
             target=_read_into, args=(self._process.stdout, self._answers), daemon=True
@@ -259,6 +264,13 @@ class Player:
     def _end(self) -> None:
         self._process.stdin.close()
         self._process.wait(timeout=5)  # it ends right after its last answer
+
+
+def _close_quietly(stream: BinaryIO) -> None:
+    try:
+        stream.close()
+    except OSError:
+        pass
 
 
 def _child_environment() -> dict[str, str]:

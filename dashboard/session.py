@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnlab.checkpoint import save_state
 from rnnlab.config import Config
 from rnnlab.corpora import Corpus
 from rnnlab.insight import DrawnText, SnippetTrace, run_snippet, sample_side_by_side
@@ -109,6 +110,22 @@ class Lab:
     @property
     def playing(self) -> bool:
         return self._player is not None
+
+    @property
+    def player_pid(self) -> int | None:
+        """The play process's id while playing, else None (for tests and diagnostics)."""
+        with self.lock:
+            return None if self._player is None else self._player.pid
+
+    @property
+    def play_traffic(self) -> tuple[list[int], list[int]]:
+        """The sizes in bytes of the messages sent to and received from the current play process,
+        in order (copies; two empty lists when not playing), for tests and benchmarks."""
+        with self.lock:
+            player = self._player
+            if player is None:
+                return [], []
+            return list(player.bytes_sent), list(player.bytes_received)
 
     @property
     def timeline(self) -> tuple[TimelineEntry, ...]:
@@ -223,10 +240,12 @@ class Lab:
             self.refresh_sample()
 
     def checkpoint_bytes(self) -> bytes:
-        """The model as a .npz checkpoint; while playing, as of the last snapshot."""
+        """The model as a .npz checkpoint; while playing, the player's whole state of now."""
         with self.lock:
+            self._sync(with_model=False, save_point=True)
+            state = self._play_save_point if self.playing else self.trainer.state()
             buffer = io.BytesIO()
-            self.trainer.save(buffer)
+            save_state(state, buffer)
             return buffer.getvalue()
 
     def history_csv(self) -> str:
@@ -320,14 +339,15 @@ class Lab:
         except PlayerFailed as failure:
             self._player_failed(failure)
 
-    def _sync(self, with_model: bool) -> None:
+    def _sync(self, with_model: bool, save_point: bool = False) -> None:
         """While playing, bring the mirror up to date with the player (which also tells it that
-        someone is looking). When the player has stopped by itself, take its state back."""
+        someone is looking). When the player has stopped by itself, take its state back.
+        save_point: have the player hand over its whole state now."""
         if self._player is None:
             return
         now = time.monotonic()
         sample = self.sample_settings if now - self._sampled_at >= PLAY_SAMPLE_EVERY else None
-        whole = now - self._saved_at >= PLAY_SAVE_POINT_EVERY
+        whole = save_point or now - self._saved_at >= PLAY_SAVE_POINT_EVERY
         try:
             answer = self._player.sync(
                 self.trainer.marks(), len(self._schedule.timeline), with_model, sample, whole

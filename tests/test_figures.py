@@ -12,6 +12,7 @@ from dashboard.figures import MAX_POINTS, UNITS, X_AXES, loss_figure
 from dashboard.session import Lab, Run
 from rnnlab import Config, Trainer
 from rnnlab.corpora import builtin_corpus
+from rnnlab.state import TrainerState
 
 TEXT = builtin_corpus("Songbook (bundled lyrics)").text
 CONFIG = Config(hidden_size=8, seq_length=5, batch_size=2, seed=0, val_fraction=0.1)
@@ -30,7 +31,7 @@ def vline_xs(fig) -> list[float]:
 
 
 @pytest.fixture(scope="module")
-def trainer() -> Trainer:
+def state() -> TrainerState:
     """20 iterations: 10 at T=5, then 10 at T=8; validation measured at iterations 10 and 20."""
     t = Trainer(TEXT, CONFIG)
     t.step(10)
@@ -38,42 +39,42 @@ def trainer() -> Trainer:
     t.set_seq_length(8)
     t.step(10)
     t.record_validation(500)
-    return t
+    return t.state()
 
 
 SEQ = np.array([5] * 10 + [8] * 10, dtype=float)
 CHARS_SEEN = np.cumsum(SEQ * CONFIG.batch_size)
 
 
-def test_nats_per_chunk_show_the_losses_as_recorded(trainer):
-    fig = loss_figure(trainer, units=NATS)
-    np.testing.assert_allclose(trace(fig, "loss (raw)").y, trainer.losses)
-    np.testing.assert_allclose(trace(fig, "smoothed loss").y, trainer.smooth_losses)
+def test_nats_per_chunk_show_the_losses_as_recorded(state):
+    fig = loss_figure(state, units=NATS)
+    np.testing.assert_allclose(trace(fig, "loss (raw)").y, state.losses)
+    np.testing.assert_allclose(trace(fig, "smoothed loss").y, state.smooth_losses)
 
 
-def test_bits_per_character_divide_each_iteration_by_its_own_sequence_length(trainer):
-    fig = loss_figure(trainer, units=BITS)
+def test_bits_per_character_divide_each_iteration_by_its_own_sequence_length(state):
+    fig = loss_figure(state, units=BITS)
     bits = SEQ * math.log(2)
-    np.testing.assert_allclose(trace(fig, "loss (raw)").y, trainer.losses / bits)
-    np.testing.assert_allclose(trace(fig, "smoothed loss").y, trainer.smooth_losses / bits)
+    np.testing.assert_allclose(trace(fig, "loss (raw)").y, state.losses / bits)
+    np.testing.assert_allclose(trace(fig, "smoothed loss").y, state.smooth_losses / bits)
 
 
-def test_x_axis_is_the_iteration_or_the_characters_seen_so_far(trainer):
+def test_x_axis_is_the_iteration_or_the_characters_seen_so_far(state):
     np.testing.assert_array_equal(
-        trace(loss_figure(trainer, x_axis=ITERATIONS), "smoothed loss").x, np.arange(1, 21)
+        trace(loss_figure(state, x_axis=ITERATIONS), "smoothed loss").x, np.arange(1, 21)
     )
-    by_chars = trace(loss_figure(trainer, x_axis=CHARS), "smoothed loss").x
+    by_chars = trace(loss_figure(state, x_axis=CHARS), "smoothed loss").x
     np.testing.assert_array_equal(by_chars, CHARS_SEEN)
-    assert by_chars[-1] == trainer.chars_seen
+    assert by_chars[-1] == state.chars_seen
 
 
-def test_validation_points_sit_at_their_iterations_in_both_units(trainer):
-    (i10, v10), (i20, v20) = trainer.validation_history
+def test_validation_points_sit_at_their_iterations_in_both_units(state):
+    (i10, v10), (i20, v20) = state.validation_history
     assert (i10, i20) == (10, 20)
-    nats = trace(loss_figure(trainer, units=NATS, x_axis=CHARS), "validation loss")
+    nats = trace(loss_figure(state, units=NATS, x_axis=CHARS), "validation loss")
     np.testing.assert_allclose(nats.x, [CHARS_SEEN[9], CHARS_SEEN[19]])
     np.testing.assert_allclose(nats.y, [v10 * 5, v20 * 8])  # nats per character × that chunk's T
-    bits = trace(loss_figure(trainer, units=BITS, x_axis=ITERATIONS), "validation loss")
+    bits = trace(loss_figure(state, units=BITS, x_axis=ITERATIONS), "validation loss")
     np.testing.assert_allclose(bits.x, [10, 20])
     np.testing.assert_allclose(bits.y, [v10 / math.log(2), v20 / math.log(2)])
 
@@ -81,7 +82,7 @@ def test_validation_points_sit_at_their_iterations_in_both_units(trainer):
 def test_no_validation_trace_without_validation_losses():
     t = Trainer(TEXT, CONFIG.replace(val_fraction=0.0))
     t.step(3)
-    assert "validation loss" not in [tr.name for tr in loss_figure(t).data]
+    assert "validation loss" not in [tr.name for tr in loss_figure(t.state()).data]
 
 
 def test_a_setting_change_is_marked_where_the_run_was_when_it_changed():
@@ -89,10 +90,10 @@ def test_a_setting_change_is_marked_where_the_run_was_when_it_changed():
     t.step(10)
     t.set_seq_length(8)
     for _ in range(2):  # before and after more training: the marker must not move
-        assert vline_xs(loss_figure(t, x_axis=ITERATIONS)) == [10]
-        assert vline_xs(loss_figure(t, x_axis=CHARS)) == [10 * 5 * CONFIG.batch_size]
+        assert vline_xs(loss_figure(t.state(), x_axis=ITERATIONS)) == [10]
+        assert vline_xs(loss_figure(t.state(), x_axis=CHARS)) == [10 * 5 * CONFIG.batch_size]
         t.step(5)
-    annotations = [a.text for a in loss_figure(t).layout.annotations]
+    annotations = [a.text for a in loss_figure(t.state()).layout.annotations]
     assert annotations == ["T 5→8"]
 
 
@@ -102,13 +103,13 @@ def test_every_recent_change_gets_a_marker():
     t.step(4)
     t.set_learning_rate(0.2)
     t.step(2)
-    fig = loss_figure(t)
+    fig = loss_figure(t.state())
     assert vline_xs(fig) == [0, 4]
     assert [a.text for a in fig.layout.annotations] == ["lr 0.1→0.05", "lr 0.05→0.2"]
 
 
-def _finished_runs() -> tuple[Lab, list[Run]]:
-    lab = Lab.create(builtin_corpus("Songbook (bundled lyrics)"), CONFIG)
+def _finished_runs() -> tuple[Lab, tuple[Run, ...]]:
+    lab = Lab(builtin_corpus("Songbook (bundled lyrics)"), CONFIG)
     lab.train(iterations=4)
     lab.new_run(CONFIG.replace(seed=1))
     lab.train(iterations=6)
@@ -119,18 +120,18 @@ def _finished_runs() -> tuple[Lab, list[Run]]:
 
 def test_earlier_runs_are_drawn_only_when_asked():
     lab, runs = _finished_runs()
-    shown = loss_figure(lab.trainer, runs, show_runs=True)
+    shown = loss_figure(lab.snapshot().state, runs, show_runs=True)
     for run in runs:
         drawn = trace(shown, run.label)
         np.testing.assert_allclose(drawn.y, run.smooth_losses)
         assert drawn.line.dash == "dash"
-    hidden = loss_figure(lab.trainer, runs, show_runs=False)
+    hidden = loss_figure(lab.snapshot().state, runs, show_runs=False)
     assert [t.name for t in hidden.data] == ["loss (raw)", "smoothed loss"]
 
 
 def test_earlier_runs_use_the_same_units_and_axis():
     lab, runs = _finished_runs()
-    fig = loss_figure(lab.trainer, runs, units=BITS, x_axis=CHARS)
+    fig = loss_figure(lab.snapshot().state, runs, units=BITS, x_axis=CHARS)
     drawn = trace(fig, runs[1].label)
     np.testing.assert_allclose(drawn.y, runs[1].smooth_losses / 5 / math.log(2))
     np.testing.assert_array_equal(drawn.x, np.arange(1, 7) * 5 * CONFIG.batch_size)
@@ -141,13 +142,13 @@ def test_long_histories_are_downsampled_keeping_the_first_and_last_points(monkey
     t = Trainer(TEXT, CONFIG.replace(val_fraction=0.0))
     t.step(100)
     for name in ("loss (raw)", "smoothed loss"):
-        drawn = trace(loss_figure(t), name)
+        drawn = trace(loss_figure(t.state()), name)
         assert len(drawn.x) <= 40
         assert (drawn.x[0], drawn.x[-1]) == (1, 100)
         assert np.all(np.diff(drawn.x) > 0)
     short = Trainer(TEXT, CONFIG.replace(val_fraction=0.0))
     short.step(40)
-    assert len(trace(loss_figure(short), "smoothed loss").x) == 40
+    assert len(trace(loss_figure(short.state()), "smoothed loss").x) == 40
 
 
 def test_a_long_earlier_run_is_capped_at_max_points():
@@ -159,23 +160,23 @@ def test_a_long_earlier_run_is_capped_at_max_points():
         losses=np.linspace(60, 20, n),
         smooth_losses=np.linspace(80, 30, n),
         validation_history=[],
-        events=[],
+        events=(),
     )
     t = Trainer(TEXT, CONFIG)
-    drawn = trace(loss_figure(t, [run]), run.label)
+    drawn = trace(loss_figure(t.state(), [run]), run.label)
     assert len(drawn.x) <= MAX_POINTS
     assert (drawn.x[0], drawn.x[-1]) == (1, n)
     assert (drawn.y[0], drawn.y[-1]) == (80, 30)
 
 
 def test_an_untrained_model_draws_empty_traces():
-    fig = loss_figure(Trainer(TEXT, CONFIG))
+    fig = loss_figure(Trainer(TEXT, CONFIG).state())
     assert len(trace(fig, "smoothed loss").x) == 0
 
 
 def test_unknown_units_or_axis_raise():
     t = Trainer(TEXT, CONFIG)
     with pytest.raises(ValueError, match="units"):
-        loss_figure(t, units="furlongs")
+        loss_figure(t.state(), units="furlongs")
     with pytest.raises(ValueError, match="x_axis"):
-        loss_figure(t, x_axis="seconds")
+        loss_figure(t.state(), x_axis="seconds")

@@ -1,21 +1,31 @@
-"""The session model without Streamlit: runs, milestones, validation, export and failure paths."""
+"""The session (dashboard/session.py) without Streamlit: runs, milestones, validation, export,
+Play and failure paths."""
 
 from __future__ import annotations
 
 import csv
+import functools
+import gc
 import io
 import math
 import os
 import re
+import signal
+import statistics
 import time
+import warnings
 
 import numpy as np
 import pytest
 
 from dashboard import session as lab_module
-from dashboard.session import MILESTONES, VALIDATION_EVERY_CHARS, Lab, initial_config, per_iteration
+from dashboard.session import Lab, LiveSnapshot, history_csv
 from rnnlab import Config, Trainer
+from rnnlab import schedule as schedule_module
 from rnnlab.corpora import Corpus, builtin_corpus, uploaded_corpus
+from rnnlab.presets import DASHBOARD_DEFAULTS
+from rnnlab.schedule import MILESTONES, VALIDATION_EVERY_CHARS, Schedule
+from rnnlab.state import SettingChange, TrainerState, initial_config, per_iteration
 
 SONGBOOK = builtin_corpus("Songbook (bundled lyrics)")
 SMALL = Config(
@@ -34,17 +44,17 @@ CSV_COLUMNS = [
 
 
 def make_lab(**changes) -> Lab:
-    return Lab.create(SONGBOOK, SMALL.replace(**changes))
+    return Lab(SONGBOOK, SMALL.replace(**changes))
 
 
-def snapshot(lab: Lab) -> dict:
+def remember(lab: Lab) -> dict:
     return {
         "trainer": lab.trainer,
         "iteration": lab.trainer.iteration,
         "params": {name: value.copy() for name, value in lab.trainer.params.items()},
-        "runs": list(lab.runs),
+        "runs": lab.runs,
         "run_number": lab.run_number,
-        "timeline": list(lab.timeline),
+        "timeline": lab.timeline,
         "corpus": lab.corpus,
         "sample_settings": lab.sample_settings,
         "latest_sample": lab.latest_sample,
@@ -96,14 +106,14 @@ def test_validation_loss_is_recorded_every_100_000_characters_trained():
     assert [i for i, _ in history] == [250, 500, 900]
     assert lab.trainer.chars_seen == 600 * 400 + 500 * 200
     assert all(math.isfinite(v) and v > 0 for _, v in history)
-    assert lab.stats()["val_bits_per_char"] == pytest.approx(history[-1][1] / math.log(2))
+    assert lab.snapshot().stats["val_bits_per_char"] == pytest.approx(history[-1][1] / math.log(2))
 
 
 def test_no_validation_is_recorded_without_held_out_text():
     lab = make_lab(val_fraction=0.0)
     lab.train(iterations=200)
     assert lab.trainer.validation_history == []
-    assert lab.stats()["val_nats_per_char"] is None
+    assert lab.snapshot().stats["val_nats_per_char"] is None
 
 
 # --------------------------------------------------------------------------------- new runs
@@ -144,13 +154,13 @@ def test_new_run_archives_the_current_run_and_starts_from_iteration_zero():
 def test_new_run_after_no_training_keeps_no_empty_run():
     lab = make_lab()
     lab.new_run(SMALL.replace(seed=5))
-    assert lab.runs == [] and lab.trainer.config.seed == 5
+    assert lab.runs == () and lab.trainer.config.seed == 5
 
 
 def test_new_run_with_a_config_that_does_not_fit_the_text_raises_and_leaves_the_lab_untouched():
     lab = make_lab()
     lab.train(iterations=5)
-    before = snapshot(lab)
+    before = remember(lab)
     with pytest.raises(ValueError, match="needs at least"):
         lab.new_run(SMALL.replace(seq_length=500, batch_size=256))
     with pytest.raises(ValueError, match="needs at least"):
@@ -167,7 +177,7 @@ def test_new_run_on_a_text_without_the_primes_characters_clears_the_prime():
     assert lab.sample_settings.prime == ""
     assert len(lab.latest_sample) == 40 and set(lab.latest_sample) <= set("abc ")
     report = lab.train(iterations=2)
-    assert report.error is None and lab.trainer.iteration == 2
+    assert report.divergence is None and lab.trainer.iteration == 2
 
 
 def test_new_run_keeps_a_prime_the_new_text_can_read():
@@ -199,7 +209,9 @@ def test_sample_settings_redraw_the_latest_sample():
 # --------------------------------------------------------------------------------- export
 def test_history_csv_has_one_row_per_iteration_with_the_documented_columns(monkeypatch):
     # A validation every 500 characters: 480 in the first 60 iterations, then 12 an iteration.
-    monkeypatch.setattr(lab_module, "VALIDATION_EVERY_CHARS", 500)
+    monkeypatch.setattr(
+        lab_module, "Schedule", functools.partial(Schedule, validation_every_chars=500)
+    )
     lab = make_lab(val_fraction=0.1)
     lab.train(iterations=60)
     lab.set_seq_length(12)
@@ -226,15 +238,16 @@ def test_history_csv_has_one_row_per_iteration_with_the_documented_columns(monke
     }
     assert validation == pytest.approx(dict(t.validation_history), abs=1e-6)
     assert list(validation) == [62]
+    assert lab.history_csv() == history_csv(lab.snapshot().state), "one writer for both"
 
 
 def test_initial_config_and_per_iteration_follow_the_change_events():
     config = SMALL.replace(learning_rate=0.05, seq_length=30)
-    events = [
-        {"iteration": 3, "name": "learning_rate", "old": 0.1, "new": 0.2},
-        {"iteration": 4, "name": "seq_length", "old": 8, "new": 30},
-        {"iteration": 5, "name": "learning_rate", "old": 0.2, "new": 0.05},
-    ]
+    events = (
+        SettingChange(3, "learning_rate", 0.1, 0.2),
+        SettingChange(4, "seq_length", 8, 30),
+        SettingChange(5, "learning_rate", 0.2, 0.05),
+    )
     assert initial_config(config, events) == SMALL
     np.testing.assert_array_equal(
         per_iteration(config, events, "learning_rate", 7), [0.1, 0.1, 0.1, 0.2, 0.2, 0.05, 0.05]
@@ -242,7 +255,7 @@ def test_initial_config_and_per_iteration_follow_the_change_events():
     np.testing.assert_array_equal(
         per_iteration(config, events, "seq_length", 6), [8, 8, 8, 8, 30, 30]
     )
-    assert initial_config(config, []) == config
+    assert initial_config(config, ()) == config
 
 
 # ------------------------------------------------------------------------------- training
@@ -256,20 +269,17 @@ class FakeClock:
         self.now += 0.01
         return self.now
 
-    def monotonic(self) -> float:
-        return self.now
-
 
 def test_train_for_seconds_stops_once_the_time_is_used(monkeypatch):
     clock = FakeClock()
-    monkeypatch.setattr(lab_module, "time", clock)
+    monkeypatch.setattr(schedule_module, "time", clock)
     lab = make_lab()
     report = lab.train(seconds=0.1)
-    assert report.error is None
+    assert report.divergence is None
     assert report.iterations >= 1 and lab.trainer.iteration == report.iterations
     assert report.seconds == pytest.approx(clock.now - 0.01)
     assert report.seconds < 0.2  # it stopped at the first look after 0.1 s, not later
-    assert lab.recent_chars_per_second > 0
+    assert lab.snapshot().stats["chars_per_second"] > 0
     assert lab.train(seconds=0.0).iterations == 0
 
 
@@ -282,16 +292,16 @@ def test_train_for_iterations_reports_progress_and_trains_exactly_that_many():
     assert [done for done, _ in progress] == sorted(done for done, _ in progress)
 
 
-def test_divergence_inside_train_is_reported_stops_play_and_drops_samples_from_undone_iterations():
+def test_divergence_inside_train_is_reported_told_to_the_page_and_drops_undone_samples():
     lab = make_lab(hidden_size=32, seq_length=10, seed=3, val_fraction=0.0)
     lab.train(iterations=49)
     lab.set_learning_rate(10.0)  # a rollback snapshot is taken here, at iteration 49
-    lab.playing = True
     report = lab.train(iterations=200)
-    assert report.error is not None and "diverged" in report.error and "rolled back" in report.error
-    assert lab.divergence_message == report.error, "kept for the page to tell"
-    assert not lab.playing
-    rollback = int(re.search(r"rolled back to iteration (\d+)", report.error).group(1))
+    error = report.divergence
+    assert error is not None and "diverged" in error and "rolled back" in error
+    assert lab.take_messages() == [("error", f"Training paused. {error}")], "for the page to tell"
+    assert lab.take_messages() == [], "each message is told once"
+    rollback = int(re.search(r"rolled back to iteration (\d+)", error).group(1))
     t = lab.trainer
     assert t.iteration == rollback == 49
     assert report.iterations == 0
@@ -299,8 +309,9 @@ def test_divergence_inside_train_is_reported_stops_play_and_drops_samples_from_u
     # The milestone sample at 50 came from an iteration the rollback undid.
     assert [e.iteration for e in lab.timeline] == [0, 1, 10, 25]
     lab.set_learning_rate(0.1)
-    assert lab.train(iterations=1).error is None
+    assert lab.train(iterations=1).divergence is None
     assert [e.iteration for e in lab.timeline] == [0, 1, 10, 25, 50]
+    assert lab.take_messages() == []
 
 
 # ---------------------------------------------------------------------------- checkpoints
@@ -322,7 +333,7 @@ def test_load_checkpoint_restores_the_saved_state_and_keeps_the_run_it_replaces(
 def test_load_checkpoint_of_another_texts_model_raises_and_leaves_the_lab_unchanged():
     lab = make_lab()
     lab.train(iterations=5)
-    before = snapshot(lab)
+    before = remember(lab)
     with pytest.raises(ValueError, match="different vocabulary"):
         lab.load_checkpoint(other_texts_checkpoint(SMALL))
     with pytest.raises(ValueError):
@@ -340,29 +351,68 @@ def test_uploaded_corpus_refuses_files_over_the_size_limit():
 
 
 # ----------------------------------------------------------------------------------- playing
-def _wait_until(condition, timeout: float = 20.0) -> None:
+# Waiting is polling with a deadline for the state that proves what a test waits for; the
+# deadlines are generous, for a slow machine that shares its cores with other work.
+DEADLINE = 60.0
+
+
+def _wait_for(lab: Lab, condition, timeout: float = DEADLINE) -> LiveSnapshot:
+    """Look at the lab, as the page does on every refresh, until `condition(snapshot)` holds."""
     deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
+    while True:
+        snap = lab.snapshot()
+        if condition(snap):
+            return snap
+        assert time.monotonic() < deadline, f"timed out at iteration {snap.state.iteration}"
         time.sleep(0.01)
 
 
-def _synced(lab: Lab) -> Lab:
-    """The lab brought up to date with its player, as the page does on every refresh."""
-    lab.sync()
-    return lab
-
-
-def _trained_headless(config: Config, events: list[dict], iterations: int) -> Trainer:
-    """A trainer given the same steps and setting changes as a played run, in this process."""
+def _trained_headless(
+    config: Config, events: tuple[SettingChange, ...], iterations: int
+) -> Trainer:
+    """A trainer given the same steps and setting changes as a played run, in this process, on
+    the engine's schedule (so with the same validations) but without drawing samples."""
     trainer = Trainer(SONGBOOK.text, initial_config(config, events))
+    schedule = Schedule(trainer, keep_timeline=False)
     for event in events:
-        trainer.step(event["iteration"] - trainer.iteration)
-        {"learning_rate": trainer.set_learning_rate, "seq_length": trainer.set_seq_length}[
-            event["name"]
-        ](event["new"])
-    trainer.step(iterations - trainer.iteration)
+        schedule.train(iterations=event.iteration - trainer.iteration)
+        getattr(trainer, f"set_{event.name}")(event.new)
+    schedule.train(iterations=iterations - trainer.iteration)
     return trainer
+
+
+def _assert_same_training(played: TrainerState, headless: TrainerState) -> None:
+    """Everything that training made is the same (not the sampler's random stream: the player
+    draws the latest samples from it, a headless run does not)."""
+    assert played.config == headless.config and played.events == headless.events
+    assert (played.iteration, played.pointer, played.chars_seen) == (
+        headless.iteration,
+        headless.pointer,
+        headless.chars_seen,
+    )
+    assert played.smooth_loss == pytest.approx(headless.smooth_loss, rel=1e-12)
+    for name in (
+        "params",
+        "optimizer_memory",
+        "hidden",
+        "losses",
+        "smooth_losses",
+        "validation",
+        "health",
+    ):
+        played_value, headless_value = getattr(played, name), getattr(headless, name)
+        assert played_value.shape == headless_value.shape, name
+        np.testing.assert_allclose(
+            played_value, headless_value, rtol=1e-12, atol=1e-12, err_msg=name
+        )
+
+
+def _process_is_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def test_play_trains_in_another_process_and_pause_brings_back_its_exact_state():
@@ -370,162 +420,308 @@ def test_play_trains_in_another_process_and_pause_brings_back_its_exact_state():
     trainer = lab.trainer
     lab.play()
     try:
-        _wait_until(lambda: _synced(lab).trainer.iteration >= 30)
-        with lab.lock:  # while the page holds the lock, the lab's mirror stands still
-            held_at = lab.trainer.iteration
-            time.sleep(0.3)
-            assert lab.trainer.iteration == held_at
-            lab.set_learning_rate(0.02)  # a setting changed while playing applies at once
-        _wait_until(lambda: _synced(lab).trainer.iteration >= held_at + 30)
+        changed_at = _wait_for(lab, lambda s: s.state.iteration >= 30).state.iteration
+        lab.set_learning_rate(0.02)  # a setting changed while playing applies at once
+        _wait_for(lab, lambda s: s.state.iteration >= changed_at + 30)
     finally:
         lab.pause()
-    assert not lab.playing and lab._player is None
+    assert not lab.playing and lab.player_pid is None
     assert lab.trainer is trainer, "the lab's trainer object stays; the state comes back into it"
     t = lab.trainer
-    assert t.iteration >= held_at + 30
+    assert t.iteration >= changed_at + 30
     assert len(t.losses) == len(t.smooth_losses) == t.iteration
-    assert [(e["name"], e["new"]) for e in t.events] == [("learning_rate", 0.02)]
-    assert held_at <= t.events[0]["iteration"] < t.iteration, "applied where the player was"
+    assert [(e.name, e.new) for e in t.events] == [("learning_rate", 0.02)]
+    assert changed_at <= t.events[0].iteration < t.iteration, "applied where the player was"
     # Playing trains exactly as stepping does: the same steps in this process give the same model.
     same = _trained_headless(t.config, t.events, t.iteration)
-    for name, value in same.params.items():
-        np.testing.assert_allclose(t.params[name], value, rtol=0, atol=1e-12, err_msg=name)
-    np.testing.assert_allclose(t.losses, same.losses, rtol=1e-12)
-    np.testing.assert_allclose(t.adagrad_memory["Whh"], same.adagrad_memory["Whh"], rtol=1e-12)
-    assert t.pointer == same.pointer and t.chars_seen == same.chars_seen
-    np.testing.assert_allclose(t.hidden, same.hidden, rtol=0, atol=1e-12)
-    assert lab.latest_sample, "the player keeps a fresh sample"
+    _assert_same_training(lab.snapshot().state, same.state())
+    assert lab.latest_sample
     # The player process has ended; training goes on here from where it stopped.
     assert lab.train(iterations=5).iterations == 5
     assert len(t.losses) == t.iteration
 
 
-def test_while_playing_sync_brings_over_what_the_views_draw():
+def test_at_the_dashboard_defaults_syncs_are_small_and_a_pause_equals_stepping_headless():
+    config = DASHBOARD_DEFAULTS.replace(seed=0)
+    lab = Lab(SONGBOOK, config)
+    lab.play()
+    try:
+        syncs = 0
+        last = _wait_for(lab, lambda s: s.state.iteration > 0).state.iteration
+        while syncs < 20:  # syncs that each bring new iterations, as the page's do
+            last = _wait_for(lab, lambda s, after=last: s.state.iteration > after).state.iteration
+            syncs += 1
+        _, received = lab.play_traffic
+        assert len(received) >= syncs, "one answer for every sync"
+        assert statistics.median(received) < 50_000, "syncs without the model carry no model"
+        lab.snapshot(with_model=True)
+        _, received = lab.play_traffic
+        assert received[-1] > 50_000, "the bound tells syncs with and without the model apart"
+    finally:
+        lab.pause()
+    assert lab.play_traffic == ([], []), "no player, no traffic"
+    t = lab.trainer
+    assert t.iteration >= last and t.events == ()
+    _assert_same_training(lab.snapshot().state, _trained_headless(config, (), t.iteration).state())
+
+
+def test_step_or_train_n_while_playing_pauses_first_and_goes_on_from_the_players_state():
+    lab = make_lab(seed=8)
+    lab.play()
+    try:
+        _wait_for(lab, lambda s: s.state.iteration >= 10)
+        report = lab.train(iterations=5)
+    finally:
+        lab.pause()
+    assert report.iterations == 5 and report.divergence is None
+    t = lab.trainer
+    assert not lab.playing and t.iteration >= 15 and len(t.losses) == t.iteration
+    _assert_same_training(
+        lab.snapshot().state, _trained_headless(SMALL.replace(seed=8), (), t.iteration).state()
+    )
+
+
+def test_while_playing_a_snapshot_brings_over_what_the_views_draw():
     lab = make_lab(seed=2, seq_length=50, batch_size=8)  # a validation every 250 iterations
     start = lab.trainer.params["Whh"].copy()
     lab.play()
     try:
-        _wait_until(lambda: _synced(lab).trainer.iteration >= 260)
-        t = lab.trainer
-        assert len(t.losses) == len(t.smooth_losses) == t.iteration
-        assert t.smooth_losses[-1] == t.smooth_loss
-        assert not np.array_equal(t.params["Whh"], start), "the mirror's parameters move"
-        assert len(t.health) == len(range(0, t.iteration, t.health_every))
-        assert [i for i, _ in t.validation_history] == list(range(250, t.iteration + 1, 250))
-        assert [e.iteration for e in lab.timeline] == [0] + [
-            m for m in MILESTONES if m <= t.iteration
+        snap = _wait_for(lab, lambda s: s.state.iteration >= 260)
+        state = snap.state
+        assert snap.playing and lab.playing
+        assert len(state.losses) == len(state.smooth_losses) == state.iteration
+        assert state.smooth_losses[-1] == state.smooth_loss
+        assert len(state.health) == len(range(0, state.iteration, lab.trainer.health_every))
+        assert [i for i, _ in state.validation_history] == list(
+            range(250, state.iteration + 1, 250)
+        )
+        assert [e.iteration for e in snap.timeline] == [0] + [
+            m for m in MILESTONES if m <= state.iteration
         ]
-        assert lab.stats()["chars_per_second"] > 0
-        snap = lab.snapshot()
-        assert snap.curve.iteration == t.iteration and len(snap.curve.losses) == t.iteration
+        assert snap.stats["iteration"] == state.iteration
+        assert snap.stats["chars_per_second"] > 0
+        # The parameters come over only for the views that show the model.
+        np.testing.assert_array_equal(lab.trainer.params["Whh"], start)
+        with_model = lab.snapshot(with_model=True)
+        moved = lab.trainer.params["Whh"].copy()
+        assert not np.array_equal(moved, start), "the mirror's parameters move"
+        np.testing.assert_array_equal(with_model.state.params, lab.trainer.state().params)
+        _wait_for(lab, lambda s: s.state.iteration > with_model.state.iteration)
+        np.testing.assert_array_equal(lab.trainer.params["Whh"], moved)
     finally:
         lab.pause()
+    # Validated where stepping headless validates, on the same model.
+    t = lab.trainer
+    assert len(t.validation_history) >= 1
+    _assert_same_training(
+        lab.snapshot().state, _trained_headless(t.config, (), t.iteration).state()
+    )
 
 
 def test_play_again_after_pause_continues_the_same_run_with_one_player():
     lab = make_lab(seed=1)
+    assert lab.player_pid is None
     lab.play()
-    _wait_until(lambda: _synced(lab).trainer.iteration >= 10)
+    first = lab.player_pid
+    _wait_for(lab, lambda s: s.state.iteration >= 10)
     lab.play()  # already playing: nothing changes
-    first = lab._player
+    assert lab.player_pid == first
     lab.pause()
+    assert lab.player_pid is None and _process_is_gone(first), "the player ends at a pause"
     paused_at = lab.trainer.iteration
-    lab.play()
-    assert lab._player is not first and not first.alive, "one player process at a time"
     trainer = lab.trainer
-    _wait_until(lambda: _synced(lab).trainer.iteration >= paused_at + 30)
-    lab.pause()
-    assert lab.trainer is trainer and lab.run_number == 1
+    lab.play()
+    try:
+        assert lab.player_pid not in (None, first), "one player process at a time"
+        _wait_for(lab, lambda s: s.state.iteration >= paused_at + 30)
+    finally:
+        lab.pause()
+    assert lab.trainer is trainer and lab.run_number == 1 and lab.runs == ()
     assert len(lab.trainer.losses) == lab.trainer.iteration
+    t = lab.trainer
+    _assert_same_training(
+        lab.snapshot().state, _trained_headless(t.config, (), t.iteration).state()
+    )
 
 
 def test_sample_settings_and_sequence_length_changed_while_playing_reach_the_player():
     lab = make_lab(seed=4)
     lab.play()
     try:
-        _wait_until(lambda: _synced(lab).trainer.iteration >= 5)
+        _wait_for(lab, lambda s: s.state.iteration >= 5)
         lab.set_seq_length(12)
         lab.set_sample_settings(40, 0.5, "the ")
         with pytest.raises(ValueError):
             lab.set_seq_length(10**6)  # checked on the mirror; the player never sees it
-        at = _synced(lab).trainer.iteration
-        _wait_until(lambda: _synced(lab).trainer.iteration >= at + 20)
+        at = lab.snapshot().state.iteration
+        _wait_for(lab, lambda s: s.state.iteration >= at + 20)
+        # The player draws the latest sample with the new settings (at most once a second).
+        _wait_for(lab, lambda s: len(s.latest_sample) == 40)
     finally:
         lab.pause()
     t = lab.trainer
     assert t.config.seq_length == 12
-    assert [(e["name"], e["new"]) for e in t.events] == [("seq_length", 12)]
+    assert [(e.name, e.new) for e in t.events] == [("seq_length", 12)]
     assert len(lab.latest_sample) == 40
     # Characters seen count 8 per iteration before the change and 12 after.
-    changed_at = t.events[0]["iteration"]
+    changed_at = t.events[0].iteration
     assert t.chars_seen == 8 * changed_at + 12 * (t.iteration - changed_at)
 
 
-def test_a_divergence_while_playing_stops_the_player_and_leaves_the_reason():
+def test_a_divergence_while_playing_stops_the_player_and_tells_the_page_why():
     lab = make_lab(seed=3)
     lab.train(iterations=30)
     lab.set_learning_rate(10.0)
     lab.play()
-    _wait_until(lambda: not _synced(lab).playing)
-    assert lab._player is None
-    assert lab.divergence_message is not None and "rolled back" in lab.divergence_message
-    assert lab.trainer.iteration == len(lab.trainer.losses)
-    assert np.isfinite(lab.trainer.smooth_loss)
+    snap = _wait_for(lab, lambda s: not s.playing)
+    assert lab.player_pid is None
+    ((kind, text),) = lab.take_messages()
+    assert kind == "error" and text.startswith("Training paused. ") and "diverged" in text
+    rollback = int(re.search(r"rolled back to iteration (\d+)", text).group(1))
+    t = lab.trainer
+    assert snap.state.iteration == t.iteration == rollback == len(t.losses) >= 30
+    assert np.isfinite(t.smooth_loss)
+    assert all(e.iteration <= rollback for e in snap.timeline)
+    lab.set_learning_rate(0.1)
+    assert lab.train(iterations=5).divergence is None and t.iteration == rollback + 5
 
 
 def test_a_player_nobody_watches_stops_by_itself_and_keeps_the_model(monkeypatch):
     monkeypatch.setattr(lab_module, "PLAY_IDLE_TIMEOUT", 0.3)
     lab = make_lab(seed=1)
     lab.play()
-    time.sleep(1.5)  # nobody asks: the player stops training after 0.3 s and waits
-    lab.sync()  # the page comes back
-    assert not lab.playing and lab._player is None
-    assert lab.divergence_message is None
-    stopped_at = lab.trainer.iteration
-    assert stopped_at > 0 and len(lab.trainer.losses) == stopped_at
+    # Every look tells the player that someone watches, so look less often than its idle
+    # timeout: once nobody has asked for that long it stops training and waits, and the next
+    # look finds it stopped and takes its state back.
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        time.sleep(1.0)
+        snap = lab.snapshot()
+        if not snap.playing:
+            break
+        assert time.monotonic() < deadline, "the player kept playing"
+    assert lab.player_pid is None
+    assert lab.take_messages() == [], "stopping for want of a watcher is no failure"
+    stopped_at = snap.state.iteration
+    assert stopped_at > 0 and len(snap.state.losses) == stopped_at
+    _assert_same_training(
+        snap.state, _trained_headless(SMALL.replace(seed=1), (), stopped_at).state()
+    )
+    monkeypatch.undo()  # watched from now on
     lab.play()
-    _wait_until(lambda: _synced(lab).trainer.iteration > stopped_at)
-    lab.pause()
+    try:
+        _wait_for(lab, lambda s: s.state.iteration > stopped_at)
+    finally:
+        lab.pause()
 
 
-def test_a_player_that_dies_leaves_the_lab_as_of_its_last_sync_and_says_so():
-    lab = make_lab(seed=5)
+class StillClock:
+    """The session's monotonic clock, moved only by the test: no save point (or sample) is
+    asked for until it says so."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("save_point", [False, True], ids=["where-play-was-pressed", "save-point"])
+def test_a_player_that_dies_leaves_the_lab_at_the_last_whole_state_it_handed_over(
+    monkeypatch, save_point
+):
+    clock = StillClock()
+    monkeypatch.setattr(lab_module, "time", clock)
+    config = SMALL.replace(seed=5)
+    lab = Lab(SONGBOOK, config)
+    lab.train(iterations=12)
+    handed_over = lab.snapshot().state  # where Play is pressed
     lab.play()
-    _wait_until(lambda: _synced(lab).trainer.iteration >= 20)
-    lab._player._process.kill()
-    lab._player._process.wait()
-    synced_at = lab.trainer.iteration
-    lab.sync()
-    assert not lab.playing and lab._player is None
-    assert "training process" in lab.divergence_message
-    assert f"iteration {synced_at:,}" in lab.divergence_message
+    pid = lab.player_pid
+    try:
+        _wait_for(lab, lambda s: s.state.iteration >= handed_over.iteration + 20)
+        if save_point:
+            clock.now += lab_module.PLAY_SAVE_POINT_EVERY
+            handed_over = lab.snapshot().state  # this sync brings the player's whole state too
+            _wait_for(lab, lambda s: s.state.iteration >= handed_over.iteration + 20)
+        os.kill(pid, signal.SIGKILL)
+        snap = lab.snapshot()
+    finally:
+        if not _process_is_gone(pid):
+            os.kill(pid, signal.SIGKILL)
+    assert not snap.playing and lab.player_pid is None
+    n = handed_over.iteration
+    assert n >= 12 + 20 * save_point
+    state = snap.state
+    assert state.iteration == len(state.losses) == len(state.smooth_losses) == n
+    np.testing.assert_array_equal(state.losses, handed_over.losses)
+    np.testing.assert_array_equal(state.smooth_losses, handed_over.smooth_losses)
+    assert [e.iteration for e in snap.timeline] == [0] + [m for m in MILESTONES if m <= n]
+    _assert_same_training(state, _trained_headless(config, (), n).state())
+    ((kind, text),) = lab.take_messages()
+    assert kind == "error" and "training process failed" in text
+    assert f"as it was at iteration {n:,}." in text
+    # Training goes on from there, here or playing again.
+    assert lab.train(iterations=10).iterations == 10
+    assert lab.trainer.iteration == len(lab.trainer.losses) == n + 10
+    lab.play()
+    try:
+        _wait_for(lab, lambda s: s.state.iteration >= n + 20)
+    finally:
+        lab.pause()
     t = lab.trainer
-    assert t.iteration == synced_at == len(t.losses)
-    assert lab.train(iterations=10).iterations == 10, "training goes on from the last sync"
+    _assert_same_training(lab.snapshot().state, _trained_headless(config, (), t.iteration).state())
 
 
 def test_the_player_trains_in_a_session_of_its_own_and_ends_when_the_lab_is_gone():
     lab = make_lab(seed=7)
     lab.play()
-    process = lab._player._process
+    pid = lab.player_pid
+    ended = False
     try:
-        _wait_until(lambda: _synced(lab).trainer.iteration >= 5)
+        _wait_for(lab, lambda s: s.state.iteration >= 5)
         # Its own session, so its own scheduling group: training gets a fair share of the CPU
         # against a browser's many threads.
-        assert os.getsid(process.pid) == process.pid != os.getsid(0)
-        lab._player._connection.close()  # as when the web server exits (or Ctrl-C stops it)
-        process.wait(timeout=10)
+        assert os.getsid(pid) == pid != os.getsid(0)
+        # The browser session ends while playing and the server lets go of its lab: the player
+        # reads the end of its input and ends.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)  # "subprocess is still running"
+            del lab
+            gc.collect()
+        deadline = time.monotonic() + DEADLINE
+        while not ended:
+            assert time.monotonic() < deadline, "the player outlived its lab"
+            time.sleep(0.01)
+            ended, status = os.waitpid(pid, os.WNOHANG)
     finally:
-        process.kill()
-    assert process.returncode == 0
+        if not ended:
+            os.kill(pid, signal.SIGKILL)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_reset_while_playing_keeps_the_run_as_the_player_left_it():
     lab = make_lab(seed=6)
     lab.play()
-    _wait_until(lambda: _synced(lab).trainer.iteration >= 20)
+    _wait_for(lab, lambda s: s.state.iteration >= 20)
     lab.new_run(SMALL.replace(seed=7))
-    assert not lab.playing and lab._player is None
-    archived = lab.runs[-1]
-    assert len(archived.losses) >= 20
+    assert not lab.playing and lab.player_pid is None
+    (archived,) = lab.runs
+    assert archived.number == 1 and archived.config == SMALL.replace(seed=6)
+    assert len(archived.losses) == len(archived.smooth_losses) >= 20
     assert lab.trainer.iteration == 0 and lab.run_number == 2
+
+
+def test_a_checkpoint_downloaded_while_playing_is_the_players_whole_state_of_that_moment():
+    lab = make_lab(seed=8)
+    lab.play()
+    try:
+        _wait_for(lab, lambda snap: snap.state.iteration >= 40)
+        data = lab.checkpoint_bytes()
+        assert lab.playing, "downloading does not stop the play"
+    finally:
+        lab.pause()
+    saved = Trainer.load(io.BytesIO(data), SONGBOOK.text)
+    assert saved.iteration >= 40
+    headless = _trained_headless(saved.config, saved.events, saved.iteration)
+    _assert_same_training(saved.state(), headless.state())
