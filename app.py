@@ -321,22 +321,19 @@ def corpus_card(corpus, title: str) -> None:
         st.code(corpus.preview(), language=None, wrap_lines=True)
 
 
-def controls() -> tuple[int | None, DeltaGenerator]:
-    """The training buttons. Returns N if "Train N" was clicked, and the slot for its progress bar:
-    the training itself runs after the rest of the page is drawn."""
-    current = lab()
+def controls(playing: bool) -> tuple[int | None, DeltaGenerator]:
+    """The training buttons, drawn for `playing`. Returns N if "Train N" was clicked, and the slot
+    for its progress bar: the training itself runs after the rest of the page is drawn."""
     c1, c2, c3, c4, c5 = st.columns([1, 1.2, 1, 1.2, 1])
-    c1.button("Step", on_click=on_step, width="stretch", disabled=current.playing, key="step")
+    c1.button("Step", on_click=on_step, width="stretch", disabled=playing, key="step")
     n = c2.selectbox(
         "Iterations", TRAIN_CHOICES, index=2, label_visibility="collapsed", key="train_n"
     )
-    train_clicked = c3.button(
-        f"Train {n:,}", width="stretch", disabled=current.playing, key="train"
-    )
+    train_clicked = c3.button(f"Train {n:,}", width="stretch", disabled=playing, key="train")
     c4.button(
-        "⏸ Pause" if current.playing else "▶ Play",
+        "⏸ Pause" if playing else "▶ Play",
         on_click=on_play,
-        args=("pause" if current.playing else "play",),
+        args=("pause" if playing else "play",),
         width="stretch",
         type="primary",
         key="play",
@@ -371,7 +368,7 @@ def refresh_every(playing: bool) -> float | None:
 
 
 def live_view(drawn_playing: bool, run_every: float | None) -> None:
-    """The open view: a fragment (see draw_page) that, while playing with a view other than
+    """The open view: a fragment (see page) that, while playing with a view other than
     Training open, redraws itself every `run_every` seconds from a fresh snapshot.
 
     drawn_playing and run_every are what the last full run of the page drew and chose; when
@@ -558,11 +555,14 @@ def page() -> None:
         "time and learns to predict the next one. Step it, train it, or press Play and watch the "
         "loss fall and the samples turn from noise into words."
     )
+    # Read once, before the messages are taken: the live feed (another thread) may find the
+    # player stopped at any moment, and queue why; live_view then sees that playing no longer
+    # holds and runs the page again, which shows the message and the Play button.
+    playing = lab().playing
     notices()
     pending_panel()
     corpus_card(lab().corpus, "Training on")
-    requested_iterations, progress_slot = controls()
-    playing = lab().playing
+    requested_iterations, progress_slot = controls(playing)
     run_every = refresh_every(playing)
     st.fragment(run_every=run_every)(live_view)(playing, run_every)
     if requested_iterations:

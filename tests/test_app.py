@@ -11,19 +11,24 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import streamlit
 from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
+from dashboard import live_feed
+from dashboard.figures import UNITS, X_AXES
 from dashboard.safe_text import escape_markdown
 from dashboard.session import Lab
 from rnnlab import Config, Trainer
 from rnnlab.corpora import DEFAULT_CORPUS
+from rnnlab.state import SettingChange
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 TIMEOUT = 60  # seconds per script run; generous for slow CI machines, never reached normally
@@ -81,7 +86,7 @@ def metric(at: AppTest, label: str) -> str:
 
 
 def live_panel_args(at: AppTest) -> dict:
-    """The arguments the Training view's live panel (ui/live_panel.py) was given."""
+    """The arguments the Training view's live panel (dashboard/live_panel.py) was given."""
     panels = [
         e for e in at.get("component_instance") if e.proto.component_name.endswith(".live_panel")
     ]
@@ -97,8 +102,8 @@ def live_panel(at: AppTest) -> dict:
 
 
 def stat(at: AppTest, label: str) -> str:
-    """A number shown in the live panel's stats (ui/live_feed.stat_rows), in the Training view
-    (opened first if another view is open)."""
+    """A number shown in the live panel's stats (dashboard/live_feed.stat_rows), in the Training
+    view (opened first if another view is open)."""
     if at.session_state["view"] != TRAINING_VIEW:
         open_view(at, TRAINING_VIEW)
     values = [value for name, value, _ in live_panel(at)["stats"] if name == label]
@@ -184,6 +189,36 @@ def assert_unchanged(lab: Lab, before: dict) -> None:
     assert lab.run_number == before["run_number"]
 
 
+def play_processes() -> set[int]:
+    """The play processes (dashboard/player.py) this test process runs now: its live children
+    started as `python -m dashboard.player` (Linux: read from /proc)."""
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)"
+            command = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError):
+            continue  # it ended meanwhile
+        if int(fields[1]) == os.getpid() and b"dashboard.player" in command:
+            pids.add(int(stat.parent.name))  # (an ended, unreaped child has no command line)
+    return pids
+
+
+@pytest.fixture
+def fragment_timers(monkeypatch) -> list:
+    """The `run_every` of every fragment the page makes (st.fragment, spied on), in order: how
+    often Streamlit is asked to run it again by itself (None: never)."""
+    timers = []
+    real_fragment = streamlit.fragment
+
+    def fragment(func=None, *, run_every=None, **options):
+        timers.append(run_every)
+        return real_fragment(func, run_every=run_every, **options)
+
+    monkeypatch.setattr(streamlit, "fragment", fragment)
+    return timers
+
+
 @pytest.fixture
 def upload_limit_1mb():
     """The server's upload limit lowered to 1 MB, so an over-limit file costs 1 MB, not 50."""
@@ -239,69 +274,84 @@ def wait_until(condition, timeout: float = 20.0) -> None:
         time.sleep(0.02)
 
 
-def synced(lab):
-    lab.sync()  # what the page does on every refresh
-    return lab
-
-
 def test_play_trains_in_the_background_and_the_button_toggles_between_play_and_pause():
     at = open_app()
     lab = lab_of(at)
     open_view(at, FILES_VIEW)
     assert {d.key for d in at.get("download_button")} == {"download_checkpoint", "download_history"}
     assert at.button(key="play").label == PLAY
+    others = play_processes()
     at.button(key="play").click().run()
     assert lab.playing
+    player = play_processes() - others
+    assert len(player) == 1, "Play trains in a process of its own"
     assert at.button(key="play").label == PAUSE
     assert at.button(key="step").disabled and at.button(key="train").disabled
     assert not at.get("download_button"), "downloads are offered only while paused"
     open_view(at, TRAINING_VIEW)
     assert live_panel_args(at)["content"]["playing"], "the panel asks for its own updates"
     before = lab.trainer.iteration
-    wait_until(lambda: synced(lab).trainer.iteration > before + 20)
-    syncs = []
-    real_sync = lab.sync
-    lab.sync = lambda: (syncs.append(1), real_sync())[1]
+    # What the page and the live feed do on every refresh: a snapshot, synced with the player.
+    wait_until(lambda: lab.snapshot().state.iteration > before + 20)
+    snapshots = []
+    real_snapshot = lab.snapshot
+    lab.snapshot = lambda *args, **kwargs: (snapshots.append(1), real_snapshot(*args, **kwargs))[1]
     at.run()  # what a refresh of the page shows
-    del lab.sync
-    assert len(syncs) == 1, "a full run of the page brings the lab up to date once"
+    del lab.snapshot
+    assert len(snapshots) == 1, "a full run of the page brings the lab up to date once"
     assert int(stat(at, "Iteration").replace(",", "")) > before + 20
     at.button(key="play").click().run()
     assert not lab.playing
     assert at.button(key="play").label == PLAY
+    assert not player & play_processes(), "the player process ends at a pause"
     paused_at = lab.trainer.iteration
-    time.sleep(0.3)
-    at.run()
+    at.run()  # with no player process left, nothing trains on
     assert lab.trainer.iteration == paused_at
     assert stat(at, "Iteration") == f"{paused_at:,}"
     assert not live_panel_args(at)["content"]["playing"]
-    assert lab._player is None, "the player process ends at a pause"
     open_view(at, FILES_VIEW)
     assert {d.key for d in at.get("download_button")} == {"download_checkpoint", "download_history"}
 
 
-def test_while_playing_only_views_other_than_training_redraw_by_themselves():
-    # The Training view's panel asks the server for its updates (ui/live_feed.py); the other
-    # views are a fragment that runs again every PLAY_INTERVAL seconds while playing.
+def test_while_playing_only_views_other_than_training_redraw_by_themselves(fragment_timers):
+    # The Training view's panel asks the server for its updates (dashboard/live_feed.py); the
+    # other views are a fragment that Streamlit runs again every PLAY_INTERVAL seconds while
+    # playing. fragment_timers[-1]: how often the last full run of the page asked for that.
     at = open_app()
     lab = lab_of(at)
-    assert at.session_state["live_refresh"] is None
+    assert fragment_timers == [None]
     at.button(key="play").click().run()
     try:
-        assert at.session_state["live_refresh"] is None
+        assert fragment_timers[-1] is None, "with Training open the page does not rerun by itself"
         args = live_panel_args(at)
         assert args["content"]["playing"] and args["poll_seconds"] == 0.4
         assert args["feed_url"].startswith(f"/rnnlab/live/{at.session_state['feed_token']}?")
         at.session_state["view"] = INSIGHT_VIEW  # (its own tabs open inside it)
         at.run()
-        assert at.session_state["live_refresh"] == 0.4
+        assert not at.exception, at.exception
+        assert fragment_timers[-1] == 0.4, "another view redraws itself while playing"
+        # What each of those runs draws: the model as it is now.
+        first = insight_iteration(at)
+        wait_until(lambda: insight_iteration(at.run()) > first)
         open_view(at, TRAINING_VIEW)
-        assert at.session_state["live_refresh"] is None
+        assert fragment_timers[-1] is None
     finally:
         at.button(key="play").click().run()
     assert not lab.playing
-    assert at.session_state["live_refresh"] is None
+    assert fragment_timers[-1] is None
     assert not live_panel_args(at)["content"]["playing"], "the panel stops asking"
+    at.session_state["view"] = INSIGHT_VIEW
+    at.run()
+    assert fragment_timers[-1] is None, "nor does another view, once paused"
+
+
+def insight_iteration(at: AppTest) -> int:
+    """The iteration that the "Inside the network" view says it shows."""
+    assert not at.exception, at.exception
+    captions = [re.search(r"at iteration ([\d,]+)", c.value) for c in tab(at, INSIGHT_VIEW).caption]
+    found = [int(m.group(1).replace(",", "")) for m in captions if m]
+    assert len(found) == 1, [c.value for c in at.caption]
+    return found[0]
 
 
 def test_reset_starts_a_new_run_and_keeps_the_previous_one_in_the_runs_table():
@@ -361,16 +411,11 @@ def test_learning_rate_and_sequence_length_apply_immediately_and_are_recorded_as
     at.select_slider(key="learning_rate").set_value(0.01).run()
     assert lab.trainer is trainer
     assert trainer.config.learning_rate == 0.01
-    assert trainer.events[-1] == {
-        "iteration": 1,
-        "name": "learning_rate",
-        "old": old_lr,
-        "new": 0.01,
-    }
+    assert trainer.events[-1] == SettingChange(1, "learning_rate", old_lr, 0.01)
     at.sidebar.slider(key="seq_length").set_value(40).run()
     assert lab.trainer is trainer
     assert trainer.config.seq_length == 40
-    assert trainer.events[-1] == {"iteration": 1, "name": "seq_length", "old": old_seq, "new": 40}
+    assert trainer.events[-1] == SettingChange(1, "seq_length", old_seq, 40)
     assert not at.warning, "live settings must not show up as pending changes"
     step(at)
     assert trainer.chars_seen == (old_seq + 40) * trainer.config.batch_size
@@ -692,7 +737,7 @@ def test_a_sequence_length_too_long_for_the_text_is_refused_and_the_slider_rever
     at.sidebar.slider(key="seq_length").set_value(200).run()
     assert any("needs at least" in e for e in errors(at)), errors(at)
     assert at.sidebar.slider(key="seq_length").value == before["config"].seq_length
-    assert lab.trainer.events == []
+    assert lab.trainer.events == ()
     assert_unchanged(lab, before)
 
 
@@ -727,7 +772,8 @@ def test_divergence_while_playing_stops_play_and_reports_the_rollback():
     at.button(key="play").click().run()
     at.select_slider(key="learning_rate").set_value(10.0).run()
     shown = errors(at)  # the player may have diverged already when this run synced
-    wait_until(lambda: not synced(lab).playing)  # divergence comes within a few iterations
+    # What the page and the live feed do on every refresh: a snapshot, synced with the player.
+    wait_until(lambda: not lab.snapshot().playing)  # divergence comes within a few iterations
     at.run()  # the page's next refresh tells, if it has not yet
     shown += errors(at)
     assert not lab.playing
@@ -735,3 +781,28 @@ def test_divergence_while_playing_stops_play_and_reports_the_rollback():
     diverged = [e for e in shown if "diverged" in e and "rolled back" in e]
     assert len(diverged) == 1, shown
     assert lab.trainer.iteration == _rolled_back_to(diverged[0]) == len(lab.trainer.losses)
+
+
+def test_a_divergence_the_live_feed_finds_while_the_page_runs_is_told_in_that_run():
+    # The live feed (another thread of the server) may take the stopped player back at any
+    # moment of a run of the page: here, just after the page has shown its messages. That run
+    # must still end with the message and the Play button, not with a stale Pause button and
+    # the message left for some later run.
+    at = open_app()
+    lab = lab_of(at)
+    token = at.session_state["feed_token"]
+    at.button(key="play").click().run()
+    real_take_messages = lab.take_messages
+
+    def take_messages_then_the_feed_polls():
+        messages = real_take_messages()
+        del lab.take_messages  # once
+        wait_until(lambda: not live_feed.poll(token, UNITS[0], X_AXES[0], True)["playing"])
+        return messages
+
+    lab.take_messages = take_messages_then_the_feed_polls
+    at.select_slider(key="learning_rate").set_value(10.0).run()  # diverges in a few iterations
+    assert not at.exception, at.exception
+    assert not lab.playing
+    assert at.button(key="play").label == PLAY
+    assert any("diverged" in e and "rolled back" in e for e in errors(at)), errors(at)

@@ -5,6 +5,9 @@ Fixtures
 streamlit_server (session)  base URL ("http://127.0.0.1:<port>") of a running Streamlit server
                             for the app named by env RNNLAB_APP (default "app.py"; relative
                             paths are taken from the repository root, which is also the cwd).
+play_processes (session)    the callable `play_processes()`: the pids of the play processes
+                            (`python -m dashboard.player`, one per playing session) that the
+                            server runs now. No play process: nothing trains (Linux: /proc).
 browser (session)           a headless Chromium launched by Playwright. The executable is
                             /usr/bin/chromium (Debian's package) unless env RNNLAB_CHROMIUM
                             names another. A missing browser FAILS the tests; it never skips.
@@ -72,6 +75,21 @@ def _log_tail(path: Path, limit: int = 4000) -> str:
     return text[-limit:] or "<empty server log>"
 
 
+def _children(parent: int, module: str) -> set[int]:
+    """The live child processes of `parent` started as `python -m <module>` (read from /proc)."""
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)"
+            command = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError):
+            continue  # it ended meanwhile
+        # (An ended child not yet reaped has no command line.)
+        if int(fields[1]) == parent and module.encode() in command:
+            pids.add(int(stat.parent.name))
+    return pids
+
+
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is not None:
         return
@@ -84,7 +102,8 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def streamlit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def streamlit_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """(base URL, pid) of the running server; see streamlit_server."""
     app = Path(os.environ.get("RNNLAB_APP", DEFAULT_APP))
     app_path = app if app.is_absolute() else REPO_ROOT / app
     if not app_path.is_file():
@@ -122,9 +141,20 @@ def streamlit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     pytrace=False,
                 )
             time.sleep(0.25)
-        yield base_url
+        yield base_url, proc.pid
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(streamlit_process: tuple[str, int]) -> str:
+    return streamlit_process[0]
+
+
+@pytest.fixture(scope="session")
+def play_processes(streamlit_process: tuple[str, int]) -> Callable[[], set[int]]:
+    server_pid = streamlit_process[1]
+    return lambda: _children(server_pid, "dashboard.player")
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,11 @@
 """The dashboard in a real browser: Debian's Chromium, driven by Playwright, on `streamlit run`.
 
 These tests use the page the way a person does (file chooser, keyboard on a slider, buttons, tabs)
-and read back only what is on screen. Widgets are found by the `st-key-<key>` class Streamlit puts
-on every element created with a key, so the tests do not depend on layout.
+and read back what is on screen; only to know whether anything trains do they look at the
+server's play processes (conftest.py, play_processes). Widgets are found by the `st-key-<key>`
+class Streamlit puts on every element created with a key, so the tests do not depend on layout.
+They wait (with a deadline) for what they check to show, not for a fixed time; the only fixed
+waits set the phases of Play and Pause clicks, and let a resized page settle for its screenshot.
 
 Set RNNLAB_SCREENSHOT=path to keep the screenshot of the trained dashboard (the README's picture
 is made with RNNLAB_SCREENSHOT=docs/screenshot.png).
@@ -11,14 +14,18 @@ is made with RNNLAB_SCREENSHOT=docs/screenshot.png).
 from __future__ import annotations
 
 import os
+import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LYRICS = REPO_ROOT / "data" / "lyrics.txt"
-PLAY_SECONDS = 5
+# The longest a test waits for what it checks to show (training, a redraw): generous for a busy
+# machine, never reached normally.
+DEADLINE_S = 60
 
 HOSTILE = (
     "<script>window.__rnnlabPwned = 'script'</script>\n"
@@ -31,7 +38,7 @@ HOSTILE = (
 # ------------------------------------------------------------------------------------ helpers
 def metric(page: Page, label: str) -> str:
     """The displayed value of the number labelled `label` in the live panel's stats (the
-    Training view; ui/live_feed.stat_rows)."""
+    Training view; dashboard/live_feed.stat_rows)."""
     return live_panel(page).locator(f"[data-stat='{label}'] .value").inner_text().strip()
 
 
@@ -40,7 +47,7 @@ def number(text: str) -> float:
 
 
 def live_panel(page: Page):
-    """The Training view's live panel (ui/live_panel.py): a page of its own in a frame."""
+    """The Training view's live panel (dashboard/live_panel.py): a page of its own in a frame."""
     return page.frame_locator(".st-key-live_panel iframe")
 
 
@@ -56,6 +63,48 @@ def chart_layout(page: Page) -> dict:
     )
 
 
+def wait_until(page: Page, condition: Callable[[], bool], what: str, timeout_s=DEADLINE_S) -> None:
+    """Poll `condition` (it reads the page) until true, or fail saying `what` was awaited."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {timeout_s} s for {what}"
+        page.wait_for_timeout(100)
+
+
+def panel_updates(page: Page, n: int) -> None:
+    """Wait until the live panel has shown n more iterations counts (n updates while training)."""
+    seen = {metric(page, "Iteration")}
+
+    def updated() -> bool:
+        seen.add(metric(page, "Iteration"))
+        return len(seen) > n
+
+    wait_until(page, updated, f"{n} updates of the live panel")
+
+
+def count_script_runs(page: Page) -> Callable[[], int]:
+    """From now on, count the runs of the script (whole page or fragment) that the browser
+    sees start; returns the callable that reads the count."""
+    page.evaluate(
+        """() => {
+            const app = document.querySelector("[data-testid='stApp']");
+            window.__rnnlabScriptRuns = 0;
+            new MutationObserver(() => {
+                if (app.getAttribute("data-test-script-state") === "running") {
+                    window.__rnnlabScriptRuns += 1;
+                }
+            }).observe(app, { attributes: true, attributeFilter: ["data-test-script-state"] });
+        }"""
+    )
+    return lambda: page.evaluate("window.__rnnlabScriptRuns")
+
+
+def insight_iteration(page: Page) -> int:
+    """The iteration the "Inside the network" view says it shows."""
+    caption = page.get_by_text(re.compile(r"The model as it is now, at iteration")).inner_text()
+    return int(re.search(r"at iteration ([\d,]+)", caption).group(1).replace(",", ""))
+
+
 def click(page: Page, key: str, wait) -> None:
     page.locator(f".st-key-{key} button").click()
     wait(page)
@@ -69,8 +118,8 @@ def upload_text(page: Page, name: str, data: bytes, wait) -> None:
     page.locator(".st-key-upload input[type='file']").set_input_files(
         files=[{"name": name, "mimeType": "text/plain", "buffer": data}]
     )
-    wait(page, initial_wait_ms=1000)
     expect(page.get_by_text("Pending changes")).to_be_visible()
+    wait(page, initial_wait_ms=0)
     click(page, "apply", wait)
 
 
@@ -87,13 +136,17 @@ def train_n(page: Page, wait, timeout_s: float = 120) -> float:
         assert time.monotonic() < deadline, f"Train {n:,.0f} did not finish in {timeout_s} s"
 
 
-def play_for(page: Page, seconds: float, wait) -> None:
+def play_until(page: Page, condition: Callable[[], bool], what: str, wait, play_processes) -> None:
+    """Play until `condition` (it reads the page) holds, then pause, and see the server stop
+    training. The panel then shows the paused model (a feed answer still on its way from before
+    the pause is dropped: live_panel/index.html, rounds)."""
     click(page, "play", wait)
     expect(page.locator(".st-key-play button")).to_contain_text("Pause")
-    page.wait_for_timeout(seconds * 1000)
+    assert len(play_processes()) == 1, "Play trains in a process of its own"
+    wait_until(page, condition, what)
     click(page, "play", wait)
     expect(page.locator(".st-key-play button")).to_contain_text("Play")
-    wait(page, initial_wait_ms=800)  # a tick that started before the pause reaches the page
+    wait_until(page, lambda: not play_processes(), "the play process to end at the pause")
 
 
 # -------------------------------------------------------------------------------------- tests
@@ -107,7 +160,7 @@ def test_opens_ready_to_train_on_the_bundled_songbook(page: Page, wait_for_app_r
 
 
 def test_upload_lyrics_change_a_slider_play_and_watch_it_learn(
-    page: Page, wait_for_app_run, tmp_path: Path
+    page: Page, wait_for_app_run, play_processes, tmp_path: Path
 ) -> None:
     upload_text(page, "my-lyrics.txt", LYRICS.read_bytes(), wait_for_app_run)
     expect(page.get_by_text("Training on: my-lyrics.txt")).to_be_visible()
@@ -119,22 +172,36 @@ def test_upload_lyrics_change_a_slider_play_and_watch_it_learn(
     thumb.focus()
     for _ in range(5):
         thumb.press("ArrowRight")
-    wait_for_app_run(page, initial_wait_ms=800)
     expect(thumb).to_have_value("30")
     expect(page.locator(".st-key-seq_length [data-testid='stSliderThumbValue']")).to_have_text("30")
+    # The server has it when the panel explains the loss per chunk of 30 characters.
+    expect(live_panel(page).locator("[data-stat='Smoothed loss']")).to_have_attribute(
+        "title", re.compile(r"chunk of 30 characters")
+    )
+    wait_for_app_run(page)
 
     loss_before = number(metric(page, "Smoothed loss"))
     sample_before = sample_text(page)
-    play_for(page, PLAY_SECONDS, wait_for_app_run)
+    panel = live_panel(page)
+    chart_traces = panel.locator("#chart .scatterlayer .trace")
+
+    def learned() -> bool:
+        return (
+            number(metric(page, "Iteration")) >= 50
+            and number(metric(page, "Smoothed loss")) < loss_before
+            and chart_traces.count() == 3  # raw, smoothed, validation (after 100,000 chars)
+            and panel.locator("#timeline tr").count() >= 2  # milestone samples
+        )
+
+    play_until(page, learned, "the loss to fall and validation", wait_for_app_run, play_processes)
 
     iterations = number(metric(page, "Iteration"))
     loss_after = number(metric(page, "Smoothed loss"))
-    assert iterations >= 50, f"only {iterations:.0f} iterations in {PLAY_SECONDS} s of play"
+    assert iterations >= 50, f"only {iterations:.0f} iterations"
     assert loss_after < loss_before, f"smoothed loss {loss_before} -> {loss_after}"
     assert sample_text(page) != sample_before
     assert number(metric(page, "Characters / s")) > 0
-    panel = live_panel(page)
-    expect(panel.locator("#chart .scatterlayer .trace")).to_have_count(3)  # raw, smoothed, val.
+    expect(chart_traces).to_have_count(3)
     assert panel.locator("#timeline tr").count() >= 2, "milestone samples in the timeline"
     no_exceptions(page)
 
@@ -151,9 +218,13 @@ def test_upload_lyrics_change_a_slider_play_and_watch_it_learn(
 def test_a_zoom_into_the_chart_lasts_while_it_updates_during_play(
     page: Page, wait_for_app_run
 ) -> None:
+    # While playing with the Training view open, the page itself does not run: its panel asks
+    # the server for updates (dashboard/live_feed.py) and hands Plotly each new figure, which
+    # keeps the zoom.
     click(page, "play", wait_for_app_run)
     expect(page.locator(".st-key-play button")).to_contain_text("Pause")
-    page.wait_for_timeout(1500)
+    script_runs = count_script_runs(page)
+    wait_until(page, lambda: number(metric(page, "Iteration")) >= 25, "a loss curve to zoom into")
     # Drag across the middle of the plot area, as a person zooms with the mouse.
     area = live_panel(page).locator(".nsewdrag").first.bounding_box()
     y = area["y"] + area["height"] / 2
@@ -163,38 +234,51 @@ def test_a_zoom_into_the_chart_lasts_while_it_updates_during_play(
     page.mouse.up()
     zoomed = chart_layout(page)
     assert zoomed["autorange"] is False
-    iteration = number(metric(page, "Iteration"))
-    page.wait_for_timeout(2000)  # five redraws of the live view
-    assert number(metric(page, "Iteration")) > iteration, "still training"
+    panel_updates(page, 5)  # five redraws of the live panel, still training
     assert chart_layout(page) == zoomed, "the zoom outlived the redraws"
+    assert script_runs() == 0, "the page did not run by itself while playing"
     click(page, "play", wait_for_app_run)
     expect(page.locator(".st-key-play button")).to_contain_text("Play")
     no_exceptions(page)
 
 
-def test_a_divergence_while_playing_stops_play_and_says_so(page: Page, wait_for_app_run) -> None:
+def test_a_divergence_while_playing_stops_play_and_says_so(
+    page: Page, wait_for_app_run, play_processes
+) -> None:
     # While playing, the page itself does not run: the panel asks the server for updates. When
     # the training diverges, the panel's answer says so and it has the page run again, which
     # shows the message and the Play button.
     click(page, "play", wait_for_app_run)
     expect(page.locator(".st-key-play button")).to_contain_text("Pause")
-    page.wait_for_timeout(1000)
+    wait_until(page, lambda: number(metric(page, "Iteration")) >= 10, "training to go")
     thumb = page.locator(".st-key-learning_rate input[type='range']")
     thumb.focus()
     thumb.press("End")  # the largest learning rate the slider offers: 10
     expect(page.locator(".st-key-play button")).to_contain_text("Play", timeout=30_000)
-    expect(page.get_by_text("diverged").first).to_be_visible()
-    iteration = metric(page, "Iteration")
-    page.wait_for_timeout(1000)
-    assert metric(page, "Iteration") == iteration, "training stopped"
+    message = page.locator("[data-testid='stAlertContentError']", has_text="diverged").first
+    expect(message).to_be_visible()
+    rollback = re.search(r"rolled back to iteration (\d+)", message.inner_text())
+    assert rollback, message.inner_text()
+    wait_until(page, lambda: not play_processes(), "the play process to end")  # training stopped
+    expect(live_panel(page).locator("[data-stat='Iteration'] .value")).to_have_text(
+        f"{int(rollback.group(1)):,}"
+    )
     no_exceptions(page)
 
 
-def test_hostile_upload_is_shown_as_text_and_runs_nothing(page: Page, wait_for_app_run) -> None:
+def test_hostile_upload_is_shown_as_text_and_runs_nothing(
+    page: Page, wait_for_app_run, play_processes
+) -> None:
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     upload_text(page, "<b>evil</b>.txt", (HOSTILE * 40).encode(), wait_for_app_run)
-    play_for(page, 2, wait_for_app_run)
+    play_until(
+        page,
+        lambda: live_panel(page).locator("#timeline tr").count() >= 3,  # iterations 0, 1, 10
+        "milestone samples",
+        wait_for_app_run,
+        play_processes,
+    )
 
     # The preview shows the markup as characters.
     preview = page.locator("[data-testid='stExpander']", has_text="Training on").first
@@ -228,7 +312,7 @@ def test_hostile_upload_is_shown_as_text_and_runs_nothing(page: Page, wait_for_a
 
 
 def test_each_view_inside_the_network_draws_from_the_current_model(
-    page: Page, wait_for_app_run
+    page: Page, wait_for_app_run, play_processes
 ) -> None:
     assert train_n(page, wait_for_app_run) == 1000  # the default choice
     page.get_by_role("tab", name="Inside the network").click()
@@ -248,6 +332,17 @@ def test_each_view_inside_the_network_draws_from_the_current_model(
         expect(panel.locator(drawn).first).to_be_visible()
         no_exceptions(page)
 
+    # While playing, this view (unlike Training) runs again by itself and follows the model.
+    click(page, "play", wait_for_app_run)
+    expect(page.locator(".st-key-play button")).to_contain_text("Pause")
+    script_runs = count_script_runs(page)
+    wait_until(page, lambda: insight_iteration(page) > 1000, "the view to follow the model")
+    assert script_runs() > 0
+    click(page, "play", wait_for_app_run)
+    expect(page.locator(".st-key-play button")).to_contain_text("Play")
+    wait_until(page, lambda: not play_processes(), "the play process to end at the pause")
+    no_exceptions(page)
+
     page.get_by_role("tab", name="Model & runs").click()
     wait_for_app_run(page)
     expect(page.locator(".st-key-download_checkpoint button")).to_be_visible()
@@ -265,7 +360,7 @@ def test_two_browser_sessions_train_independent_models(
         other = other_context.new_page()
         other.goto(streamlit_server)
         other.locator("[data-testid='stApp']").wait_for()
-        wait_for_app_run(other, initial_wait_ms=500)
+        wait_for_app_run(other, initial_wait_ms=0)
         assert metric(other, "Iteration") == "0"
         upload_text(other, "other.txt", LYRICS.read_bytes()[:5000], wait_for_app_run)
         click(other, "step", wait_for_app_run)
@@ -280,23 +375,26 @@ def test_two_browser_sessions_train_independent_models(
 
 
 def test_pause_always_pauses_however_play_and_pause_follow_each_other(
-    page: Page, wait_for_app_run
+    page: Page, wait_for_app_run, play_processes
 ) -> None:
-    # A click can reach the app a second time when it meets the live view's timed rerun in
-    # flight (seen with a script doing this, in 2 of 8 pauses on a busy machine); the button
-    # must then do what it said, not toggle back to playing. The race is rare: this checks
-    # that no phase of the refresh loses a pause, not that the race happens.
+    # A click can reach the app a second time when it meets a rerun in flight (seen with a
+    # script doing this, in 2 of 8 pauses on a busy machine); the button must then do what it
+    # said, not toggle back to playing. The race is rare: this checks that no phase of the
+    # panel's 0.4 s updates loses a pause, not that the race happens.
     button = page.locator(".st-key-play button")
     for cycle in range(10):
         button.click()
         expect(button).to_contain_text("Pause")
-        page.wait_for_timeout(500 + 370 * cycle % 1500)  # meet the 0.4 s refresh at new phases
+        page.wait_for_timeout(500 + 370 * cycle % 1500)  # meet the 0.4 s updates at new phases
         button.click()
         expect(button).to_contain_text("Play", timeout=10_000)
-    page.wait_for_timeout(1000)
-    expect(button).to_contain_text("Play")  # and stays paused
     wait_for_app_run(page)
-    iteration = metric(page, "Iteration")
-    page.wait_for_timeout(1000)
-    assert metric(page, "Iteration") == iteration, "no training goes on after the last pause"
+    expect(button).to_contain_text("Play")  # and stays paused: nothing left to run the page
+    wait_until(page, lambda: not play_processes(), "the play process to end at the last pause")
+    # No training goes on after the last pause: one Step is one iteration more.
+    iteration = number(metric(page, "Iteration"))
+    click(page, "step", wait_for_app_run)
+    expect(live_panel(page).locator("[data-stat='Iteration'] .value")).to_have_text(
+        f"{iteration + 1:,.0f}"
+    )
     no_exceptions(page)
