@@ -36,7 +36,7 @@ from rnnlab.state import (
 )
 from rnnlab.trainer import Trainer
 
-from .player import Player, PlayerFailed
+from .player import Player, PlayerFailed, Stopped
 
 # Hyperparameters that shape the model: changing them needs a new model (a new run).
 STRUCTURAL = ("hidden_size", "batch_size", "seed", "val_fraction")
@@ -131,10 +131,6 @@ class Lab:
     def timeline(self) -> tuple[TimelineEntry, ...]:
         return tuple(self._schedule.timeline)
 
-    @property
-    def training_seconds(self) -> float:
-        return self._schedule.training_seconds
-
     def snapshot(self, with_model: bool = False) -> LiveSnapshot:
         """What the views draw, brought up to date with the player first while playing.
 
@@ -143,9 +139,10 @@ class Lab:
         """
         with self.lock:
             self._sync(with_model)
+            state = self.trainer.state()
             return LiveSnapshot(
-                self.trainer.state(),
-                self._stats(),
+                state,
+                self._stats(state),
                 self.runs,
                 self.timeline,
                 self.latest_sample,
@@ -309,7 +306,7 @@ class Lab:
             self._stop_player()
             report = self._schedule.train(iterations, seconds, on_progress)
             if report.divergence:
-                self._messages.append(("error", f"Training paused. {report.divergence}"))
+                self._paused_because(report.divergence)
             self.refresh_sample()
             return report
 
@@ -353,7 +350,6 @@ class Lab:
                 self.trainer.marks(), len(self._schedule.timeline), with_model, sample, whole
             )
         except PlayerFailed as failure:
-            self._player = None
             self._player_failed(failure)
             return
         if answer.stopped is not None:
@@ -370,13 +366,13 @@ class Lab:
         if progress.state is not None:
             self._play_save_point, self._saved_at = progress.state, now
 
-    def _take_back(self, stopped) -> None:
+    def _take_back(self, stopped: Stopped) -> None:
         self.trainer.load_state(stopped.state)
         self._schedule.timeline = list(stopped.timeline)
         self._schedule.training_seconds = stopped.training_seconds
         self._schedule.chars_per_second = stopped.chars_per_second
         if stopped.divergence:
-            self._messages.append(("error", f"Training paused. {stopped.divergence}"))
+            self._paused_because(stopped.divergence)
         self.refresh_sample()
 
     def _tell_player(self, name: str, value: float) -> None:
@@ -385,12 +381,12 @@ class Lab:
         try:
             self._player.change_setting(name, value)
         except PlayerFailed as failure:
-            self._player = None
             self._player_failed(failure)
 
     def _player_failed(self, failure: PlayerFailed) -> None:
         """Go on from the player's last whole state (its last save point, or where Play was
         pressed), with the live settings as they are now."""
+        self._player = None
         save_point, settings = self._play_save_point, self.trainer.config
         self.trainer.load_state(save_point)
         for name in LIVE_SETTINGS:
@@ -398,14 +394,14 @@ class Lab:
         self._schedule.timeline = [
             e for e in self._schedule.timeline if e.iteration <= save_point.iteration
         ]
-        self._messages.append(
-            (
-                "error",
-                f"Training paused. The training process failed ({failure}). The model is as it "
-                f"was at iteration {save_point.iteration:,}.",
-            )
+        self._paused_because(
+            f"The training process failed ({failure}). The model is as it was at iteration "
+            f"{save_point.iteration:,}."
         )
         self.refresh_sample()
+
+    def _paused_because(self, reason: str) -> None:
+        self._messages.append(("error", f"Training paused. {reason}"))
 
     # ----------------------------------------------------------------------------- sampling
     def refresh_sample(self) -> None:
@@ -417,17 +413,16 @@ class Lab:
             )
 
     # -------------------------------------------------------------------------------- stats
-    def _stats(self) -> dict[str, float | int | None]:
-        t = self.trainer
-        val = t.validation_history[-1][1] if len(t.validation_history) else None
+    def _stats(self, state: TrainerState) -> dict[str, float | int | None]:
+        val = float(state.validation[-1, 1]) if len(state.validation) else None
         return {
-            "iteration": t.iteration,
-            "epochs": t.epochs,
-            "chars_seen": t.chars_seen,
+            "iteration": state.iteration,
+            "epochs": self.trainer.epochs,
+            "chars_seen": state.chars_seen,
             "chars_per_second": self._schedule.chars_per_second,
-            "parameters": t.param_count,
-            "smooth_loss": t.smooth_loss,
-            "bits_per_char": bits_per_char(t.smooth_loss, t.config.seq_length),
+            "parameters": state.params.size,
+            "smooth_loss": state.smooth_loss,
+            "bits_per_char": bits_per_char(state.smooth_loss, state.config.seq_length),
             "val_nats_per_char": val,
             "val_bits_per_char": None if val is None else val / math.log(2),
         }

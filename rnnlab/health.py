@@ -72,13 +72,9 @@ class HealthLog:
         """Append rows taken from another log's `rows` (a TrainerDelta's, on a mirror)."""
         self._table.extend(rows)
 
-    def truncate_rows(self, size: int) -> None:
-        """Keep the first `size` rows."""
-        self._table.truncate(size)
-
-    def truncate(self, iteration: int) -> None:
-        """Forget records of iterations after `iteration` (the trainer rolled back)."""
-        self._table.truncate(int(np.searchsorted(self.rows[:, 0], iteration, side="right")))
+    def truncate(self, rows: int) -> None:
+        """Keep the first `rows` rows (a rollback, or a mirror catching up with a delta)."""
+        self._table.truncate(rows)
 
     def __len__(self) -> int:
         return len(self._table)

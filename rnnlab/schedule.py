@@ -97,12 +97,11 @@ class Schedule:
         iterations: int | None = None,
         seconds: float | None = None,
         on_progress: Callable[[int, int], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
     ) -> TrainReport:
         """Train `iterations` more, or for about `seconds` of wall time, whichever comes first.
 
-        on_progress(done, total) is called after each slice when counting iterations;
-        should_stop() is asked after each slice. A divergence ends the call with the trainer
+        on_progress(done, total) is called after each slice when counting iterations. A
+        divergence ends the call with the trainer
         rolled back, samples of undone iterations dropped, and the reason in the report.
         """
         t = self.trainer
@@ -120,8 +119,6 @@ class Schedule:
                 self._after_slice()
                 if on_progress is not None and target is not None:
                     on_progress(t.iteration - start_iteration, iterations)
-                if should_stop is not None and should_stop():
-                    break
         except DivergenceError as error:
             divergence = str(error)
             # The rollback undid iterations: samples kept from them no longer describe the model.

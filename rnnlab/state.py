@@ -82,9 +82,6 @@ class TrainerState:
     def validation_history(self) -> list[tuple[int, float]]:
         return [(int(i), float(v)) for i, v in self.validation]
 
-    def initial_config(self) -> Config:
-        return initial_config(self.config, self.events)
-
 
 @dataclass(frozen=True)
 class Marks:

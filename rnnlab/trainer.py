@@ -136,6 +136,12 @@ class Trainer:
     def from_state(cls, text: str, state: TrainerState) -> Trainer:
         """A trainer on `text` (the one the state was trained on) that goes on exactly from
         `state`; ValueError, saying what is wrong, when the state does not fit the text."""
+        # The vocabulary first: a text too short for the state's config is most likely the wrong
+        # text, and the mismatch says so.
+        if isinstance(text, str) and text:
+            chars = Vocab.from_text(text).chars
+            if state.vocab != chars:
+                raise ValueError(_vocabulary_mismatch(state.vocab, chars))
         trainer = cls(text, state.config)
         trainer.load_state(state)
         return trainer
@@ -203,10 +209,10 @@ class Trainer:
             iteration=self.iteration,
             chars_seen=self.chars_seen,
             smooth_loss=self.smooth_loss,
-            new_losses=self._losses.values[start.losses :].copy(),
-            new_smooth_losses=self._smooth_losses.values[start.losses :].copy(),
-            new_validation=self._validation.values[start.validation :].copy(),
-            new_health=self.health.rows[start.health :].copy(),
+            new_losses=self._losses.values[start.losses :],
+            new_smooth_losses=self._smooth_losses.values[start.losses :],
+            new_validation=self._validation.values[start.validation :],
+            new_health=self.health.rows[start.health :],
             params=frozen(self._params.flat) if with_model else None,
             hidden=frozen(self.hidden) if with_model else None,
         )
@@ -231,7 +237,7 @@ class Trainer:
         ):
             record.truncate(start)
             record.extend(new)
-        self.health.truncate_rows(delta.since.health)
+        self.health.truncate(delta.since.health)
         self.health.extend(delta.new_health)
         self._rollback_marks = self._rollback_marks[: delta.since.rollbacks]
         while len(self._rollback_marks) < delta.since.rollbacks:
@@ -497,8 +503,6 @@ class Trainer:
         state = checkpoint.load_state(file)
         if not isinstance(text, str) or not text:
             raise ValueError("Load a checkpoint together with the (non-empty) text it was made on.")
-        if state.vocab != Vocab.from_text(text).chars:
-            raise ValueError(_vocabulary_mismatch(state.vocab, Vocab.from_text(text).chars))
         return cls.from_state(text, state)
 
     # ------------------------------------------------------------------------------- rollback
@@ -533,7 +537,7 @@ class Trainer:
         self._losses.truncate(len(s.losses))
         self._smooth_losses.truncate(len(s.smooth_losses))
         self._validation.truncate(len(s.validation))
-        self.health.truncate_rows(len(s.health))
+        self.health.truncate(len(s.health))
         self._rollback_marks.append(
             Marks(len(self._losses), len(self._validation), len(self.health))
         )

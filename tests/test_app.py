@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import streamlit
+from process_tree import children
 from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
@@ -190,18 +191,8 @@ def assert_unchanged(lab: Lab, before: dict) -> None:
 
 
 def play_processes() -> set[int]:
-    """The play processes (dashboard/player.py) this test process runs now: its live children
-    started as `python -m dashboard.player` (Linux: read from /proc)."""
-    pids = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)"
-            command = (stat.parent / "cmdline").read_bytes().split(b"\0")
-        except (OSError, IndexError):
-            continue  # it ended meanwhile
-        if int(fields[1]) == os.getpid() and b"dashboard.player" in command:
-            pids.add(int(stat.parent.name))  # (an ended, unreaped child has no command line)
-    return pids
+    """The play processes (dashboard/player.py) this test process runs now."""
+    return children(os.getpid(), "dashboard.player")
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from process_tree import children  # tests/process_tree.py
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,21 +74,6 @@ def _log_tail(path: Path, limit: int = 4000) -> str:
     except OSError:
         return "<no server log>"
     return text[-limit:] or "<empty server log>"
-
-
-def _children(parent: int, module: str) -> set[int]:
-    """The live child processes of `parent` started as `python -m <module>` (read from /proc)."""
-    pids = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)"
-            command = (stat.parent / "cmdline").read_bytes().split(b"\0")
-        except (OSError, IndexError):
-            continue  # it ended meanwhile
-        # (An ended child not yet reaped has no command line.)
-        if int(fields[1]) == parent and module.encode() in command:
-            pids.add(int(stat.parent.name))
-    return pids
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -154,7 +140,7 @@ def streamlit_server(streamlit_process: tuple[str, int]) -> str:
 @pytest.fixture(scope="session")
 def play_processes(streamlit_process: tuple[str, int]) -> Callable[[], set[int]]:
     server_pid = streamlit_process[1]
-    return lambda: _children(server_pid, "dashboard.player")
+    return lambda: children(server_pid, "dashboard.player")
 
 
 @pytest.fixture(scope="session")
