@@ -12,6 +12,7 @@ from .gradcheck import gradcheck
 from .model import PARAM_NAMES, forward, init_params, loss_and_grads
 from .text import TextInfo, Vocab, load_text
 from .trainer import DivergenceError, Trainer
+from .yardsticks import baselines
 
 __all__ = [
     "PARAM_NAMES",
@@ -20,6 +21,7 @@ __all__ = [
     "TextInfo",
     "Trainer",
     "Vocab",
+    "baselines",
     "forward",
     "gradcheck",
     "init_params",

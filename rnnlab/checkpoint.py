@@ -24,7 +24,7 @@ import numpy as np
 from .config import Config
 from .health import HealthLog
 from .model import FlatParams
-from .state import SettingChange, TrainerState, frozen
+from .state import BestModel, TrainerState, event_from_dict, frozen
 
 FORMAT = "rnnlab-checkpoint-2"
 # Format 1 (before 2026-11-30) had no health log; it still loads, with an empty one.
@@ -55,6 +55,10 @@ def save_state(state: TrainerState, file: str | os.PathLike | BinaryIO) -> None:
         "health": state.health,
         "sample_rng": np.array(json.dumps(state.sample_rng)),
     }
+    if state.best is not None:
+        best = {"iteration": state.best.iteration, "validation": state.best.validation}
+        arrays["best"] = np.array(json.dumps(best))
+        arrays["best_params"] = state.best.params
     if isinstance(file, (str, os.PathLike)):
         # Given a path, numpy would append ".npz" to it; write exactly where we were asked to.
         with open(file, "wb") as handle:
@@ -119,7 +123,7 @@ def _decode(arrays: dict[str, np.ndarray]) -> TrainerState:
     if not isinstance(events, list):
         raise ValueError("The checkpoint's events (setting changes) are not a list.")
     try:
-        events = tuple(SettingChange.from_dict(event) for event in events)
+        events = tuple(event_from_dict(event) for event in events)
     except (TypeError, ValueError) as error:
         raise ValueError(
             f"The checkpoint's events (setting changes) are malformed: {error}"
@@ -143,7 +147,23 @@ def _decode(arrays: dict[str, np.ndarray]) -> TrainerState:
         events=events,
         health=health,
         sample_rng=sample_rng,
+        best=_best(arrays),
     )
+
+
+def _best(arrays: dict[str, np.ndarray]) -> BestModel | None:
+    """The best model, if the checkpoint keeps one (those made before 2026-11-30 do not)."""
+    if "best" not in arrays:
+        return None
+    values = _json(arrays, "best")
+    if not isinstance(values, dict) or set(values) != {"iteration", "validation"}:
+        raise ValueError("The checkpoint's best model needs exactly an iteration and a validation.")
+    iteration, validation = values["iteration"], values["validation"]
+    if isinstance(iteration, bool) or not isinstance(iteration, int):
+        raise ValueError("The checkpoint's best model's iteration must be a whole number.")
+    if isinstance(validation, bool) or not isinstance(validation, (int, float)):
+        raise ValueError("The checkpoint's best validation loss must be a number.")
+    return BestModel(iteration, float(validation), _numbers(arrays, "best_params"))
 
 
 def _flat_from_version_1(

@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import overfitting
+from .state import ModelRestored
 from .trainer import DivergenceError, Trainer
 
 # Iterations at which a sample is kept in the timeline: dense early, when change is fastest.
@@ -43,11 +45,14 @@ class TimelineEntry:
 
 @dataclass(frozen=True)
 class TrainReport:
-    """What one call of Schedule.train did; `divergence` says why it stopped early, if it did."""
+    """What one call of Schedule.train did, and why it stopped early if it did: a divergence
+    (the reason), or the validation loss turning up with stop_at_best (the best model, brought
+    back, and the turn)."""
 
     iterations: int
     seconds: float
     divergence: str | None = None
+    stopped_at_best: overfitting.Overfitting | None = None
 
 
 def next_milestone(iteration: int) -> int:
@@ -70,6 +75,8 @@ class Schedule:
     temperature: what milestone samples are drawn at (0 is taken as 1: a greedy sample would
     repeat itself and say little about what the model learned). keep_timeline=False skips the
     milestone samples. validation_every_chars: the validation cadence, in characters trained.
+    stop_at_best: once the validation loss has not improved for overfitting.PATIENCE checks,
+    stop training and bring back the best model (see TrainReport.stopped_at_best).
     """
 
     def __init__(
@@ -79,6 +86,7 @@ class Schedule:
         temperature: float = 1.0,
         keep_timeline: bool = True,
         validation_every_chars: int = VALIDATION_EVERY_CHARS,
+        stop_at_best: bool = False,
     ):
         if validation_every_chars < 1:
             raise ValueError("Validation needs a cadence of at least one character.")
@@ -86,6 +94,7 @@ class Schedule:
         self.validation_every_chars = validation_every_chars
         self.temperature = temperature
         self.keep_timeline = keep_timeline
+        self.stop_at_best = stop_at_best
         self.timeline: list[TimelineEntry] = list(timeline)
         self.training_seconds = 0.0
         self.chars_per_second = 0.0  # lately: an average over the last few slices
@@ -107,23 +116,27 @@ class Schedule:
         t = self.trainer
         start_iteration, started = t.iteration, time.perf_counter()
         target = None if iterations is None else t.iteration + iterations
-        divergence = None
+        divergence = turn = None
         try:
-            while (target is None or t.iteration < target) and (
-                seconds is None or time.perf_counter() - started < seconds
+            while (
+                (target is None or t.iteration < target)
+                and (seconds is None or time.perf_counter() - started < seconds)
+                and turn is None
             ):
                 size = self._slice_size(target, seconds)
                 slice_started = time.perf_counter()
                 t.step(size)
                 self._note_speed(size * t.config.chars_per_iteration, slice_started)
-                self._after_slice()
+                turn = self._after_slice()
                 if on_progress is not None and target is not None:
                     on_progress(t.iteration - start_iteration, iterations)
         except DivergenceError as error:
             divergence = str(error)
             # The rollback undid iterations: samples kept from them no longer describe the model.
             self.timeline = [entry for entry in self.timeline if entry.iteration <= t.iteration]
-        return TrainReport(t.iteration - start_iteration, time.perf_counter() - started, divergence)
+        return TrainReport(
+            t.iteration - start_iteration, time.perf_counter() - started, divergence, turn
+        )
 
     def _slice_size(self, target: int | None, seconds: float | None) -> int:
         """Iterations to run before looking up: about SLICE_SECONDS of work, ending at the next
@@ -148,14 +161,24 @@ class Schedule:
         next_mark = (t.chars_seen // every + 1) * every
         return -(-(next_mark - t.chars_seen) // t.config.chars_per_iteration)
 
-    def _after_slice(self) -> None:
+    def _after_slice(self) -> overfitting.Overfitting | None:
+        """Milestone sample and validation when due; the turn when stopping at the best."""
         t = self.trainer
         if self.keep_timeline and is_milestone(t.iteration):
             self._keep_sample()
         # The last iteration took chars_seen past a multiple of the cadence.
         every = self.validation_every_chars
-        if t.val_size and t.chars_seen % every < t.config.chars_per_iteration:
-            t.record_validation(VALIDATION_CHARS)
+        if not (t.val_size and t.chars_seen % every < t.config.chars_per_iteration):
+            return None
+        t.record_validation(VALIDATION_CHARS)
+        if not self.stop_at_best:
+            return None
+        restored = [e.iteration for e in t.events if isinstance(e, ModelRestored)]
+        turn = overfitting.detect(t.validation_record, after_iteration=max(restored, default=-1))
+        if turn is not None and t.best is not None:
+            t.restore_best()
+            return turn
+        return None
 
     def _keep_sample(self) -> None:
         t = self.trainer

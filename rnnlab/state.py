@@ -55,6 +55,52 @@ class SettingChange:
         return cls(**values)
 
 
+@dataclass(frozen=True)
+class ModelRestored:
+    """At `iteration`, the parameters of the best validation point (`from_iteration`) came back."""
+
+    iteration: int
+    from_iteration: int
+
+    def __post_init__(self) -> None:
+        for value in (self.iteration, self.from_iteration):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(
+                    "A restored model's iterations must be whole numbers, not negative."
+                )
+        if self.from_iteration > self.iteration:
+            raise ValueError("A model can only be restored from an earlier iteration.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "restored", **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, values: Any) -> ModelRestored:
+        if not isinstance(values, dict) or set(values) != {"kind", "iteration", "from_iteration"}:
+            raise ValueError("A restored model needs exactly kind, iteration and from_iteration.")
+        return cls(values["iteration"], values["from_iteration"])
+
+
+# What happened during a run besides training: marked on the loss chart, kept in checkpoints.
+Event = SettingChange | ModelRestored
+
+
+def event_from_dict(values: Any) -> Event:
+    """An event from its to_dict() form; ValueError when it is neither kind."""
+    if isinstance(values, dict) and values.get("kind") == "restored":
+        return ModelRestored.from_dict(values)
+    return SettingChange.from_dict(values)
+
+
+@dataclass(frozen=True, eq=False)
+class BestModel:
+    """The parameters at the lowest validation loss a run has reached (kept to bring back)."""
+
+    iteration: int
+    validation: float  # nats per character
+    params: np.ndarray  # (P,) read-only
+
+
 @dataclass(frozen=True, eq=False)
 class TrainerState:
     """Everything needed to go on training exactly, and to draw every view of a run.
@@ -74,9 +120,10 @@ class TrainerState:
     losses: np.ndarray  # (n,) raw loss of each iteration
     smooth_losses: np.ndarray  # (n,)
     validation: np.ndarray  # (m, 2) rows of (iteration, nats per character)
-    events: tuple[SettingChange, ...]
+    events: tuple[Event, ...]
     health: np.ndarray  # (k, W) rows of health.HealthLog
     sample_rng: dict  # the sampler's bit generator state (numpy's own form)
+    best: BestModel | None = None  # the model at the lowest validation loss so far
 
     @property
     def validation_history(self) -> list[tuple[int, float]]:
@@ -91,6 +138,7 @@ class Marks:
     validation: int = 0
     health: int = 0
     rollbacks: int = 0  # rollbacks of the trainer seen so far: records before them may differ
+    best_iteration: int = -1  # the iteration of the best model held (-1: none)
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,7 +153,7 @@ class TrainerDelta:
 
     since: Marks  # where the new records start, and the trainer's rollback count
     config: Config
-    events: tuple[SettingChange, ...]
+    events: tuple[Event, ...]
     pointer: int
     iteration: int
     chars_seen: int
@@ -116,6 +164,8 @@ class TrainerDelta:
     new_health: np.ndarray  # (k, W)
     params: np.ndarray | None = None  # (P,)
     hidden: np.ndarray | None = None  # (B, H)
+    best_changed: bool = False  # then `best` is the new best model (None: there is none)
+    best: BestModel | None = None
 
 
 def frozen(array: np.ndarray) -> np.ndarray:
@@ -125,20 +175,24 @@ def frozen(array: np.ndarray) -> np.ndarray:
     return copy
 
 
-def initial_config(config: Config, events: tuple[SettingChange, ...] | list) -> Config:
+def setting_changes(events: tuple[Event, ...] | list) -> list[SettingChange]:
+    return [event for event in events if isinstance(event, SettingChange)]
+
+
+def initial_config(config: Config, events: tuple[Event, ...] | list) -> Config:
     """The config a run started with, undoing the mid-run changes recorded in `events`."""
     first: dict[str, float] = {}
-    for event in events:
+    for event in setting_changes(events):
         first.setdefault(event.name, event.old)
     return config.replace(**first)
 
 
 def per_iteration(
-    config: Config, events: tuple[SettingChange, ...] | list, name: str, n: int
+    config: Config, events: tuple[Event, ...] | list, name: str, n: int
 ) -> np.ndarray:
     """Value of live setting `name` used at each of n iterations, (n,), from the change events."""
     values = np.full(n, getattr(initial_config(config, events), name), dtype=np.float64)
-    for event in events:
+    for event in setting_changes(events):
         if event.name == name:
             values[event.iteration :] = event.new
     return values

@@ -27,7 +27,16 @@ from .model import (
 )
 from .optimizer import Adagrad
 from .sampling import run_prime, sample_ids
-from .state import Marks, SettingChange, TrainerDelta, TrainerState, frozen
+from .state import (
+    BestModel,
+    Event,
+    Marks,
+    ModelRestored,
+    SettingChange,
+    TrainerDelta,
+    TrainerState,
+    frozen,
+)
 from .text import Vocab
 
 # Rollback snapshots (TrainerStates): one every SNAPSHOT_EVERY iterations, at most MAX_SNAPSHOTS
@@ -78,7 +87,8 @@ class Trainer:
         self._losses = History()
         self._smooth_losses = History()
         self._validation = History(row_shape=(2,))
-        self.events: tuple[SettingChange, ...] = ()
+        self.events: tuple[Event, ...] = ()
+        self._best: BestModel | None = None
         # Gradient norms, clip share and saturation every k-th iteration (0: never).
         self.health_every = 10
         self.health = HealthLog()
@@ -130,6 +140,7 @@ class Trainer:
             events=self.events,
             health=self.health.rows,
             sample_rng=self._sample_rng.bit_generator.state,
+            best=self._best,
         )
 
     @classmethod
@@ -171,6 +182,7 @@ class Trainer:
         self._losses, self._smooth_losses, self._validation, self.health = records
         self._assign_progress(state)
         self.events = tuple(state.events)
+        self._best = state.best
         self._rollback_marks = []
         self._snapshots = []
         self._take_snapshot()
@@ -183,7 +195,11 @@ class Trainer:
     def marks(self) -> Marks:
         """How far each record reaches now (to ask for a delta from later on)."""
         return Marks(
-            len(self._losses), len(self._validation), len(self.health), len(self._rollback_marks)
+            len(self._losses),
+            len(self._validation),
+            len(self.health),
+            len(self._rollback_marks),
+            self._best.iteration if self._best else -1,
         )
 
     def delta(self, since: Marks, with_model: bool = False) -> TrainerDelta:
@@ -201,6 +217,11 @@ class Trainer:
                 min(start.health, rewound.health),
             )
         start = Marks(start.losses, start.validation, start.health, len(self._rollback_marks))
+        best_iteration = self._best.iteration if self._best else -1
+        # A rollback can bring back an older best: compared by iteration, not only counted.
+        best_changed = best_iteration != since.best_iteration or len(self._rollback_marks) > (
+            since.rollbacks
+        )
         return TrainerDelta(
             since=start,
             config=self.config,
@@ -215,6 +236,8 @@ class Trainer:
             new_health=self.health.rows[start.health :],
             params=frozen(self._params.flat) if with_model else None,
             hidden=frozen(self.hidden) if with_model else None,
+            best_changed=best_changed,
+            best=self._best if best_changed else None,
         )
 
     def apply_delta(self, delta: TrainerDelta) -> None:
@@ -246,6 +269,8 @@ class Trainer:
             self._params.flat[...] = delta.params
         if delta.hidden is not None:
             self.hidden = np.array(delta.hidden)
+        if delta.best_changed:
+            self._best = delta.best
         self._remember_at_rest()
 
     def __reduce__(self):
@@ -274,6 +299,11 @@ class Trainer:
     def smooth_losses(self) -> np.ndarray:
         """The smoothed loss after every iteration, (iteration,)."""
         return self._smooth_losses.values
+
+    @property
+    def validation_record(self) -> np.ndarray:
+        """(m, 2) rows of (iteration, nats per character), read-only."""
+        return self._validation.values
 
     @property
     def validation_history(self) -> list[tuple[int, float]]:
@@ -400,7 +430,11 @@ class Trainer:
             return
         self.config = new_config
         last = self.events[-1] if self.events else None
-        if last and last.iteration == self.iteration and last.name == name:
+        if (
+            isinstance(last, SettingChange)
+            and last.iteration == self.iteration
+            and last.name == name
+        ):
             # Several changes before the next iteration (a slider moved key by key) are one
             # change; undone completely, they are none.
             merged = (
@@ -423,11 +457,35 @@ class Trainer:
         return self.mean_loss_on(data)
 
     def record_validation(self, max_chars: int | None = None) -> float | None:
-        """validation_loss(), also appended to validation_history as (iteration, nats/char)."""
+        """validation_loss(), also appended to validation_history as (iteration, nats/char).
+
+        A new lowest value keeps a copy of the parameters as the run's best model.
+        """
         value = self.validation_loss(max_chars)
         if value is not None:
             self._validation.append((self.iteration, value))
+            if self._best is None or value < self._best.validation:
+                self._best = BestModel(self.iteration, value, frozen(self._params.flat))
         return value
+
+    @property
+    def best(self) -> BestModel | None:
+        """The model at the lowest validation loss recorded so far (None before the first)."""
+        return self._best
+
+    def restore_best(self) -> None:
+        """Bring back the parameters of the best validation point and go on from there.
+
+        The iteration count, records and Adagrad memory go on (the memory is the history of
+        steps taken, and keeps the steps small); the hidden state starts from zero, as it
+        belonged to the other parameters. The chart marks it as an event.
+        """
+        if self._best is None:
+            raise ValueError("There is no best model yet: it is kept at each validation point.")
+        self._params.flat[...] = self._best.params
+        self.hidden[...] = 0.0
+        self.events = self.events + (ModelRestored(self.iteration, self._best.iteration),)
+        self._take_snapshot()
 
     def mean_loss_on(self, ids: np.ndarray, chunk: int = 2048) -> float:
         """Mean -log p(next char) in nats over ids, read from a zero hidden state."""
@@ -542,11 +600,15 @@ class Trainer:
             Marks(len(self._losses), len(self._validation), len(self.health))
         )
         # Settings changed after the restored iteration stay in force, so their change now
-        # takes effect from the restored iteration on.
+        # takes effect from the restored iteration on; a model brought back after it is undone.
         self.events = tuple(
             SettingChange(min(e.iteration, self.iteration), e.name, e.old, e.new)
+            if isinstance(e, SettingChange)
+            else e
             for e in self.events
+            if isinstance(e, SettingChange) or e.iteration <= self.iteration
         )
+        self._best = s.best
         self._remember_at_rest()
         raise DivergenceError(
             f"{reason}. Training stopped and the model was rolled back to iteration "
@@ -637,15 +699,33 @@ def _check_state(state: TrainerState, segment_length: int, vocab_size: int) -> N
                 f"The state's {name} record has iterations out of order or beyond {n}."
             )
     if not isinstance(state.events, tuple) or not all(
-        isinstance(event, SettingChange) for event in state.events
+        isinstance(event, (SettingChange, ModelRestored)) for event in state.events
     ):
-        raise ValueError("The state's events must be a tuple of SettingChanges.")
+        raise ValueError("The state's events must be a tuple of SettingChanges and ModelRestoreds.")
     for event in state.events:
         if event.iteration > n:
             raise ValueError(
                 f"The state's events hold a change at iteration {event.iteration}, after the "
                 f"state's own iteration {n}."
             )
+    best = state.best
+    if best is not None:
+        if not isinstance(best, BestModel):
+            raise ValueError("The state's best model must be a BestModel or None.")
+        if isinstance(best.iteration, bool) or not isinstance(best.iteration, (int, np.integer)):
+            raise ValueError("The state's best model's iteration must be a whole number.")
+        if not 0 <= best.iteration <= n:
+            raise ValueError(
+                f"The state's best model is from iteration {best.iteration}, beyond {n}."
+            )
+        if not isinstance(best.validation, float) or not math.isfinite(best.validation):
+            raise ValueError("The state's best validation loss must be a finite number.")
+        if (
+            not isinstance(best.params, np.ndarray)
+            or best.params.shape != (P,)
+            or not np.isfinite(best.params).all()
+        ):
+            raise ValueError(f"The state's best model must hold {P} finite parameters.")
     try:
         np.random.default_rng().bit_generator.state = state.sample_rng
     except (TypeError, ValueError, KeyError) as error:
