@@ -20,8 +20,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboard import live_feed
+from dashboard import live_feed, url_settings
 from dashboard.figures import UNITS, X_AXES
+from dashboard.guide import data_size_advice, meter_caption
 from dashboard.insight_figures import (
     activation_heatmap,
     clip_share_figure,
@@ -35,14 +36,14 @@ from dashboard.insight_figures import (
     weight_histogram_figure,
 )
 from dashboard.live_panel import live_panel
-from dashboard.safe_text import escape_markdown
-from dashboard.session import Lab, LiveSnapshot
+from dashboard.safe_text import escape_markdown, marked_text_html
+from dashboard.session import GENERATE_MAX_CHARS, Lab, LiveSnapshot
 from rnnlab import Config
 from rnnlab.corpora import BUILTIN_CORPORA, DEFAULT_CORPUS, builtin_corpus, uploaded_corpus
 from rnnlab.health import HealthLog
 from rnnlab.insight import rank_units, rank_units_by_variance, text_features, top_k_predictions
-from rnnlab.model import named_params
-from rnnlab.presets import DASHBOARD_DEFAULTS
+from rnnlab.model import named_params, param_count
+from rnnlab.presets import DASHBOARD_DEFAULTS, STOP_AT_BEST
 from rnnlab.sampling import PRIME_MAX_CHARS, SAMPLE_LENGTH_RANGE, TEMPERATURE_RANGE
 
 MAX_UPLOAD_MB = int(st.get_option("server.maxUploadSize"))
@@ -52,20 +53,50 @@ TRAIN_CHOICES = (10, 100, 1000, 5000)
 # While playing, the live panel asks the server for what is new this often (dashboard/live_feed.py)
 # and the other views redraw this often by themselves.
 PLAY_INTERVAL = 0.4
-VIEWS = ("Training", "Inside the network", "Model & runs")
+VIEWS = ("Training", "Generate", "Inside the network", "Model & runs")
 INSIGHT_VIEWS = ("Neurons", "Predictions", "Sampling in colour", "Training health")
 SNIPPET_LENGTH = 300
+HIDDEN_STEP = 4
+VAL_STEP = 0.05
+CONTROLS = url_settings.Controls(LEARNING_RATES, BATCH_SIZES, HIDDEN_STEP, VAL_STEP)
 
 
 # ------------------------------------------------------------------------------ session state
 def lab() -> Lab:
-    """The session's one state object, created on first use."""
+    """The session's one state object, created on first use, with the settings in the page's
+    address (a shared link) over the defaults."""
     if "lab" not in st.session_state:
-        st.session_state.lab = Lab(builtin_corpus(DEFAULT_CORPUS), DASHBOARD_DEFAULTS)
-        st.session_state.feed_token = live_feed.register(st.session_state.lab)
-        _show_config_in_widgets(st.session_state.lab.trainer.config)
-        st.session_state.builtin_choice = DEFAULT_CORPUS
+        asked = url_settings.read(st.query_params, DASHBOARD_DEFAULTS, CONTROLS)
+        text = asked.text or DEFAULT_CORPUS
+        seed = asked.config.seed
+        try:
+            new = Lab(builtin_corpus(text), asked.config, STOP_AT_BEST)
+        except ValueError as error:  # settings that do not fit the text: the defaults instead
+            new = Lab(builtin_corpus(DEFAULT_CORPUS), DASHBOARD_DEFAULTS, STOP_AT_BEST)
+            text, seed = DEFAULT_CORPUS, None
+            new.notify("error", f"The settings in the address were not used: {error}")
+        if asked.temperature is not None:
+            s = new.sample_settings
+            new.set_sample_settings(s.length, asked.temperature, s.prime)
+        for problem in asked.ignored:
+            new.notify("error", f"Ignored {problem.rstrip('.')}.")
+        st.session_state.lab = new
+        st.session_state.feed_token = live_feed.register(new)
+        _show_config_in_widgets(new.trainer.config)
+        st.session_state.seed = seed
+        st.session_state.builtin_choice = text
+        st.session_state.stop_at_best = new.stop_at_best
     return st.session_state.lab
+
+
+def keep_settings_in_address() -> None:
+    """The address holds the current run's settings, so a copied link opens them again."""
+    current = lab()
+    wanted = url_settings.write(
+        current.trainer.config, current.corpus, current.sample_settings.temperature
+    )
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
 
 
 def _show_config_in_widgets(config: Config) -> None:
@@ -160,6 +191,28 @@ def on_sampling() -> None:
         )
 
 
+def on_stop_at_best() -> None:
+    lab().set_stop_at_best(st.session_state.stop_at_best)
+
+
+def on_restore_best() -> None:
+    try:
+        lab().restore_best()
+    except ValueError as error:
+        lab().notify("error", str(error))
+
+
+def on_generate() -> None:
+    try:
+        st.session_state.generated = lab().generate(
+            st.session_state.generate_length,
+            st.session_state.generate_temperature,
+            st.session_state.generate_prime,
+        )
+    except ValueError as error:
+        lab().notify("error", str(error))
+
+
 def on_step() -> None:
     lab().train(iterations=1)  # a divergence is told by notices()
 
@@ -208,7 +261,7 @@ def sidebar() -> None:
         st.slider(
             "Hidden size",
             *_int_range("hidden_size"),
-            step=4,
+            step=HIDDEN_STEP,
             key="hidden_size",
             help=Config.help("hidden_size"),
         )
@@ -227,7 +280,7 @@ def sidebar() -> None:
             "Validation share",
             0.0,
             float(Config.range("val_fraction")[1]),
-            step=0.05,
+            step=VAL_STEP,
             key="val_fraction",
             help=Config.help("val_fraction"),
         )
@@ -247,6 +300,14 @@ def sidebar() -> None:
             key="seq_length",
             on_change=on_seq_length,
             help=Config.help("seq_length"),
+        )
+        st.checkbox(
+            "Stop at the best validation point",
+            key="stop_at_best",
+            on_change=on_stop_at_best,
+            help="Play and Train stop by themselves once the loss on held-out text has not "
+            "improved for a few checks, and bring back the model of its best point. Turn off "
+            "to watch the model memorise its text.",
         )
 
         st.header("Resume")
@@ -319,12 +380,21 @@ def corpus_card(corpus, title: str) -> None:
         c3.metric("Size", f"{corpus.n_bytes / 1000:,.1f} kB")
         c4.metric("Encoding", corpus.encoding)
         st.code(corpus.preview(), language=None, wrap_lines=True)
+        wanted = wanted_config()
+        train_chars = len(corpus.text) - int(len(corpus.text) * wanted.val_fraction)
+        st.caption(
+            escape_markdown(
+                "At hidden size "
+                f"{wanted.hidden_size}: "
+                + data_size_advice(train_chars, param_count(wanted.hidden_size, corpus.vocab.size))
+            )
+        )
 
 
 def controls(playing: bool) -> tuple[int | None, DeltaGenerator]:
     """The training buttons, drawn for `playing`. Returns N if "Train N" was clicked, and the slot
     for its progress bar: the training itself runs after the rest of the page is drawn."""
-    c1, c2, c3, c4, c5 = st.columns([1, 1.2, 1, 1.2, 1])
+    c1, c2, c3, c4, c5, c6 = st.columns([1, 1.2, 1, 1.2, 1, 1.3])
     c1.button("Step", on_click=on_step, width="stretch", disabled=playing, key="step")
     n = c2.selectbox(
         "Iterations", TRAIN_CHOICES, index=2, label_visibility="collapsed", key="train_n"
@@ -344,6 +414,14 @@ def controls(playing: bool) -> tuple[int | None, DeltaGenerator]:
         width="stretch",
         key="reset",
         help="Start a new run with the settings on the left; the current run stays in the chart.",
+    )
+    c6.button(
+        "↶ Best model",
+        on_click=on_restore_best,
+        width="stretch",
+        key="restore_best",
+        help="Pause, and bring back the model of the lowest validation loss so far (the star "
+        "on the chart).",
     )
     return (n if train_clicked else None), st.empty()
 
@@ -375,15 +453,18 @@ def live_view(drawn_playing: bool, run_every: float | None) -> None:
     they no longer hold (training stopped by itself, or another view was opened), the whole page
     runs again, so that its buttons and this fragment's timing follow.
     """
-    inside_open = st.session_state.get("view", VIEWS[0]) == VIEWS[1]
+    inside_open = st.session_state.get("view", VIEWS[0]) == VIEWS[2]
     live = lab().snapshot(with_model=inside_open)
     if live.playing != drawn_playing or refresh_every(live.playing) != run_every:
         st.rerun(scope="app")
-    training, inside, files = st.tabs(VIEWS, key="view", on_change="rerun")
+    training, generate, inside, files = st.tabs(VIEWS, key="view", on_change="rerun")
     # Only the open tab is drawn: the page stays light however many views there are.
     if training.open:
         with training:
             training_view(live)
+    if generate.open:
+        with generate:
+            generate_view(live)
     if inside.open:
         with inside:
             insight_view(live)
@@ -402,6 +483,44 @@ def training_view(live: LiveSnapshot) -> None:
         feed_url=live_feed.feed_url(st.session_state.feed_token, units, x_axis, show_runs),
         poll_seconds=PLAY_INTERVAL,
         key="live_panel",
+    )
+
+
+def generate_view(live: LiveSnapshot) -> None:
+    """A longer piece from the model as it is now, with what it copied marked."""
+    st.caption(
+        f"Write with the model of iteration {live.state.iteration:,}. The longest stretch copied "
+        "verbatim from the training text is marked."
+    )
+    c1, c2, c3 = st.columns([2, 2, 3])
+    c1.slider("Characters", 100, GENERATE_MAX_CHARS, 1000, step=100, key="generate_length")
+    c2.slider(
+        "Temperature (0: greedy)",
+        *TEMPERATURE_RANGE,
+        live.sample_settings.temperature,
+        step=url_settings.TEMPERATURE_STEP,
+        key="generate_temperature",
+    )
+    c3.text_input(
+        "Prime text",
+        "",
+        max_chars=PRIME_MAX_CHARS,
+        key="generate_prime",
+        help="The model reads this first and continues it.",
+    )
+    st.button("Write", on_click=on_generate, type="primary", key="generate")
+    generated = st.session_state.get("generated")
+    if generated is None:
+        return
+    text, reading = generated
+    st.html(marked_text_html(text, None if reading is None or not reading.length else reading.span))
+    st.caption(escape_markdown(meter_caption(reading)))
+    st.download_button(
+        "Download as .txt",
+        text.encode("utf-8"),
+        file_name="rnnlab-generated.txt",
+        mime="text/plain",
+        key="download_generated",
     )
 
 
@@ -565,6 +684,7 @@ def page() -> None:
     requested_iterations, progress_slot = controls(playing)
     run_every = refresh_every(playing)
     st.fragment(run_every=run_every)(live_view)(playing, run_every)
+    keep_settings_in_address()
     if requested_iterations:
         train_n(requested_iterations, progress_slot)
 

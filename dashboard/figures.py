@@ -8,7 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from rnnlab.config import Config
-from rnnlab.state import SettingChange, TrainerState, initial_config, per_iteration
+from rnnlab.state import Event, ModelRestored, TrainerState, initial_config, per_iteration
+from rnnlab.yardsticks import LABELS
 
 from .session import Run
 
@@ -19,6 +20,7 @@ UNITS = ("nats per chunk", "bits per character")
 X_AXES = ("iterations", "characters seen")
 RUN_COLOURS = ("#7f7f7f", "#bcbd22", "#17becf", "#9467bd", "#8c564b", "#e377c2")
 MAX_EVENT_MARKERS = 20
+YARDSTICK_COLOUR = "#8c8c8c"
 
 
 def loss_figure(
@@ -27,11 +29,14 @@ def loss_figure(
     units: str = UNITS[0],
     x_axis: str = X_AXES[0],
     show_runs: bool = True,
+    yardsticks: dict[str, float] | None = None,
 ) -> go.Figure:
-    """Smoothed loss (bold), raw loss (faint), validation loss (points) and change markers.
+    """Smoothed loss (bold), raw loss (faint), validation loss (points, the best one starred),
+    change markers and the yardsticks (bits per character, drawn as labelled lines).
 
     units: "nats per chunk" (the classic's printout: summed over T characters) or "bits per
-    character". Earlier runs are drawn dashed behind the live one when show_runs is set.
+    character". Earlier runs are drawn dashed behind the live one when show_runs is set. The
+    legend sits right of the chart, so it never covers the axes or the curves.
     """
     if units not in UNITS or x_axis not in X_AXES:
         raise ValueError(f"units must be one of {UNITS} and x_axis one of {X_AXES}.")
@@ -92,6 +97,16 @@ def loss_figure(
                 marker={"color": "#d62728", "size": 7, "symbol": "diamond"},
             )
         )
+        best = int(np.argmin(nats_per_char))
+        fig.add_trace(
+            go.Scatter(
+                x=[vx[best]],
+                y=[vy[best]],
+                mode="markers",
+                name="best validation",
+                marker={"color": "#d62728", "size": 15, "symbol": "star"},
+            )
+        )
     for event in state.events[-MAX_EVENT_MARKERS:]:
         at = event.iteration
         # Where the run was when the setting changed, so the line stays put as training goes on.
@@ -99,24 +114,68 @@ def loss_figure(
         fig.add_vline(
             x=event_x,
             line={"color": "#ff7f0e", "dash": "dot", "width": 1},
-            annotation_text=f"{_short(event.name)} {event.old:g}→{event.new:g}",
+            annotation_text=_event_label(event),
             annotation_position="top",
             annotation_font_size=10,
         )
+    if yardsticks:
+        # In nats per chunk, at the chunk length in use now (the curves' own scale since then).
+        scale = 1.0 if units == UNITS[1] else math.log(2) * state.config.seq_length
+        for name, bits in yardsticks.items():
+            fig.add_hline(
+                y=bits * scale,
+                line={"color": YARDSTICK_COLOUR, "dash": "dash", "width": 1},
+                annotation_text=f"{LABELS[name]} {bits:.2f} bits/char",
+                annotation_position="bottom left",
+                annotation_font={"size": 10, "color": YARDSTICK_COLOUR},
+            )
     fig.update_layout(
         title=f"Loss, {run_label_short(start)}",
         xaxis_title=x_axis,
         yaxis_title=f"loss ({units})",
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
-        height=380,
-        legend={"orientation": "h", "yanchor": "bottom", "y": -0.35},
+        height=400,
+        # Outside the plot, on the right: Plotly widens the margin to fit it, and scrolls it
+        # when there are more entries than fit, so it never covers the axes or the curves.
+        legend={"x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top"},
     )
     return fig
 
 
+def copy_figure(copy_series: np.ndarray, x_axis_title: str = "iteration") -> go.Figure:
+    """The longest verbatim copy in each latest sample, over iterations: (k, 2) rows of
+    (iteration, characters). Rising means the model has started to recite its text."""
+    fig = go.Figure(
+        go.Scatter(
+            x=copy_series[:, 0],
+            y=copy_series[:, 1],
+            mode="lines+markers",
+            name="longest copy",
+            line={"color": "#9467bd", "width": 1.5},
+            marker={"size": 4},
+        )
+    )
+    fig.update_layout(
+        title="Longest copied stretch per sample",
+        xaxis_title=x_axis_title,
+        yaxis_title="characters",
+        yaxis={"rangemode": "tozero"},
+        margin={"l": 60, "r": 20, "t": 40, "b": 40},
+        height=220,
+        showlegend=False,
+    )
+    return fig
+
+
+def _event_label(event: Event) -> str:
+    if isinstance(event, ModelRestored):
+        return f"best of it. {event.from_iteration:,} back"
+    return f"{_short(event.name)} {event.old:g}→{event.new:g}"
+
+
 def _series(
     config: Config,
-    events: tuple[SettingChange, ...],
+    events: tuple[Event, ...],
     losses: np.ndarray,
     smooth: np.ndarray,
     units: str,

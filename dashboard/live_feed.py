@@ -23,9 +23,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from rnnlab.copying import CopyReport
 from rnnlab.schedule import VALIDATION_EVERY_CHARS
 
-from .figures import UNITS, X_AXES, loss_figure
+from .figures import UNITS, X_AXES, copy_figure, loss_figure
+from .guide import meter_caption, overfitting_note, yardstick_note
 from .session import Lab, LiveSnapshot
 
 FEED_PREFIX = "/rnnlab/live"
@@ -81,21 +83,57 @@ def stat_rows(live: LiveSnapshot) -> list[list[str]]:
 def panel_content(live: LiveSnapshot, units: str, x_axis: str, show_runs: bool) -> dict:
     """What the panel draws: stats, the loss figure (plotly JSON), the latest sample and the
     timeline (newest first). The chart keeps a person's zoom while units and x axis stay."""
-    figure = loss_figure(live.state, live.runs, units, x_axis, show_runs)
+    figure = loss_figure(live.state, live.runs, units, x_axis, show_runs, live.yardsticks)
     figure.update_layout(uirevision=f"{units}/{x_axis}")
+    copies = None
+    if len(live.copy_series) >= 2:
+        copies = copy_figure(live.copy_series)
+        copies.update_layout(uirevision="copies")
     s = live.sample_settings
     return {
         "playing": live.playing,
         "stats": stat_rows(live),
+        "notes": notes(live),
         "figure": figure.to_json(),
+        "copy_figure": None if copies is None else copies.to_json(),
         "sample": s.prime + live.latest_sample,
         "sample_caption": f"{s.length} characters at temperature {s.temperature:g}"
         + (", primed" if s.prime else ""),
+        "sample_copy": _span(live.latest_copy),
+        "sample_meter": meter_caption(live.latest_copy),
         "timeline": [
-            {"iteration": e.iteration, "smoothed loss": round(e.smooth_loss, 2), "sample": e.text}
-            for e in reversed(live.timeline)
+            {
+                "iteration": e.iteration,
+                "smoothed loss": round(e.smooth_loss, 2),
+                "copied": "…" if reading is None else reading.length,
+                "known words": "…" if reading is None else f"{reading.word_share:.0%}",
+                "sample": e.text,
+                "span": _span(reading),
+                "new words": "" if reading is None else ", ".join(reading.novel_words),
+            }
+            for e, reading in reversed(list(zip(live.timeline, live.timeline_copies, strict=True)))
         ],
     }
+
+
+def notes(live: LiveSnapshot) -> list[dict[str, str]]:
+    """Lines above the chart: the overfitting guide (a warning) and the yardsticks passed."""
+    lines = []
+    if live.overfitting is not None:
+        lines.append({"kind": "warning", "text": overfitting_note(live.overfitting, live.state)})
+    if live.yardsticks is not None:
+        lines.append(
+            {
+                "kind": "info",
+                "text": yardstick_note(live.state, live.yardsticks, live.yardsticks_in_sample),
+            }
+        )
+    return lines
+
+
+def _span(reading: CopyReport | None) -> list[int] | None:
+    """The copied stretch to mark, [start, end), or None when nothing is."""
+    return None if reading is None or reading.length == 0 else list(reading.span)
 
 
 def poll(token: str, units: str, x_axis: str, show_runs: bool) -> dict | None:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from rnnlab.overfitting import Overfitting
 from rnnlab.sampling import SampleSettings
 from rnnlab.schedule import Schedule, TimelineEntry
 from rnnlab.state import Marks, TrainerDelta, TrainerState
@@ -62,6 +63,7 @@ class Start:
     training_seconds: float
     chars_per_second: float
     idle_timeout: float
+    stop_at_best: bool
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,8 @@ class Progress:
 
 @dataclass(frozen=True)
 class ChangeSetting:
-    name: str  # "learning_rate", "seq_length" or "temperature" (of the milestone samples)
+    # "learning_rate", "seq_length", "temperature" (of the milestone samples) or "stop_at_best"
+    name: str
     value: float
 
 
@@ -106,6 +109,7 @@ class Stopped:
     training_seconds: float
     chars_per_second: float
     divergence: str | None  # why training stopped by itself, if it did
+    stopped_at_best: Overfitting | None = None  # or because the validation loss turned up
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,7 @@ class Player:
             schedule.training_seconds,
             schedule.chars_per_second,
             idle_timeout,
+            schedule.stop_at_best,
         )
         try:
             self.bytes_sent.append(write_message(self._process.stdin, start))
@@ -302,10 +307,10 @@ def _serve(inbox: queue.Queue, outbox: BinaryIO) -> None:
     if not isinstance(start, Start):
         raise EOFError("no Start message")
     trainer = Trainer.from_state(start.text, start.state)
-    schedule = Schedule(trainer, start.timeline, start.temperature)
+    schedule = Schedule(trainer, start.timeline, start.temperature, stop_at_best=start.stop_at_best)
     schedule.training_seconds = start.training_seconds
     schedule.chars_per_second = start.chars_per_second
-    playing, divergence = True, None
+    playing, divergence, turn = True, None, None
     asked_at = time.monotonic()
     while True:
         if time.monotonic() - asked_at > start.idle_timeout:
@@ -317,7 +322,7 @@ def _serve(inbox: queue.Queue, outbox: BinaryIO) -> None:
             if isinstance(question, EOFError):
                 raise question
             if isinstance(question, Stop) or (isinstance(question, Sync) and not playing):
-                write_message(outbox, _stopped(schedule, divergence))
+                write_message(outbox, _stopped(schedule, divergence, turn))
                 return
             if isinstance(question, Sync):
                 write_message(outbox, _progress(schedule, question))
@@ -327,8 +332,8 @@ def _serve(inbox: queue.Queue, outbox: BinaryIO) -> None:
             else:
                 raise TypeError(f"unexpected message {type(question).__name__}")
         report = schedule.train(seconds=PLAY_SLICE_SECONDS)
-        if report.divergence:
-            playing, divergence = False, report.divergence
+        if report.divergence or report.stopped_at_best:
+            playing, divergence, turn = False, report.divergence, report.stopped_at_best
 
 
 def _progress(schedule: Schedule, question: Sync) -> Progress:
@@ -350,19 +355,22 @@ def _progress(schedule: Schedule, question: Sync) -> Progress:
 def _change_setting(schedule: Schedule, change: ChangeSetting) -> None:
     if change.name == "temperature":
         schedule.temperature = change.value
+    elif change.name == "stop_at_best":
+        schedule.stop_at_best = bool(change.value)
     elif change.name in ("learning_rate", "seq_length"):
         getattr(schedule.trainer, f"set_{change.name}")(change.value)
     else:
         raise ValueError(f"unknown setting {change.name!r}")
 
 
-def _stopped(schedule: Schedule, divergence: str | None) -> Stopped:
+def _stopped(schedule: Schedule, divergence: str | None, turn: Overfitting | None) -> Stopped:
     return Stopped(
         schedule.trainer.state(),
         tuple(schedule.timeline),
         schedule.training_seconds,
         schedule.chars_per_second,
         divergence,
+        turn,
     )
 
 

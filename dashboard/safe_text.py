@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 # Every character with a meaning in CommonMark or GitHub-flavoured markdown (and HTML's < and >).
@@ -20,3 +21,24 @@ def escape_markdown(text: str) -> str:
 def visible_whitespace(text: str) -> str:
     """Newlines as ⏎ and spaces as ·, for labelling single characters in charts."""
     return text.replace("\n", "⏎").replace(" ", "·").replace("\t", "⇥")
+
+
+def marked_text_html(text: str, span: tuple[int, int] | None) -> str:
+    """`text` as escaped HTML in a monospace block, with text[span[0]:span[1]] marked as copied."""
+    if span is None or span[0] >= span[1]:
+        body = html.escape(text)
+    else:
+        start, end = span
+        body = (
+            html.escape(text[:start])
+            + '<mark style="background:#f3d9fa;border-bottom:2px solid #9467bd" '
+            'title="copied verbatim from the training text">'
+            + html.escape(text[start:end])
+            + "</mark>"
+            + html.escape(text[end:])
+        )
+    return (
+        '<pre style="white-space:pre-wrap;overflow-wrap:anywhere;font-size:0.85rem;'
+        'padding:0.75rem 1rem;border-radius:0.5rem;background:rgba(128,128,128,0.08)">'
+        f"{body}</pre>"
+    )

@@ -22,13 +22,16 @@ import numpy as np
 
 from rnnlab.checkpoint import save_state
 from rnnlab.config import Config
+from rnnlab.copying import CopyReport
 from rnnlab.corpora import Corpus
 from rnnlab.insight import DrawnText, SnippetTrace, run_snippet, sample_side_by_side
+from rnnlab.overfitting import Overfitting, detect_since_restore
+from rnnlab.presets import STOP_AT_BEST
 from rnnlab.sampling import SampleSettings
 from rnnlab.schedule import Schedule, TimelineEntry, TrainReport
 from rnnlab.state import (
     LIVE_SETTINGS,
-    SettingChange,
+    Event,
     TrainerState,
     bits_per_char,
     initial_config,
@@ -37,6 +40,7 @@ from rnnlab.state import (
 from rnnlab.trainer import Trainer
 
 from .player import Player, PlayerFailed, Stopped
+from .text_analysis import TextAnalysis, analysis_for
 
 # Hyperparameters that shape the model: changing them needs a new model (a new run).
 STRUCTURAL = ("hidden_size", "batch_size", "seed", "val_fraction")
@@ -49,6 +53,10 @@ PLAY_SAVE_POINT_EVERY = 30.0
 # A player nobody has looked at for this long stops by itself (the browser tab was closed). Long
 # enough for a background tab, which browsers let refresh only about once a minute.
 PLAY_IDLE_TIMEOUT = 150.0
+# Generate writes at most this many characters: a page or two, still checked for copies at once.
+GENERATE_MAX_CHARS = 5000
+# The copy meter's series keeps the latest samples' readings, this many at most.
+COPY_SERIES_LENGTH = 2000
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,7 @@ class Run:
     losses: np.ndarray
     smooth_losses: np.ndarray
     validation_history: list[tuple[int, float]]
-    events: tuple[SettingChange, ...]
+    events: tuple[Event, ...]
 
     @property
     def label(self) -> str:
@@ -80,6 +88,14 @@ class LiveSnapshot:
     sample_settings: SampleSettings
     playing: bool
     corpus: Corpus
+    # Measured against the text (None until its analysis is ready, which may take a while):
+    yardsticks: dict[str, float] | None  # bits per character (rnnlab.yardsticks)
+    yardsticks_in_sample: bool  # True when nothing is held out: measured on the training text
+    latest_copy: CopyReport | None  # the copy meter on the latest sample (prime included)
+    timeline_copies: tuple[CopyReport | None, ...]  # and on each timeline sample
+    copy_series: np.ndarray  # (k, 2) rows of (iteration, longest copy) of the latest samples
+    overfitting: Overfitting | None  # the validation loss has turned up, if it has
+    stop_at_best: bool
 
 
 def run_label(config: Config) -> str:
@@ -90,16 +106,19 @@ def run_label(config: Config) -> str:
 
 
 class Lab:
-    def __init__(self, corpus: Corpus, config: Config):
+    def __init__(self, corpus: Corpus, config: Config, stop_at_best: bool = STOP_AT_BEST):
         self.lock = threading.RLock()
         self.corpus = corpus
         self.trainer = Trainer(corpus.text, config)
         self.sample_settings = SampleSettings()
+        self.stop_at_best = stop_at_best
         self.runs: tuple[Run, ...] = ()
         self.run_number = 1
         self.latest_sample = ""
         self.pending_corpus: Corpus | None = None  # a text chosen or uploaded, not yet applied
-        self._schedule = Schedule(self.trainer)
+        self._schedule = Schedule(self.trainer, stop_at_best=stop_at_best)
+        self._analysis = analysis_for(self.trainer.train_text, self.trainer.held_out_text)
+        self._copy_series: list[tuple[int, str]] = []  # (iteration, latest sample with its prime)
         self._messages: list[tuple[str, str]] = []  # (kind, text) for the page to show once
         self._player: Player | None = None
         self._play_save_point: TrainerState | None = None  # while playing: where to go on from
@@ -140,6 +159,8 @@ class Lab:
         with self.lock:
             self._sync(with_model)
             state = self.trainer.state()
+            analysis = self._analysis
+            shown = self.sample_settings.prime + self.latest_sample
             return LiveSnapshot(
                 state,
                 self._stats(state),
@@ -149,7 +170,42 @@ class Lab:
                 self.sample_settings,
                 self.playing,
                 self.corpus,
+                yardsticks=analysis.yardsticks,
+                yardsticks_in_sample=analysis.in_sample,
+                latest_copy=analysis.meter(shown),
+                timeline_copies=tuple(analysis.meter(e.text) for e in self.timeline),
+                copy_series=self._copy_lengths(analysis),
+                overfitting=detect_since_restore(state.validation, state.events),
+                stop_at_best=self.stop_at_best,
             )
+
+    def _copy_lengths(self, analysis: TextAnalysis) -> np.ndarray:
+        rows = []
+        for iteration, sample in self._copy_series:
+            reading = analysis.meter(sample)
+            if reading is not None:
+                rows.append((iteration, reading.length))
+        return np.array(rows, dtype=np.float64).reshape(-1, 2)
+
+    def generate(
+        self, length: int, temperature: float, prime: str = ""
+    ) -> tuple[str, CopyReport | None]:
+        """A longer piece (prime included) from the model as it is now, and its copy meter
+        reading (None until the text's index is ready); ValueError for settings out of range
+        or a prime the model cannot read."""
+        if isinstance(length, bool) or not isinstance(length, int):
+            raise ValueError("Generate needs a whole number of characters.")
+        if not 1 <= length <= GENERATE_MAX_CHARS:
+            raise ValueError(f"Generate writes 1 to {GENERATE_MAX_CHARS:,} characters.")
+        settings = SampleSettings(temperature=temperature, prime=prime)  # checks both
+        with self.lock:
+            self._sync(with_model=True)
+            if prime:
+                self.trainer.vocab.encode(prime)  # raises ValueError naming unknown characters
+            text = settings.prime + self.trainer.sample(
+                length, prime=prime or None, temperature=temperature
+            )
+            return text, self._analysis.meter(text)
 
     def take_messages(self) -> list[tuple[str, str]]:
         """Messages for the page since it last asked ("error" or "success", text), each once."""
@@ -222,7 +278,7 @@ class Lab:
             if not set(s.prime) <= set(trainer.vocab.chars):
                 # A prime written for the old text can hold characters the new model cannot read.
                 self.sample_settings = SampleSettings(s.length, s.temperature, "")
-            self._schedule = Schedule(trainer, temperature=self.sample_settings.temperature)
+            self._start_schedule()
             self.refresh_sample()
 
     def load_checkpoint(self, data: bytes) -> None:
@@ -233,8 +289,18 @@ class Lab:
             self._archive_current()
             self.trainer = trainer
             self.run_number += 1
-            self._schedule = Schedule(trainer, temperature=self.sample_settings.temperature)
+            self._start_schedule()
             self.refresh_sample()
+
+    def _start_schedule(self) -> None:
+        """A schedule, analysis and copy series for a new or loaded trainer."""
+        self._schedule = Schedule(
+            self.trainer,
+            temperature=self.sample_settings.temperature,
+            stop_at_best=self.stop_at_best,
+        )
+        self._analysis = analysis_for(self.trainer.train_text, self.trainer.held_out_text)
+        self._copy_series = []
 
     def checkpoint_bytes(self) -> bytes:
         """The model as a .npz checkpoint; while playing, the player's whole state of now."""
@@ -293,6 +359,33 @@ class Lab:
             if not self.playing:
                 self.refresh_sample()
 
+    def set_stop_at_best(self, on: bool) -> None:
+        """Stop training by itself once the validation loss has turned up, holding the best."""
+        with self.lock:
+            self.stop_at_best = self._schedule.stop_at_best = bool(on)
+            self._tell_player("stop_at_best", float(bool(on)))
+
+    def restore_best(self) -> None:
+        """Pause, and bring back the model at the lowest validation loss of the run;
+        ValueError (with nothing changed but the pause) when there is none yet."""
+        with self.lock:
+            self._stop_player()
+            best = self.trainer.best
+            if best is None:
+                raise ValueError(
+                    "There is no best model yet: it is kept at each validation check, after "
+                    "every 100,000 characters trained, when part of the text is held out."
+                )
+            self.trainer.restore_best()
+            self.refresh_sample()
+            self._messages.append(
+                (
+                    "success",
+                    f"Brought back the model of iteration {best.iteration:,} (validation "
+                    f"{best.validation / math.log(2):.3f} bits/char).",
+                )
+            )
+
     # ----------------------------------------------------------------------------- training
     def train(
         self,
@@ -307,6 +400,8 @@ class Lab:
             report = self._schedule.train(iterations, seconds, on_progress)
             if report.divergence:
                 self._paused_because(report.divergence)
+            if report.stopped_at_best:
+                self._stopped_at_best(report.stopped_at_best)
             self.refresh_sample()
             return report
 
@@ -363,6 +458,7 @@ class Lab:
         self._schedule.chars_per_second = progress.chars_per_second
         if progress.sample is not None:
             self.latest_sample, self._sampled_at = progress.sample, now
+            self._note_sample()
         if progress.state is not None:
             self._play_save_point, self._saved_at = progress.state, now
 
@@ -373,6 +469,8 @@ class Lab:
         self._schedule.chars_per_second = stopped.chars_per_second
         if stopped.divergence:
             self._paused_because(stopped.divergence)
+        if stopped.stopped_at_best:
+            self._stopped_at_best(stopped.stopped_at_best)
         self.refresh_sample()
 
     def _tell_player(self, name: str, value: float) -> None:
@@ -403,6 +501,19 @@ class Lab:
     def _paused_because(self, reason: str) -> None:
         self._messages.append(("error", f"Training paused. {reason}"))
 
+    def _stopped_at_best(self, turn: Overfitting) -> None:
+        self._messages.append(
+            (
+                "success",
+                f"Stopped at the best validation point: the validation loss had not improved "
+                f"for {turn.checks} checks since iteration {turn.best_iteration:,} "
+                f"({turn.best / math.log(2):.3f} bits/char; the last was "
+                f"{turn.latest / math.log(2):.3f}). The model of iteration "
+                f"{turn.best_iteration:,} is back. To watch it memorise the text instead, turn "
+                "off “Stop at the best validation point” and press Play.",
+            )
+        )
+
     # ----------------------------------------------------------------------------- sampling
     def refresh_sample(self) -> None:
         with self.lock:
@@ -411,6 +522,16 @@ class Lab:
             self.latest_sample = self.trainer.sample(
                 s.length, prime=s.prime or None, temperature=s.temperature
             )
+            self._note_sample()
+
+    def _note_sample(self) -> None:
+        """Keep the latest sample for the copy meter's series (measured when drawn)."""
+        entry = (self.trainer.iteration, self.sample_settings.prime + self.latest_sample)
+        if self._copy_series and self._copy_series[-1][0] == entry[0]:
+            self._copy_series[-1] = entry  # the same model: one point
+        else:
+            self._copy_series.append(entry)
+        del self._copy_series[:-COPY_SERIES_LENGTH]
 
     # -------------------------------------------------------------------------------- stats
     def _stats(self, state: TrainerState) -> dict[str, float | int | None]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .state import Event, ModelRestored
+
 # Checks in a row above the best before calling it a turn, not noise: one or two higher points
 # happen on the way down too.
 PATIENCE = 4
@@ -60,3 +62,12 @@ def detect(
         latest=float(values[-1, 1]),
         checks=checks,
     )
+
+
+def detect_since_restore(
+    validation: np.ndarray, events: tuple[Event, ...], patience: int = PATIENCE
+) -> Overfitting | None:
+    """detect(), counting only checks after the best model last came back (a restore gives it a
+    new chance): what the Schedule stops on, and what the dashboard warns of."""
+    restored = [e.iteration for e in events if isinstance(e, ModelRestored)]
+    return detect(validation, patience, after_iteration=max(restored, default=-1))

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import overfitting
-from .state import ModelRestored
 from .trainer import DivergenceError, Trainer
 
 # Iterations at which a sample is kept in the timeline: dense early, when change is fastest.
@@ -173,8 +172,7 @@ class Schedule:
         t.record_validation(VALIDATION_CHARS)
         if not self.stop_at_best:
             return None
-        restored = [e.iteration for e in t.events if isinstance(e, ModelRestored)]
-        turn = overfitting.detect(t.validation_record, after_iteration=max(restored, default=-1))
+        turn = overfitting.detect_since_restore(t.validation_record, t.events)
         if turn is not None and t.best is not None:
             t.restore_best()
             return turn

@@ -301,6 +301,16 @@ class Trainer:
         return self._smooth_losses.values
 
     @property
+    def train_text(self) -> str:
+        """The part of the text trained on (all of it but the held-out end)."""
+        return self.vocab.decode(self._train)
+
+    @property
+    def held_out_text(self) -> str:
+        """The held-out end of the text that validation reads ("" when none is held out)."""
+        return self.vocab.decode(self._val)
+
+    @property
     def validation_record(self) -> np.ndarray:
         """(m, 2) rows of (iteration, nats per character), read-only."""
         return self._validation.values

@@ -180,3 +180,64 @@ def test_unknown_units_or_axis_raise():
         loss_figure(t.state(), units="furlongs")
     with pytest.raises(ValueError, match="x_axis"):
         loss_figure(t.state(), x_axis="seconds")
+
+
+# ------------------------------------------------------------------ yardsticks, best, legend
+YARDSTICKS = {"uniform": 5.0, "unigram": 4.0, "bigram": 3.0, "compressor": 2.0}
+
+
+def yardstick_lines(fig) -> dict[str, float]:
+    """Annotation text -> y of each horizontal dashed line."""
+    lines = [s for s in fig.layout.shapes if s.y0 == s.y1 and s.line.dash == "dash"]
+    labels = [a.text for a in fig.layout.annotations if "bits/char" in (a.text or "")]
+    assert len(lines) == len(labels) == len(YARDSTICKS)
+    return dict(zip(labels, (s.y0 for s in lines), strict=True))
+
+
+def test_yardsticks_are_labelled_lines_in_both_units(state):
+    in_bits = yardstick_lines(loss_figure(state, units=BITS, yardsticks=YARDSTICKS))
+    assert in_bits == {
+        "uniform guess 5.00 bits/char": 5.0,
+        "character frequencies 4.00 bits/char": 4.0,
+        "bigram model 3.00 bits/char": 3.0,
+        "best compressor 2.00 bits/char": 2.0,
+    }
+    in_nats = yardstick_lines(loss_figure(state, units=NATS, yardsticks=YARDSTICKS))
+    # Nats per chunk at the chunk length in use now (T = 8).
+    for label, y in in_nats.items():
+        assert y == pytest.approx(in_bits[label] * math.log(2) * 8)
+
+
+def test_no_yardstick_lines_before_they_are_measured(state):
+    fig = loss_figure(state, units=BITS, yardsticks=None)
+    assert not [a for a in fig.layout.annotations if "bits/char" in (a.text or "")]
+
+
+def test_the_best_validation_point_is_starred(state):
+    fig = loss_figure(state, units=BITS)
+    best = trace(fig, "best validation")
+    values = state.validation[:, 1] / math.log(2)
+    assert list(best.y) == [pytest.approx(values.min())]
+
+
+def test_a_restored_best_model_is_marked_on_the_chart():
+    t = Trainer(TEXT, CONFIG)
+    t.step(10)
+    t.record_validation(500)
+    t.step(5)
+    t.restore_best()
+    fig = loss_figure(t.state())
+    assert [a.text for a in fig.layout.annotations] == ["best of it. 10 back"]
+    assert vline_xs(fig) == [15]
+
+
+def test_the_legend_sits_outside_the_plot_on_the_right_whatever_the_runs(state):
+    runs = [Run(k, "songs", CONFIG, state.losses, state.smooth_losses, [], ()) for k in range(1, 9)]
+    legend = loss_figure(state, runs).layout.legend
+    assert legend.x >= 1.0 and legend.xanchor == "left"
+
+
+def test_copy_figure_draws_the_longest_copy_per_sample():
+    series = np.array([(0, 3), (500, 8), (1000, 25)], dtype=float)
+    fig = figures.copy_figure(series)
+    assert list(fig.data[0].x) == [0, 500, 1000] and list(fig.data[0].y) == [3, 8, 25]

@@ -730,3 +730,113 @@ def test_a_checkpoint_downloaded_while_playing_is_the_players_whole_state_of_tha
     assert saved.iteration >= 40
     headless = _trained_headless(saved.config, saved.events, saved.iteration)
     _assert_same_training(saved.state(), headless.state())
+
+
+# ---------------------------------------------------------------- learning or copying
+DEFAULTS_SEED_0 = DASHBOARD_DEFAULTS.replace(seed=0)
+
+
+def _analysed(lab: Lab) -> LiveSnapshot:
+    """A snapshot once the text's yardsticks and copy index are ready (a background thread)."""
+    return _wait_for(lab, lambda snap: snap.yardsticks is not None and snap.latest_copy)
+
+
+def test_play_stops_by_itself_at_the_turn_holding_the_best_model():
+    lab = Lab(SONGBOOK, DEFAULTS_SEED_0, stop_at_best=True)
+    lab.play()
+    snap = _wait_for(lab, lambda snap: not snap.playing)
+    [(kind, message)] = lab.take_messages()
+    assert kind == "success" and message.startswith("Stopped at the best validation point")
+    best = snap.state.best
+    assert f"since iteration {best.iteration:,}" in message
+    assert snap.state.events[-1].from_iteration == best.iteration
+    # The model held is the best one: it reads the held-out text exactly as well.
+    assert lab.trainer.validation_loss(schedule_module.VALIDATION_CHARS) == best.validation
+    # The model held is the best: no warning until it has had a new chance.
+    assert snap.overfitting is None
+
+
+def test_stop_at_best_turned_off_while_playing_reaches_the_player():
+    lab = Lab(SONGBOOK, DEFAULTS_SEED_0, stop_at_best=True)
+    lab.play()
+    lab.set_stop_at_best(False)
+    # Past the turn that stops a run with these settings (test above), still playing.
+    snap = _wait_for(lab, lambda snap: snap.state.iteration > 4000 or not snap.playing)
+    assert snap.playing and not snap.stop_at_best
+    lab.pause()
+    assert lab.take_messages() == []
+
+
+def test_train_n_stops_at_the_turn_too_and_says_so():
+    lab = Lab(SONGBOOK, DEFAULTS_SEED_0, stop_at_best=True)
+    report = lab.train(iterations=5000)
+    assert report.stopped_at_best is not None and report.iterations < 5000
+    assert lab.take_messages()[0][1].startswith("Stopped at the best validation point")
+
+
+def test_restore_best_brings_back_the_best_model_and_says_which():
+    lab = Lab(SONGBOOK, DEFAULTS_SEED_0, stop_at_best=False)
+    with pytest.raises(ValueError, match="no best model yet"):
+        lab.restore_best()
+    lab.train(iterations=3000)
+    best = lab.trainer.best
+    assert best.iteration < 3000  # the songbook turns well before this
+    lab.restore_best()
+    np.testing.assert_array_equal(lab.trainer.state().params, best.params)
+    assert lab.take_messages()[-1] == (
+        "success",
+        f"Brought back the model of iteration {best.iteration:,} (validation "
+        f"{best.validation / math.log(2):.3f} bits/char).",
+    )
+
+
+def test_the_latest_sample_and_the_timeline_carry_the_copy_meter():
+    lab = make_lab(learning_rate=0.1)
+    lab.train(iterations=60)
+    snap = _analysed(lab)
+    shown = snap.sample_settings.prime + snap.latest_sample
+    start, end = snap.latest_copy.span
+    assert snap.latest_copy.length >= 1
+    assert shown[start:end] in lab.trainer.train_text
+    assert shown[start : end + 1] not in lab.trainer.train_text or end == len(shown)
+    assert len(snap.timeline_copies) == len(snap.timeline)
+    for entry, reading in zip(snap.timeline, snap.timeline_copies, strict=True):
+        assert entry.text[reading.span[0] : reading.span[1]] in lab.trainer.train_text
+    assert snap.copy_series[-1].tolist() == [lab.trainer.iteration, snap.latest_copy.length]
+
+
+def test_yardsticks_are_measured_on_the_held_out_part_and_shared_by_sessions():
+    first, second = make_lab(), make_lab(seed=5)
+    a, b = _analysed(first), _analysed(second)
+    assert a.yardsticks is b.yardsticks  # one analysis of one text, for every session
+    assert not a.yardsticks_in_sample
+    held_out = first.trainer.held_out_text
+    assert held_out and SONGBOOK.text.endswith(held_out)
+    assert set(a.yardsticks) == {"uniform", "unigram", "bigram", "compressor"}
+
+
+def test_generate_writes_from_the_prime_and_measures_what_it_copied():
+    lab = make_lab()
+    lab.train(iterations=200)
+    _analysed(lab)
+    text, reading = lab.generate(1200, 0.0, "The ")
+    assert text.startswith("The ") and len(text) == 4 + 1200
+    assert text[reading.span[0] : reading.span[1]] in lab.trainer.train_text
+    again, _ = lab.generate(1200, 0.0, "The ")
+    assert again == text  # greedy: the same model writes the same piece
+
+
+@pytest.mark.parametrize(
+    ("length", "temperature", "prime", "words"),
+    [
+        (0, 1.0, "", "1 to 5,000"),
+        (5001, 1.0, "", "1 to 5,000"),
+        (True, 1.0, "", "whole number"),
+        (100, 3.0, "", "temperature"),
+        (100, 1.0, "\x00", "not in"),
+    ],
+)
+def test_generate_refuses_settings_out_of_range(length, temperature, prime, words):
+    lab = make_lab()
+    with pytest.raises(ValueError, match=words):
+        lab.generate(length, temperature, prime)

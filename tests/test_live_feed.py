@@ -201,3 +201,39 @@ def test_app_py_imported_as_a_module_is_the_server_with_the_feed_route_and_draws
     assert not_a_lab == [404, {"error": "no such session"}]
     assert malformed == [400, {"error": "bad query"}]
     assert "ScriptRunContext" not in result.stderr, "nothing of the page ran at import"
+
+
+def test_the_panel_carries_the_guide_the_yardsticks_and_the_copy_meter():
+    lab = Lab(
+        builtin_corpus("Songbook (bundled lyrics)"),
+        Config(
+            hidden_size=100,
+            seq_length=25,
+            learning_rate=0.05,
+            batch_size=16,
+            seed=0,
+            val_fraction=0.1,
+        ),
+        stop_at_best=False,
+    )
+    lab.train(iterations=2600)  # past the turn at these settings (tests/test_lab.py)
+    deadline = time.monotonic() + 60
+    while (snap := lab.snapshot()).yardsticks is None or snap.latest_copy is None:
+        assert time.monotonic() < deadline, "the text's analysis never became ready"
+        time.sleep(0.05)
+    content = live_feed.panel_content(snap, UNITS[1], X_AXES[0], True)
+    kinds = [note["kind"] for note in content["notes"]]
+    assert kinds == ["warning", "info"]
+    assert "memorising" in content["notes"][0]["text"]
+    assert "than a bigram model since iteration" in content["notes"][1]["text"]
+    start, end = content["sample_copy"]
+    assert content["sample"][start:end] in lab.trainer.train_text
+    assert content["sample_meter"].startswith(
+        f"longest stretch copied from the text: {end - start}"
+    )
+    row = content["timeline"][0]
+    assert row["sample"][row["span"][0] : row["span"][1]] in lab.trainer.train_text
+    assert row["known words"].endswith("%")
+    assert json.loads(content["copy_figure"])["data"][0]["name"] == "longest copy"
+    labels = [a["text"] for a in json.loads(content["figure"])["layout"]["annotations"]]
+    assert sum("bits/char" in label for label in labels) == 4

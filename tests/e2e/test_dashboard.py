@@ -189,7 +189,8 @@ def test_upload_lyrics_change_a_slider_play_and_watch_it_learn(
         return (
             number(metric(page, "Iteration")) >= 50
             and number(metric(page, "Smoothed loss")) < loss_before
-            and chart_traces.count() == 3  # raw, smoothed, validation (after 100,000 chars)
+            # raw, smoothed, validation and its best point (after 100,000 chars)
+            and chart_traces.count() == 4
             and panel.locator("#timeline tr").count() >= 2  # milestone samples
         )
 
@@ -201,7 +202,7 @@ def test_upload_lyrics_change_a_slider_play_and_watch_it_learn(
     assert loss_after < loss_before, f"smoothed loss {loss_before} -> {loss_after}"
     assert sample_text(page) != sample_before
     assert number(metric(page, "Characters / s")) > 0
-    expect(chart_traces).to_have_count(3)
+    expect(chart_traces).to_have_count(4)
     assert panel.locator("#timeline tr").count() >= 2, "milestone samples in the timeline"
     no_exceptions(page)
 
@@ -300,13 +301,22 @@ def test_hostile_upload_is_shown_as_text_and_runs_nothing(
     assert dialogs == []
     for selector in ("img[src='x']", "svg[onload]", "a[href^='javascript']", "b:text('evil')"):
         assert page.locator(selector).count() == 0, f"upload became markup: {selector}"
-    for frame in page.frames:  # st.html and components (the live panel) render in frames
+    for frame in page.frames:  # st.html and components render in frames
         assert frame.evaluate("window.__rnnlabPwned") is None
-        # The panel's sample and timeline cells hold text only, never elements.
-        assert frame.locator("#sample *, #timeline td *").count() == 0
     page.get_by_role("tab", name="Training", exact=True).click()
     wait_for_app_run(page)
-    assert "<" in sample_text(page) + live_panel(page).locator("#timeline").inner_text(), (
+    panel = live_panel(page)
+    # The panel's sample and timeline cells hold text only: no element but the copy meter's
+    # marks, which hold text only themselves.
+    expect(panel.locator("#sample")).not_to_be_empty()
+    assert (
+        panel.locator(
+            "#sample *:not(mark.copied), #timeline td *:not(mark.copied), mark.copied *"
+        ).count()
+        == 0
+    )
+    assert panel.locator("#timeline tr").count() >= 1
+    assert "<" in sample_text(page) + panel.locator("#timeline").inner_text(), (
         "the samples echo the upload's markup as characters"
     )
 

@@ -1,0 +1,126 @@
+"""What the numbers mean, in words: the yardsticks passed, the overfitting guide, the copy meter's
+caption and the data-size advisor. Plain text (the page and the panel show it as text)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rnnlab.copying import CopyReport
+from rnnlab.overfitting import Overfitting
+from rnnlab.state import TrainerState, per_iteration
+from rnnlab.yardsticks import LABELS, below_since
+
+# Points of the smoothed training loss looked at when nothing is held out (a thinned curve: the
+# answer moves by at most this share of the run).
+TRAINING_POINTS = 2000
+NOVEL_WORDS_SHOWN = 12
+
+
+def yardstick_note(state: TrainerState, yardsticks: dict[str, float], in_sample: bool) -> str:
+    """Which yardsticks the model has passed, and since when ("better than a bigram model since
+    iteration 1,240"), on validation when part of the text is held out."""
+    if len(state.validation):
+        curve = np.column_stack([state.validation[:, 0], state.validation[:, 1] / math.log(2)])
+        what = "On held-out text the model is"
+    else:
+        curve = _smoothed_bits(state)
+        what = (
+            "In training (nothing is held out) the model is"
+            if in_sample
+            else "Until the first validation check, in training the model is"
+        )
+    passed, ahead = [], []
+    for name, bits in sorted(yardsticks.items(), key=lambda item: -item[1]):
+        since = below_since(curve, bits)
+        if since is None:
+            ahead.append(f"{LABELS[name]} ({bits:.2f} bits/char)")
+        else:
+            passed.append(f"{_article(LABELS[name])} since iteration {since:,}")
+    parts = []
+    if passed:
+        parts.append(f"{what} better than " + "; than ".join(passed))
+    if ahead:
+        parts.append(
+            ("not yet better than " if passed else f"{what} not yet better than ")
+            + "; ".join(_article(label) for label in ahead)
+        )
+    where = (
+        "These yardsticks are measured on the training text itself."
+        if in_sample
+        else "The yardsticks are measured on the held-out text, fitted on the training text."
+    )
+    return "; ".join(parts) + ". " + where
+
+
+def overfitting_note(turn: Overfitting, state: TrainerState) -> str:
+    """The guide shown once the validation loss has turned up."""
+    c = state.config
+    return (
+        f"The model is memorising its text. The validation loss has not improved for "
+        f"{turn.checks} checks since iteration {turn.best_iteration:,} (best "
+        f"{turn.best / math.log(2):.3f} bits/char, now {turn.latest / math.log(2):.3f}, "
+        f"{turn.rise:+.0%}): the training loss still falls, but on text it has not seen the model "
+        f"gets worse, and its samples copy more of the text. To learn more, give it more text, "
+        f"a smaller hidden size (now {c.hidden_size}) or a lower learning rate (now "
+        f"{c.learning_rate:g}); or bring back the best model (button above the chart)."
+    )
+
+
+def meter_caption(reading: CopyReport | None) -> str:
+    """One line under a sample: its longest copy, known words and new words."""
+    if reading is None:
+        return "The copy meter is still indexing the text."
+    copied = (
+        "nothing copied"
+        if reading.length == 0
+        else f"longest stretch copied from the text: {reading.length} characters (marked)"
+    )
+    words = f"{reading.word_share:.0%} of its words occur in the text"
+    novel = reading.novel_words
+    if novel:
+        shown = ", ".join(novel[:NOVEL_WORDS_SHOWN])
+        more = (
+            f" and {len(novel) - NOVEL_WORDS_SHOWN} more" if len(novel) > NOVEL_WORDS_SHOWN else ""
+        )
+        words += f"; new words: {shown}{more}"
+    return f"{copied} · {words}"
+
+
+def data_size_advice(train_chars: int, parameters: int) -> str:
+    """What to expect from a text this long for a model this big."""
+    ratio = train_chars / parameters
+    head = (
+        f"{train_chars:,} characters to train on for {parameters:,} parameters "
+        f"({ratio:.2g} per parameter)."
+    )
+    if ratio < 2:
+        return head + (
+            " A model this big memorises a text this small within a minute or so: watch the "
+            "validation loss turn up and the samples start to copy the text. For more learning, "
+            "use a longer text or a smaller hidden size."
+        )
+    if ratio < 20:
+        return head + (
+            " Expect words and lines that look like the text within a minute, then a slow turn "
+            "towards memorising; the validation loss shows when."
+        )
+    return head + (
+        " Plenty of text for this model: it can go on learning for a long while before it "
+        "memorises; a larger hidden size would learn more."
+    )
+
+
+def _smoothed_bits(state: TrainerState) -> np.ndarray:
+    """(k, 2) rows of (iteration, smoothed training loss in bits per character), thinned."""
+    n = len(state.smooth_losses)
+    if n == 0:
+        return np.zeros((0, 2))
+    keep = np.unique(np.linspace(0, n - 1, min(n, TRAINING_POINTS)).astype(np.int64))
+    seq = per_iteration(state.config, state.events, "seq_length", n)[keep]
+    return np.column_stack([keep + 1, state.smooth_losses[keep] / seq / math.log(2)])
+
+
+def _article(label: str) -> str:
+    return ("a " if label.startswith(("bigram", "uniform")) else "the ") + label
