@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -52,7 +53,10 @@ def loss_figure(
                     x=x[keep],
                     y=smooth[keep],
                     mode="lines",
-                    name=run.label,
+                    # Short in the legend, so it leaves the chart its width; whole in the hover
+                    # (and in the runs table of Model & runs).
+                    name=f"Run {run.number}",
+                    hovertemplate=f"{html.escape(run.label)}<br>%{{x}}: %{{y:.3f}}<extra></extra>",
                     line={"color": RUN_COLOURS[k % len(RUN_COLOURS)], "dash": "dash", "width": 1.5},
                 )
             )

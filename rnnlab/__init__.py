@@ -8,6 +8,7 @@ print(trainer.smooth_loss, trainer.sample(300, temperature=0.8))
 """
 
 from .config import Config
+from .copying import CopyIndex
 from .gradcheck import gradcheck
 from .model import PARAM_NAMES, forward, init_params, loss_and_grads
 from .text import TextInfo, Vocab, load_text
@@ -17,6 +18,7 @@ from .yardsticks import baselines
 __all__ = [
     "PARAM_NAMES",
     "Config",
+    "CopyIndex",
     "DivergenceError",
     "TextInfo",
     "Trainer",

@@ -122,7 +122,7 @@ def test_earlier_runs_are_drawn_only_when_asked():
     lab, runs = _finished_runs()
     shown = loss_figure(lab.snapshot().state, runs, show_runs=True)
     for run in runs:
-        drawn = trace(shown, run.label)
+        drawn = trace(shown, f"Run {run.number}")
         np.testing.assert_allclose(drawn.y, run.smooth_losses)
         assert drawn.line.dash == "dash"
     hidden = loss_figure(lab.snapshot().state, runs, show_runs=False)
@@ -132,7 +132,7 @@ def test_earlier_runs_are_drawn_only_when_asked():
 def test_earlier_runs_use_the_same_units_and_axis():
     lab, runs = _finished_runs()
     fig = loss_figure(lab.snapshot().state, runs, units=BITS, x_axis=CHARS)
-    drawn = trace(fig, runs[1].label)
+    drawn = trace(fig, f"Run {runs[1].number}")
     np.testing.assert_allclose(drawn.y, runs[1].smooth_losses / 5 / math.log(2))
     np.testing.assert_array_equal(drawn.x, np.arange(1, 7) * 5 * CONFIG.batch_size)
 
@@ -163,7 +163,7 @@ def test_a_long_earlier_run_is_capped_at_max_points():
         events=(),
     )
     t = Trainer(TEXT, CONFIG)
-    drawn = trace(loss_figure(t.state(), [run]), run.label)
+    drawn = trace(loss_figure(t.state(), [run]), f"Run {run.number}")
     assert len(drawn.x) <= MAX_POINTS
     assert (drawn.x[0], drawn.x[-1]) == (1, n)
     assert (drawn.y[0], drawn.y[-1]) == (80, 30)
@@ -241,3 +241,9 @@ def test_copy_figure_draws_the_longest_copy_per_sample():
     series = np.array([(0, 3), (500, 8), (1000, 25)], dtype=float)
     fig = figures.copy_figure(series)
     assert list(fig.data[0].x) == [0, 500, 1000] and list(fig.data[0].y) == [3, 8, 25]
+
+
+def test_an_earlier_run_is_short_in_the_legend_and_whole_in_the_hover(state):
+    run = Run(7, "songs", CONFIG, state.losses, state.smooth_losses, [], ())
+    drawn = trace(loss_figure(state, [run]), "Run 7")
+    assert drawn.hovertemplate.startswith(run.label)
