@@ -369,7 +369,7 @@ def test_the_chart_options_redraw_the_live_panel_and_its_timeline_follows_the_mi
     train(at, 10)
     panel = live_panel(at)
     names = [trace["name"] for trace in panel["figure"]["data"]]
-    assert names[0] == lab.runs[0].label, "the earlier run is drawn behind the live one"
+    assert names[0] == f"Run {lab.runs[0].number}", "the earlier run is drawn behind the live one"
     smooth = next(t for t in panel["figure"]["data"] if t["name"] == "smoothed loss")
     np.testing.assert_allclose(values(smooth["y"]), lab.trainer.smooth_losses)
     assert values(smooth["x"]).tolist() == list(range(1, 11))
