@@ -9,7 +9,10 @@ dataframes, the live panel's text nodes) or escaped first.
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+from collections.abc import Callable
 
 # One BLAS thread, set before NumPy is first imported (Streamlit itself does not import it): the
 # model's matrices are small, and a second thread's spinning competes with the server and the
@@ -37,9 +40,9 @@ from dashboard.insight_figures import (
 )
 from dashboard.live_panel import live_panel
 from dashboard.safe_text import escape_markdown, marked_text_html
-from dashboard.session import GENERATE_MAX_CHARS, Lab, LiveSnapshot
+from dashboard.session import GENERATE_MAX_CHARS, SNIPPET_MAX_CHARS, Lab, LiveSnapshot
 from rnnlab import Config
-from rnnlab.corpora import BUILTIN_CORPORA, DEFAULT_CORPUS, builtin_corpus, uploaded_corpus
+from rnnlab.corpora import BUILTIN_CORPORA, DEFAULT_CORPUS, MB, builtin_corpus, uploaded_corpus
 from rnnlab.health import HealthLog
 from rnnlab.insight import rank_units, rank_units_by_variance, text_features, top_k_predictions
 from rnnlab.model import named_params, param_count
@@ -124,23 +127,69 @@ def wanted_config() -> Config:
 
 
 # ---------------------------------------------------------------------------------- callbacks
+LOG = logging.getLogger("rnnlab.app")
+OUT_OF_MEMORY = (
+    "There was not enough memory for that, so nothing was changed. Try a smaller hidden size, "
+    "batch size or sequence length."
+)
+
+
+def failure_message(error: Exception) -> str:
+    """What a visitor is told of an unexpected failure: what kind, never a traceback or a path
+    (those go to the server's log)."""
+    if isinstance(error, MemoryError):
+        return OUT_OF_MEMORY
+    return (
+        f"Something went wrong ({type(error).__name__}), and nothing was changed. If it happens "
+        "again, reload the page."
+    )
+
+
+def guarded(callback: Callable) -> Callable:
+    """A widget callback whose every failure becomes a message on the page (MemoryError too).
+    The session's methods change nothing unless they succeed (dashboard/session.py)."""
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - no traceback may reach a visitor
+            LOG.exception("%s failed", callback.__name__)
+            lab().notify("error", failure_message(error))
+            return None
+
+    return run
+
+
+def drawn_safely(view: Callable[..., None], *args) -> None:
+    """Draw one view; if it fails, say so in its place and leave the rest of the page working."""
+    try:
+        view(*args)
+    except Exception as error:  # noqa: BLE001 - no traceback may reach a visitor
+        LOG.exception("drawing %s failed", view.__name__)
+        st.error(failure_message(error))
+
+
+@guarded
 def on_builtin_choice() -> None:
     name = st.session_state.builtin_choice
     try:
         corpus = builtin_corpus(name)
     except (OSError, ValueError) as error:
-        lab().notify("error", f"Could not read {name}: {error}")
+        LOG.warning("reading the built-in text %r failed: %s", name, error)
+        lab().notify("error", f"The built-in text {name!r} could not be read on this server.")
         return
     lab().offer_text(None if corpus == lab().corpus else corpus)
 
 
+@guarded
 def on_upload() -> None:
     upload = st.session_state.upload
     if upload is None:
         lab().withdraw_uploaded_text()  # the file was removed: so is the text it offered
         return
     try:
-        corpus = uploaded_corpus(upload.name, upload.getvalue(), MAX_UPLOAD_MB * 1_000_000)
+        corpus = uploaded_corpus(upload.name, upload.getvalue(), MAX_UPLOAD_MB * MB)
     except ValueError as error:
         lab().notify("error", str(error))
         return
@@ -150,6 +199,7 @@ def on_upload() -> None:
     )
 
 
+@guarded
 def on_apply() -> None:
     """Reset / Apply: a new run with the wanted settings and text; the current run is kept."""
     current = lab()
@@ -161,6 +211,7 @@ def on_apply() -> None:
     st.session_state.prime = current.sample_settings.prime  # cleared if the new text cannot read it
 
 
+@guarded
 def on_learning_rate() -> None:
     try:
         lab().set_learning_rate(st.session_state.learning_rate)
@@ -168,6 +219,7 @@ def on_learning_rate() -> None:
         lab().notify("error", str(error))
 
 
+@guarded
 def on_seq_length() -> None:
     try:
         lab().set_seq_length(st.session_state.seq_length)
@@ -176,6 +228,7 @@ def on_seq_length() -> None:
         st.session_state.seq_length = lab().trainer.config.seq_length
 
 
+@guarded
 def on_sampling() -> None:
     s = lab().sample_settings
     try:
@@ -191,10 +244,12 @@ def on_sampling() -> None:
         )
 
 
+@guarded
 def on_stop_at_best() -> None:
     lab().set_stop_at_best(st.session_state.stop_at_best)
 
 
+@guarded
 def on_restore_best() -> None:
     try:
         lab().restore_best()
@@ -202,6 +257,7 @@ def on_restore_best() -> None:
         lab().notify("error", str(error))
 
 
+@guarded
 def on_generate() -> None:
     try:
         st.session_state.generated = lab().generate(
@@ -213,10 +269,12 @@ def on_generate() -> None:
         lab().notify("error", str(error))
 
 
+@guarded
 def on_step() -> None:
     lab().train(iterations=1)  # a divergence is told by notices()
 
 
+@guarded
 def on_play(action: str) -> None:
     """Do what the button said when it was clicked. A click can reach the app twice (when it
     meets a timed rerun in flight): the second time it finds the lab already so."""
@@ -226,6 +284,7 @@ def on_play(action: str) -> None:
         lab().play()
 
 
+@guarded
 def on_checkpoint_upload() -> None:
     upload = st.session_state.checkpoint_upload
     if upload is None:
@@ -426,6 +485,7 @@ def controls(playing: bool) -> tuple[int | None, DeltaGenerator]:
     return (n if train_clicked else None), st.empty()
 
 
+@guarded
 def train_n(n: int, slot: DeltaGenerator) -> None:
     """Train N with a progress bar, after the rest of the page is on screen, then redraw it."""
     progress = slot.progress(0.0, text=f"Training {n:,} iterations…")
@@ -461,16 +521,16 @@ def live_view(drawn_playing: bool, run_every: float | None) -> None:
     # Only the open tab is drawn: the page stays light however many views there are.
     if training.open:
         with training:
-            training_view(live)
+            drawn_safely(training_view, live)
     if generate.open:
         with generate:
-            generate_view(live)
+            drawn_safely(generate_view, live)
     if inside.open:
         with inside:
-            insight_view(live)
+            drawn_safely(insight_view, live)
     if files.open:
         with files:
-            files_view(live)
+            drawn_safely(files_view, live)
 
 
 def training_view(live: LiveSnapshot) -> None:
@@ -577,7 +637,12 @@ def insight_view(live: LiveSnapshot) -> None:
         == "Type your own"
     )
     if own:
-        snippet = where.text_area("Text to run through the model", text[:200], key="snippet_text")
+        snippet = where.text_area(
+            "Text to run through the model",
+            text[:200],
+            max_chars=SNIPPET_MAX_CHARS,
+            key="snippet_text",
+        )
     else:
         last_start = max(0, len(text) - 2)
         start = where.slider("Start at character", 0, last_start, 0, key="snippet_start")

@@ -55,6 +55,8 @@ PLAY_SAVE_POINT_EVERY = 30.0
 PLAY_IDLE_TIMEOUT = 150.0
 # Generate writes at most this many characters: a page or two, still checked for copies at once.
 GENERATE_MAX_CHARS = 5000
+# Inside the network reads at most this much text: its heatmaps grow with every character.
+SNIPPET_MAX_CHARS = 1000
 # The copy meter's series keeps the latest samples' readings, this many at most.
 COPY_SERIES_LENGTH = 2000
 
@@ -232,7 +234,13 @@ class Lab:
         return changes
 
     def run_snippet(self, text: str) -> SnippetTrace:
-        """The model (as of the last snapshot) run over `text`; ValueError for unknown text."""
+        """The model (as of the last snapshot) run over `text`; ValueError for unknown or too
+        much text."""
+        if len(text) > SNIPPET_MAX_CHARS:
+            raise ValueError(
+                f"The snippet is {len(text):,} characters long; the views read at most "
+                f"{SNIPPET_MAX_CHARS:,}."
+            )
         with self.lock:
             return run_snippet(self.trainer, None, text)
 

@@ -66,10 +66,15 @@ def _stdlib_source() -> Corpus:
         if path.is_file():
             parts.append(path.read_text(encoding="utf-8", errors="replace"))
     if not parts:
-        raise ValueError(f"No Python source files were found in {stdlib}.")
+        raise ValueError("No Python source files were found in this machine's standard library.")
     text, info = load_text("\n\n".join(parts)[:STDLIB_MAX_CHARS].encode("utf-8"))
     return Corpus("Python standard library (this machine's source)", text, "stdlib", info)
 
+
+MB = 2**20
+# The shortest text a model can train on: a chunk of the shortest sequence length (2) and the
+# character after it.
+MIN_CHARS = 3
 
 BUILTIN_CORPORA = {
     "Songbook (bundled lyrics)": lambda: _bundled("lyrics.txt", "Songbook (bundled lyrics)"),
@@ -90,16 +95,19 @@ def builtin_corpus(name: str) -> Corpus:
 def uploaded_corpus(file_name: str, data: bytes, max_bytes: int | None = None) -> Corpus:
     """A corpus from an uploaded file; ValueError with a clear message if it cannot be one."""
     if max_bytes is not None and len(data) > max_bytes:
+        # In MB of 2**20 bytes, as Streamlit counts its upload limit and shows file sizes.
         raise ValueError(
-            f"{file_name} is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. "
+            f"{file_name} is {len(data) / MB:,.1f} MB; the limit is {max_bytes / MB:,.0f} MB. "
             "Upload a smaller file or a part of it."
         )
     try:
         text, info = load_text(data)
     except ValueError as error:
         raise ValueError(f"{file_name}: {error}") from error
-    if len(text) < 3:
+    if len(text) < MIN_CHARS:
+        held = f"{len(text)} character{'s' if len(text) != 1 else ''}"
         raise ValueError(
-            f"{file_name} holds only {len(text)} characters; a model needs at least a few dozen."
+            f"{file_name} holds only {held}; a model needs at least {MIN_CHARS} (two to read and "
+            "one to predict), and a few thousand to learn anything worth watching."
         )
     return Corpus(file_name, text, "upload", info)

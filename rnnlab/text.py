@@ -45,8 +45,9 @@ class TextInfo:
 def load_text(data: bytes) -> tuple[str, TextInfo]:
     """Decode an uploaded file into text.
 
-    UTF-8 (a leading BOM is dropped) or UTF-16 with a BOM; anything else that is not valid UTF-8
-    is decoded with cp1252, or latin-1 where cp1252 leaves bytes undefined, and `info` says so.
+    UTF-8 (a leading BOM is dropped), or UTF-16 or UTF-32 with a BOM; anything else that is not
+    valid UTF-8 is decoded with cp1252, or latin-1 where cp1252 leaves bytes undefined, and
+    `info` says so.
     CRLF and CR line endings become LF. Raises ValueError for empty or binary data.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -57,7 +58,11 @@ def load_text(data: bytes) -> tuple[str, TextInfo]:
 
     bom_removed = False
     fallback = False
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    # UTF-32's little-endian mark starts with UTF-16's: look for it first.
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        encoding, bom_removed = "utf-32", True
+        text = _decode_or_raise(data, "utf-32")
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
         encoding, bom_removed = "utf-16", True
         text = _decode_or_raise(data, "utf-16")
     else:

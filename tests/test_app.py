@@ -590,7 +590,7 @@ def test_an_upload_over_the_size_limit_is_refused(upload_limit_1mb):
     lab = lab_of(at)
     assert "up to 1 MB" in at.file_uploader(key="upload").label
     before = state_of(lab)
-    upload_text(at, "big.txt", b"abcdefghi\n" * 110_000)  # 1.1 MB
+    upload_text(at, "big.txt", b"abcdefghi\n" * 116_000)  # 1.16 MB: 1.1 MB of 2**20 bytes
     assert any("big.txt is 1.1 MB; the limit is 1 MB" in e for e in errors(at)), errors(at)
     assert lab.pending_corpus is None
     assert_unchanged(lab, before)

@@ -1,0 +1,75 @@
+"""No traceback ever reaches a visitor: every callback and every view turns a failure, MemoryError
+included, into a message, and the model is as it was."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_app import errors, lab_of, open_app, open_view, step
+
+from dashboard import live_feed
+from dashboard.session import SNIPPET_MAX_CHARS, Lab
+
+CONFIG_TOML = Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml"
+
+
+def test_the_shipped_config_shows_no_error_details() -> None:
+    config = tomllib.loads(CONFIG_TOML.read_text())
+    assert config["client"]["showErrorDetails"] == "none"
+
+
+@pytest.mark.parametrize(
+    ("failure", "words"),
+    [
+        (MemoryError(), "not enough memory"),
+        (RuntimeError("/srv/secret/path.py exploded"), "Something went wrong (RuntimeError)"),
+    ],
+)
+def test_a_failing_callback_becomes_a_message_and_changes_nothing(monkeypatch, failure, words):
+    at = open_app()
+    before = lab_of(at).trainer.state()
+
+    def fail(self, *args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(Lab, "train", fail)
+    at.button(key="step").click().run()
+    assert not at.exception, at.exception
+    assert any(words in message for message in errors(at)), errors(at)
+    assert not any("/srv" in message or "Traceback" in message for message in errors(at))
+    after = lab_of(at).trainer.state()
+    assert after.iteration == before.iteration
+    np.testing.assert_array_equal(after.params, before.params)
+    monkeypatch.undo()
+    step(at)  # and the page goes on working
+    assert lab_of(at).trainer.iteration == before.iteration + 1
+
+
+def test_a_view_that_fails_to_draw_says_so_and_the_rest_of_the_page_works(monkeypatch):
+    at = open_app()
+
+    def fail(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(live_feed, "panel_content", fail)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("not enough memory" in message for message in errors(at))
+    monkeypatch.undo()
+    open_view(at, "Model & runs")
+    assert not at.exception and not at.error
+
+
+def test_the_typed_snippet_and_the_prime_have_a_length_limit():
+    at = open_app()
+    assert at.text_input(key="prime").max_chars is not None
+    at.session_state["view"] = "Inside the network"
+    at.run()
+    at.radio(key="snippet_source").set_value("Type your own").run()
+    area = at.text_area(key="snippet_text")
+    assert area.max_chars == SNIPPET_MAX_CHARS
+    with pytest.raises(ValueError, match="at most 1,000"):
+        lab_of(at).run_snippet("a" * (SNIPPET_MAX_CHARS + 1))
