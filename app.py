@@ -414,7 +414,8 @@ def _int_range(name: str) -> tuple[int, int]:
 def notices() -> None:
     """Messages from the callbacks and from training (a divergence, a failed player), once."""
     for kind, text in lab().take_messages():
-        (st.error if kind == "error" else st.success)(escape_markdown(text))
+        show = {"error": st.error, "warning": st.warning}.get(kind, st.success)
+        show(escape_markdown(text))
 
 
 def pending_panel() -> None:

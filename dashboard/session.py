@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnlab.checkpoint import save_state
+from rnnlab import checkpoint
 from rnnlab.config import Config
 from rnnlab.copying import CopyReport
 from rnnlab.corpora import Corpus
@@ -292,13 +292,24 @@ class Lab:
     def load_checkpoint(self, data: bytes) -> None:
         """Resume from checkpoint bytes made on this corpus; ValueError leaves all as it was."""
         with self.lock:
-            trainer = Trainer.load(io.BytesIO(data), self.corpus.text)
+            saved = checkpoint.read(io.BytesIO(data))
+            trainer = Trainer.from_state(self.corpus.text, saved.state)
+            other_text = saved.text_digest not in (None, checkpoint.text_digest(self.corpus.text))
             self._stop_player()
             self._archive_current()
             self.trainer = trainer
             self.run_number += 1
             self._start_schedule()
             self.refresh_sample()
+            if other_text:
+                self._messages.append(
+                    (
+                        "warning",
+                        "This checkpoint was made on a different text with the same characters. "
+                        "It was loaded, and goes on learning from this text; its records and "
+                        "samples so far are the other text's.",
+                    )
+                )
 
     def _start_schedule(self) -> None:
         """A schedule, analysis and copy series for a new or loaded trainer."""
@@ -316,7 +327,7 @@ class Lab:
             self._sync(with_model=False, save_point=True)
             state = self._play_save_point if self.playing else self.trainer.state()
             buffer = io.BytesIO()
-            save_state(state, buffer)
+            checkpoint.save_state(state, buffer, checkpoint.text_digest(self.corpus.text))
             return buffer.getvalue()
 
     def history_csv(self) -> str:

@@ -13,10 +13,13 @@ ValueError that says what is wrong.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import re
 import zipfile
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
@@ -35,8 +38,25 @@ MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
 MAX_JSON_CHARS = 10_000_000
 
 
-def save_state(state: TrainerState, file: str | os.PathLike | BinaryIO) -> None:
-    """Write `state` as a .npz checkpoint to a path or a binary file."""
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a checkpoint file holds: the state, and the digest of the text it was trained on
+    (None in checkpoints made before 2026-11-30)."""
+
+    state: TrainerState
+    text_digest: str | None
+
+
+def text_digest(text: str) -> str:
+    """The SHA-256 of a text's UTF-8 bytes, in hex: tells texts with the same characters apart."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def save_state(
+    state: TrainerState, file: str | os.PathLike | BinaryIO, text_digest: str | None = None
+) -> None:
+    """Write `state` as a .npz checkpoint to a path or a binary file, with the digest of the text
+    it was trained on (text_digest(text)) when given."""
     arrays: dict[str, np.ndarray] = {
         "format": np.array(FORMAT),
         "config": np.array(json.dumps(state.config.to_dict())),
@@ -55,6 +75,8 @@ def save_state(state: TrainerState, file: str | os.PathLike | BinaryIO) -> None:
         "health": state.health,
         "sample_rng": np.array(json.dumps(state.sample_rng)),
     }
+    if text_digest is not None:
+        arrays["text_sha256"] = np.array(text_digest)
     if state.best is not None:
         best = {"iteration": state.best.iteration, "validation": state.best.validation}
         arrays["best"] = np.array(json.dumps(best))
@@ -69,6 +91,11 @@ def save_state(state: TrainerState, file: str | os.PathLike | BinaryIO) -> None:
 
 def load_state(file: str | os.PathLike | BinaryIO) -> TrainerState:
     """The TrainerState in a checkpoint; ValueError for anything malformed."""
+    return read(file).state
+
+
+def read(file: str | os.PathLike | BinaryIO) -> Checkpoint:
+    """The state and text digest in a checkpoint; ValueError for anything malformed."""
     try:
         raw = _read_bytes(file)
         arrays = _read_arrays(raw)
@@ -76,9 +103,14 @@ def load_state(file: str | os.PathLike | BinaryIO) -> TrainerState:
         raise
     except Exception as error:  # zipfile, OSError, EOFError...: all mean the same to a person
         raise ValueError(
-            f"This is not a readable rnnlab checkpoint ({type(error).__name__}: {error})."
+            f"This is not a readable rnnlab checkpoint ({type(error).__name__})."
         ) from error
-    return _decode(arrays)
+    digest = None
+    if "text_sha256" in arrays:
+        digest = _string(arrays, "text_sha256")
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise ValueError("The checkpoint's text digest is not a SHA-256 in hex.")
+    return Checkpoint(_decode(arrays), digest)
 
 
 def _read_bytes(file: str | os.PathLike | BinaryIO) -> bytes:

@@ -563,7 +563,8 @@ class Trainer:
     # ---------------------------------------------------------------------------- checkpoints
     def save(self, file: str | BinaryIO) -> None:
         """Write everything needed to resume bit-for-bit to a .npz file (path or binary file)."""
-        checkpoint.save_state(self.state(), file)
+        text = self.vocab.decode(self._data)
+        checkpoint.save_state(self.state(), file, checkpoint.text_digest(text))
 
     @classmethod
     def load(cls, file: str | BinaryIO, text: str) -> Trainer:

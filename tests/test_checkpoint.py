@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnnlab import Config, Trainer
+from rnnlab import Config, Trainer, checkpoint
 
 TEXT = "the cat sat on the mat. the dog ate my hat! " * 6  # 264 characters
 CONFIG = Config(hidden_size=8, seq_length=6, seed=0)
@@ -135,8 +135,14 @@ def test_a_zip_that_is_not_an_npz_raises_value_error() -> None:
     assert "missing" in load_error(buffer.getvalue())
 
 
+# Members that checkpoints made before 2026-11-30 do not have: they load without them.
+OPTIONAL_MEMBERS = ("text_sha256", "best", "best_params")
+
+
 def test_each_missing_member_is_named() -> None:
     for name in valid_arrays():
+        if name in OPTIONAL_MEMBERS:
+            continue
         arrays = valid_arrays()
         del arrays[name]
         message = load_error(npz_bytes(arrays))
@@ -346,3 +352,21 @@ def test_a_format_1_checkpoint_still_loads_with_an_empty_health_log() -> None:
     loaded.step(5)
     np.testing.assert_array_equal(loaded.losses, original.losses)
     np.testing.assert_array_equal(loaded.params["Wxh"], original.params["Wxh"])
+
+
+def test_a_checkpoint_without_its_text_digest_still_loads() -> None:
+    arrays = valid_arrays()
+    del arrays["text_sha256"]
+    assert Trainer.load(io.BytesIO(npz_bytes(arrays)), TEXT).iteration == 12
+
+
+def test_the_checkpoint_names_the_text_it_was_made_on() -> None:
+    saved = checkpoint.read(io.BytesIO(VALID))
+    assert saved.text_digest == checkpoint.text_digest(TEXT)
+    assert checkpoint.text_digest(TEXT[::-1]) != saved.text_digest  # same characters
+
+
+@pytest.mark.parametrize("digest", ["abc", "g" * 64, "A" * 64])
+def test_a_malformed_text_digest_is_refused(digest: str) -> None:
+    arrays = valid_arrays() | {"text_sha256": np.array(digest)}
+    assert "digest" in load_error(npz_bytes(arrays))

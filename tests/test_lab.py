@@ -863,3 +863,17 @@ def test_generate_refuses_settings_out_of_range(length, temperature, prime, word
     lab = make_lab()
     with pytest.raises(ValueError, match=words):
         lab.generate(length, temperature, prime)
+
+
+def test_a_checkpoint_made_on_another_text_with_the_same_characters_is_told():
+    lab = make_lab()
+    lab.train(iterations=10)
+    saved = lab.checkpoint_bytes()
+    shuffled = "".join(reversed(SONGBOOK.text))  # the same characters, another text
+    other = Lab(uploaded_corpus("reversed.txt", shuffled.encode()), SMALL, stop_at_best=False)
+    other.load_checkpoint(saved)
+    assert other.trainer.iteration == 10
+    [(kind, message)] = other.take_messages()
+    assert kind == "warning" and "different text with the same characters" in message
+    lab.load_checkpoint(saved)  # its own text: nothing to tell
+    assert lab.take_messages() == []
