@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from collections.abc import Callable
 
 # One BLAS thread, set before NumPy is first imported (Streamlit itself does not import it): the
@@ -89,7 +90,22 @@ def lab() -> Lab:
         st.session_state.seed = seed
         st.session_state.builtin_choice = text
         st.session_state.stop_at_best = new.stop_at_best
+    watched(st.session_state.lab)
     return st.session_state.lab
+
+
+def end_of_session(ended: Lab) -> None:
+    """Streamlit calls this when the browser session ends (the tab closed or reloaded, or its
+    connection lost): the session's play process stops. On a thread of its own, as Streamlit
+    calls it on the server's event loop, which a pause (seconds, at worst) must not hold up."""
+    threading.Thread(target=ended.close, name="end-of-session", daemon=True).start()
+
+
+@st.cache_resource(scope="session", on_release=end_of_session, show_spinner=False)
+def watched(_lab: Lab) -> Lab:
+    """The session's lab, as a session-scoped resource: Streamlit releases it when the session
+    ends, which is what tells the lab (end_of_session) that nobody is looking any more."""
+    return _lab
 
 
 def keep_settings_in_address() -> None:

@@ -441,6 +441,14 @@ class Lab:
         with self.lock:
             self._stop_player()
 
+    def close(self) -> None:
+        """The session has ended: stop the play process (keeping its state, should the session
+        come back) and nothing more is trained."""
+        with self.lock:
+            if self._player is not None:
+                self._stop_player()
+                self._messages.append(("success", "Training paused: the page was closed."))
+
     def _stop_player(self) -> None:
         player, self._player = self._player, None
         if player is None:

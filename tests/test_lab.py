@@ -877,3 +877,19 @@ def test_a_checkpoint_made_on_another_text_with_the_same_characters_is_told():
     assert kind == "warning" and "different text with the same characters" in message
     lab.load_checkpoint(saved)  # its own text: nothing to tell
     assert lab.take_messages() == []
+
+
+def test_close_stops_the_player_keeping_its_state_and_says_so_once():
+    lab = make_lab()
+    lab.play()
+    _wait_for(lab, lambda s: s.state.iteration > 10)
+    pid = lab.player_pid
+    lab.close()
+    assert not lab.playing and lab.trainer.iteration > 10
+    assert lab.take_messages() == [("success", "Training paused: the page was closed.")]
+    deadline = time.monotonic() + 10
+    while not _process_is_gone(pid):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    lab.close()  # again, or when nothing plays: nothing to tell
+    assert lab.take_messages() == []
