@@ -399,10 +399,10 @@ def test_learning_rate_and_sequence_length_apply_immediately_and_are_recorded_as
     step(at)
     trainer = lab.trainer
     old_lr, old_seq = trainer.config.learning_rate, trainer.config.seq_length
-    at.select_slider(key="learning_rate").set_value(0.01).run()
+    at.select_slider(key="learning_rate").set_value(0.02).run()
     assert lab.trainer is trainer
-    assert trainer.config.learning_rate == 0.01
-    assert trainer.events[-1] == SettingChange(1, "learning_rate", old_lr, 0.01)
+    assert trainer.config.learning_rate == 0.02
+    assert trainer.events[-1] == SettingChange(1, "learning_rate", old_lr, 0.02)
     at.sidebar.slider(key="seq_length").set_value(40).run()
     assert lab.trainer is trainer
     assert trainer.config.seq_length == 40

@@ -259,7 +259,10 @@ def test_invalid_values_in_the_address_are_ignored_and_named_and_the_rest_applie
     assert lab.sample_settings.temperature == 1.0
     assert not at.warning, "the address's settings are the run's: nothing is pending"
     # The address is corrected to what the run has.
-    assert at.query_params["hidden"] == "100" and at.query_params["seed"] == "7"
+    assert (
+        at.query_params["hidden"] == str(DASHBOARD_DEFAULTS.hidden_size)
+        and at.query_params["seed"] == "7"
+    )
     assert at.query_params["text"] == "songbook" and at.query_params["temp"] == "1"
     at.run()
     assert not at.error, "each is said once"
@@ -456,8 +459,8 @@ def test_the_text_card_advises_on_the_text_size_for_the_hidden_size_to_be_applie
     trainer = lab.trainer
     (advice,) = expander_captions(at, "Training on")
     assert advice.startswith(
-        f"At hidden size 100: {trainer.train_size:,} characters to train on for "
-        f"{trainer.param_count:,} parameters"
+        f"At hidden size {DASHBOARD_DEFAULTS.hidden_size}: {trainer.train_size:,} characters "
+        f"to train on for {trainer.param_count:,} parameters"
     ), advice
     at.slider(key="hidden_size").set_value(32).run()
     (advice,) = expander_captions(at, "Training on")

@@ -756,7 +756,11 @@ def test_a_checkpoint_downloaded_while_playing_is_the_players_whole_state_of_tha
 
 
 # ---------------------------------------------------------------- learning or copying
-DEFAULTS_SEED_0 = DASHBOARD_DEFAULTS.replace(seed=0)
+# On the songbook these settings find their best validation point at iteration 1,250 and stop
+# at the turn at 2,250 (4 checks later): a run that overfits within seconds.
+OVERFITS_SOON = Config(
+    hidden_size=100, seq_length=25, learning_rate=0.05, batch_size=16, seed=0, val_fraction=0.1
+)
 
 
 def _analysed(lab: Lab) -> LiveSnapshot:
@@ -765,7 +769,7 @@ def _analysed(lab: Lab) -> LiveSnapshot:
 
 
 def test_play_stops_by_itself_at_the_turn_holding_the_best_model():
-    lab = Lab(SONGBOOK, DEFAULTS_SEED_0, stop_at_best=True)
+    lab = Lab(SONGBOOK, OVERFITS_SOON, stop_at_best=True)
     lab.play()
     snap = _wait_for(lab, lambda snap: not snap.playing)
     [(kind, message)] = lab.take_messages()
@@ -780,7 +784,7 @@ def test_play_stops_by_itself_at_the_turn_holding_the_best_model():
 
 
 def test_stop_at_best_turned_off_while_playing_reaches_the_player():
-    lab = Lab(SONGBOOK, DEFAULTS_SEED_0, stop_at_best=True)
+    lab = Lab(SONGBOOK, OVERFITS_SOON, stop_at_best=True)
     lab.play()
     lab.set_stop_at_best(False)
     # Past the turn that stops a run with these settings (test above), still playing.
@@ -791,14 +795,14 @@ def test_stop_at_best_turned_off_while_playing_reaches_the_player():
 
 
 def test_train_n_stops_at_the_turn_too_and_says_so():
-    lab = Lab(SONGBOOK, DEFAULTS_SEED_0, stop_at_best=True)
+    lab = Lab(SONGBOOK, OVERFITS_SOON, stop_at_best=True)
     report = lab.train(iterations=5000)
     assert report.stopped_at_best is not None and report.iterations < 5000
     assert lab.take_messages()[0][1].startswith("Stopped at the best validation point")
 
 
 def test_restore_best_brings_back_the_best_model_and_says_which():
-    lab = Lab(SONGBOOK, DEFAULTS_SEED_0, stop_at_best=False)
+    lab = Lab(SONGBOOK, OVERFITS_SOON, stop_at_best=False)
     with pytest.raises(ValueError, match="no best model yet"):
         lab.restore_best()
     lab.train(iterations=3000)

@@ -152,7 +152,8 @@ def test_the_loss_chart_draws_the_four_yardsticks_as_labelled_lines_in_both_unit
 def test_a_sample_that_recites_the_text_has_its_copy_marked_and_measured(
     page: Page, streamlit_server: str, wait_for_app_run
 ) -> None:
-    open_at(page, streamlit_server, {"temp": "0"}, wait_for_app_run)  # greedy samples
+    # Greedy samples, at a rate that learns a short text within 100 iterations.
+    open_at(page, streamlit_server, {"temp": "0", "lr": "0.1"}, wait_for_app_run)
     upload_text(page, "fox.txt", SHORT_TEXT.encode(), wait_for_app_run)
     expect(page.get_by_text("Training on: fox.txt")).to_be_visible()
     panel = live_panel(page)
