@@ -218,9 +218,10 @@ class Trainer:
             )
         start = Marks(start.losses, start.validation, start.health, len(self._rollback_marks))
         best_iteration = self._best.iteration if self._best else -1
-        # A rollback can bring back an older best: compared by iteration, not only counted.
-        best_changed = best_iteration != since.best_iteration or len(self._rollback_marks) > (
-            since.rollbacks
+        # Like the parameters, the best model comes only with the model (it is as big). A
+        # rollback can bring back an older best: compared by iteration, not only counted.
+        best_changed = with_model and (
+            best_iteration != since.best_iteration or len(self._rollback_marks) > since.rollbacks
         )
         return TrainerDelta(
             since=start,
@@ -244,9 +245,9 @@ class Trainer:
         """Bring this trainer, a mirror of the one that made `delta`, up to date with it.
 
         A mirror is for looking at: its records, counters and settings follow the original, and
-        its parameters whenever a delta carries them; its optimizer memory does not (load the
-        original's whole state() to go on training from it). Its marks() are in the original's
-        terms.
+        its parameters and best model whenever a delta carries them; its optimizer memory does
+        not (load the original's whole state() to go on training from it). Its marks() are in the
+        original's terms.
         """
         if delta.config.seq_length != self.config.seq_length:
             self._build(delta.config)

@@ -167,17 +167,18 @@ def test_a_crafted_best_model_or_restore_event_is_refused(members, words) -> Non
         Trainer.load(io.BytesIO(checkpoint_with(trainer, **members)), SMALL)
 
 
-def test_a_mirror_receives_the_best_model_in_deltas() -> None:
+def test_a_mirror_receives_the_best_model_in_deltas_with_the_model() -> None:
     trainer = Trainer(SMALL, OVERFITTING)
     mirror = Trainer.from_state(SMALL, trainer.state())
     for _ in range(5):
         trainer.step(20)
         trainer.record_validation()
-        delta = trainer.delta(mirror.marks())
+        assert not trainer.delta(mirror.marks()).best_changed  # not without the model
+        delta = trainer.delta(mirror.marks(), with_model=True)
         mirror.apply_delta(delta)
         np.testing.assert_array_equal(mirror.best.params, trainer.best.params)
     # Nothing new: the best is not sent again.
-    assert not trainer.delta(mirror.marks()).best_changed
+    assert not trainer.delta(mirror.marks(), with_model=True).best_changed
 
 
 def test_a_rollback_brings_back_the_best_model_of_its_snapshot() -> None:
