@@ -28,12 +28,16 @@ from rnnlab.schedule import VALIDATION_EVERY_CHARS
 
 from .figures import UNITS, X_AXES, copy_figure, loss_figure
 from .guide import meter_caption, overfitting_note, yardstick_note
-from .session import Lab, LiveSnapshot
+from .session import Busy, Lab, LiveSnapshot
 
 FEED_PREFIX = "/rnnlab/live"
 
 _labs: weakref.WeakValueDictionary[str, Lab] = weakref.WeakValueDictionary()
 _registry_lock = threading.Lock()
+_in_flight: set[str] = set()  # tokens being answered now: one request at a time per session
+# How long a request waits for a busy session before it is told to ask again: short, as it holds
+# one of the server's few worker threads meanwhile.
+BUSY_WAIT = 0.05
 
 
 def register(lab: Lab) -> str:
@@ -138,11 +142,21 @@ def _span(reading: CopyReport | None) -> list[int] | None:
 
 def poll(token: str, units: str, x_axis: str, show_runs: bool) -> dict | None:
     """Bring the token's lab up to date with its player and say what the panel shows now; None
-    for a token that names no lab (never registered, or its session has ended)."""
+    for a token that names no lab (never registered, or its session has ended). Busy when the
+    lab is busy or already answering this token: the server's threads never wait on a session
+    (the panel asks again on its next beat)."""
     lab = _labs.get(token)
     if lab is None:
         return None
-    return panel_content(lab.snapshot(), units, x_axis, show_runs)
+    with _registry_lock:
+        if token in _in_flight:
+            raise Busy("A request for this session is already being answered.")
+        _in_flight.add(token)
+    try:
+        return panel_content(lab.snapshot(wait=BUSY_WAIT), units, x_axis, show_runs)
+    finally:
+        with _registry_lock:
+            _in_flight.discard(token)
 
 
 def _answer(request: Request) -> JSONResponse:
@@ -151,7 +165,14 @@ def _answer(request: Request) -> JSONResponse:
     units, x_axis, runs = query.get("units"), query.get("x_axis"), query.get("runs")
     if units not in UNITS or x_axis not in X_AXES or runs not in ("0", "1"):
         return JSONResponse({"error": "bad query"}, status_code=400)
-    content = poll(request.path_params["token"], units, x_axis, runs == "1")
+    try:
+        content = poll(request.path_params["token"], units, x_axis, runs == "1")
+    except Busy:
+        return JSONResponse(
+            {"error": "busy"},
+            status_code=503,
+            headers={"Retry-After": "1", "Cache-Control": "no-store"},
+        )
     if content is None:
         return JSONResponse({"error": "no such session"}, status_code=404)
     return JSONResponse(content, headers={"Cache-Control": "no-store"})

@@ -107,6 +107,10 @@ def run_label(config: Config) -> str:
     )
 
 
+class Busy(RuntimeError):
+    """The lab was busy (training, answering another request) for longer than the caller waits."""
+
+
 class Lab:
     def __init__(self, corpus: Corpus, config: Config, stop_at_best: bool = STOP_AT_BEST):
         self.lock = threading.RLock()
@@ -152,12 +156,21 @@ class Lab:
     def timeline(self) -> tuple[TimelineEntry, ...]:
         return tuple(self._schedule.timeline)
 
-    def snapshot(self, with_model: bool = False) -> LiveSnapshot:
+    def snapshot(self, with_model: bool = False, wait: float | None = None) -> LiveSnapshot:
         """What the views draw, brought up to date with the player first while playing.
 
         with_model: the views that show the model itself (parameters, hidden state) need its
-        latest parameters from the player; the loss chart and the stats do not.
+        latest parameters from the player; the loss chart and the stats do not. wait: give up
+        after this many seconds if the lab is busy (Busy), rather than wait for it.
         """
+        if not self.lock.acquire(timeout=-1 if wait is None else wait):
+            raise Busy("The session is busy; ask again.")
+        try:
+            return self._snapshot(with_model)
+        finally:
+            self.lock.release()
+
+    def _snapshot(self, with_model: bool) -> LiveSnapshot:
         with self.lock:
             self._sync(with_model)
             state = self.trainer.state()

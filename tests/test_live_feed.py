@@ -7,6 +7,7 @@ import gc
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -53,9 +54,19 @@ def stats(content: dict) -> dict[str, str]:
     return {label: value for label, value, _ in content["stats"]}
 
 
+def analysed(lab: Lab) -> None:
+    """Wait for the text's yardsticks and copy index (built in the background), so that two
+    answers in a row draw the same."""
+    deadline = time.monotonic() + 60
+    while (snap := lab.snapshot()).yardsticks is None or snap.latest_copy is None:
+        assert time.monotonic() < deadline, "the text's analysis never became ready"
+        time.sleep(0.02)
+
+
 def test_the_feed_answers_what_the_page_itself_gives_the_panel():
     lab = make_lab()
     lab.train(iterations=30)
+    analysed(lab)
     token = live_feed.register(lab)
     response, body = ask(live_feed.feed_url(token, UNITS[1], X_AXES[1], show_runs=False))
     assert response.status_code == 200
@@ -217,10 +228,8 @@ def test_the_panel_carries_the_guide_the_yardsticks_and_the_copy_meter():
         stop_at_best=False,
     )
     lab.train(iterations=2600)  # past the turn at these settings (tests/test_lab.py)
-    deadline = time.monotonic() + 60
-    while (snap := lab.snapshot()).yardsticks is None or snap.latest_copy is None:
-        assert time.monotonic() < deadline, "the text's analysis never became ready"
-        time.sleep(0.05)
+    analysed(lab)
+    snap = lab.snapshot()
     content = live_feed.panel_content(snap, UNITS[1], X_AXES[0], True)
     kinds = [note["kind"] for note in content["notes"]]
     assert kinds == ["warning", "info"]
@@ -237,3 +246,50 @@ def test_the_panel_carries_the_guide_the_yardsticks_and_the_copy_meter():
     assert json.loads(content["copy_figure"])["data"][0]["name"] == "longest copy"
     labels = [a["text"] for a in json.loads(content["figure"])["layout"]["annotations"]]
     assert sum("bits/char" in label for label in labels) == 4
+
+
+def test_a_busy_session_is_told_to_ask_again_without_holding_a_server_thread():
+    lab = make_lab()
+    token = live_feed.register(lab)
+    url = live_feed.feed_url(token, UNITS[0], X_AXES[0], True)
+    held = threading.Event()
+    release = threading.Event()
+
+    def busy() -> None:  # another thread holds the session (Train N, a slow sync)
+        with lab.lock:
+            held.set()
+            release.wait(10)
+
+    threading.Thread(target=busy, daemon=True).start()
+    held.wait(5)
+    started = time.monotonic()
+    response, body = ask(url)
+    waited = time.monotonic() - started
+    release.set()
+    assert response.status_code == 503 and body == {"error": "busy"}
+    assert response.headers["retry-after"] == "1"
+    assert waited < 5, "the request gave up instead of waiting for the session"
+    assert ask(url)[0].status_code == 200  # free again: answered
+
+
+def test_one_request_at_a_time_per_session(monkeypatch):
+    lab = make_lab()
+    token = live_feed.register(lab)
+    url = live_feed.feed_url(token, UNITS[0], X_AXES[0], True)
+    inside = threading.Event()
+    leave = threading.Event()
+    slow_content = live_feed.panel_content
+
+    def slow(*args, **kwargs):
+        inside.set()
+        leave.wait(10)
+        return slow_content(*args, **kwargs)
+
+    monkeypatch.setattr(live_feed, "panel_content", slow)
+    first = threading.Thread(target=ask, args=(url,), daemon=True)
+    first.start()
+    inside.wait(5)
+    response, body = ask(url)  # while the first is being answered
+    leave.set()
+    first.join(10)
+    assert response.status_code == 503 and body == {"error": "busy"}
