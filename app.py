@@ -296,8 +296,11 @@ def on_play(action: str) -> None:
     meets a timed rerun in flight): the second time it finds the lab already so."""
     if action == "pause":
         lab().pause()
-    else:
+        return
+    try:
         lab().play()
+    except ValueError as error:  # over the session's budget (both processes count)
+        lab().notify("error", f"Play did not start: {error}")
 
 
 @guarded

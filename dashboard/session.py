@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnlab import checkpoint
+from rnnlab import budget, checkpoint
 from rnnlab.config import Config
 from rnnlab.copying import CopyReport
 from rnnlab.corpora import Corpus
@@ -41,6 +42,9 @@ from rnnlab.trainer import Trainer
 
 from .player import Player, PlayerFailed, Stopped
 from .text_analysis import TextAnalysis, analysis_for
+
+# The memory one session may use, both processes counted while playing (README, "Hosting it").
+SESSION_MEMORY_BYTES = int(float(os.environ.get("RNNLAB_SESSION_MEMORY_MB", "768")) * 2**20)
 
 # Hyperparameters that shape the model: changing them needs a new model (a new run).
 STRUCTURAL = ("hidden_size", "batch_size", "seed", "val_fraction")
@@ -115,6 +119,7 @@ class Lab:
     def __init__(self, corpus: Corpus, config: Config, stop_at_best: bool = STOP_AT_BEST):
         self.lock = threading.RLock()
         self.corpus = corpus
+        budget.check(config, corpus.vocab.size, SESSION_MEMORY_BYTES)
         self.trainer = Trainer(corpus.text, config)
         self.sample_settings = SampleSettings()
         self.stop_at_best = stop_at_best
@@ -289,6 +294,7 @@ class Lab:
         """
         with self.lock:
             corpus = corpus or self.corpus
+            budget.check(config, corpus.vocab.size, SESSION_MEMORY_BYTES)
             trainer = Trainer(corpus.text, config)
             self._stop_player()  # the run is archived as the player left it
             self._archive_current()
@@ -306,6 +312,7 @@ class Lab:
         """Resume from checkpoint bytes made on this corpus; ValueError leaves all as it was."""
         with self.lock:
             saved = checkpoint.read(io.BytesIO(data))
+            budget.check(saved.state.config, self.corpus.vocab.size, SESSION_MEMORY_BYTES)
             trainer = Trainer.from_state(self.corpus.text, saved.state)
             other_text = saved.text_digest not in (None, checkpoint.text_digest(self.corpus.text))
             self._stop_player()
@@ -374,6 +381,10 @@ class Lab:
 
     def set_seq_length(self, seq_length: int) -> None:
         with self.lock:
+            wanted = self.trainer.config.replace(seq_length=seq_length)  # checks type and range
+            budget.check(
+                wanted, self.trainer.vocab.size, SESSION_MEMORY_BYTES, 2 if self.playing else 1
+            )
             self.trainer.set_seq_length(seq_length)
             self._tell_player("seq_length", seq_length)
 
@@ -441,6 +452,7 @@ class Lab:
         """Train in a process of its own until pause(), a divergence, or nobody looks any more."""
         with self.lock:
             if self._player is None:
+                budget.check(self.trainer.config, self.trainer.vocab.size, SESSION_MEMORY_BYTES, 2)
                 self._play_save_point, self._saved_at = self.trainer.state(), time.monotonic()
                 self._player = Player(
                     self.corpus.text,

@@ -73,3 +73,17 @@ def test_the_typed_snippet_and_the_prime_have_a_length_limit():
     assert area.max_chars == SNIPPET_MAX_CHARS
     with pytest.raises(ValueError, match="at most 1,000"):
         lab_of(at).run_snippet("a" * (SNIPPET_MAX_CHARS + 1))
+
+
+def test_settings_over_the_sessions_memory_budget_are_refused_on_apply():
+    at = open_app()
+    lab = lab_of(at)
+    trainer = lab.trainer
+    at.slider(key="seq_length").set_value(500).run()  # fits at the current size
+    assert trainer.config.seq_length == 500
+    at.slider(key="hidden_size").set_value(1024).run()
+    at.select_slider(key="batch_size").set_value(256).run()
+    at.button(key="apply").click().run()
+    assert not at.exception, at.exception
+    assert any("Nothing was changed" in e and "a session may use here" in e for e in errors(at))
+    assert lab.trainer is trainer

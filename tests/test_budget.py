@@ -1,0 +1,74 @@
+"""The memory budget: estimated from the settings before anything is allocated, and refused with
+the biggest factor and a setting that fits."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+
+from dashboard import session as session_module
+from dashboard.session import Lab
+from rnnlab import Config, Trainer, budget
+from rnnlab.corpora import builtin_corpus
+from rnnlab.schedule import Schedule
+
+SONGBOOK = builtin_corpus("Songbook (bundled lyrics)")
+GB = 2**30
+
+
+@pytest.mark.parametrize(("H", "B", "T"), [(256, 64, 100), (512, 32, 50), (100, 256, 200)])
+def test_the_estimate_covers_what_training_allocates(H, B, T):
+    config = Config(hidden_size=H, batch_size=B, seq_length=T, seed=0, val_fraction=0.1)
+    tracemalloc.start()
+    try:
+        trainer = Trainer(SONGBOOK.text * 6, config)
+        Schedule(trainer, keep_timeline=False).train(iterations=30)
+        trainer.state()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    estimate = budget.training_bytes(config, trainer.vocab.size).total
+    assert 0.8 * peak <= estimate <= 2.0 * peak, (peak, estimate)
+
+
+def test_the_largest_settings_are_refused_naming_the_chunk_and_a_batch_that_fits():
+    config = Config(hidden_size=1024, batch_size=256, seq_length=500)
+    with pytest.raises(ValueError) as refused:
+        budget.check(config, 63, 768 * 2**20)
+    message = str(refused.value)
+    assert "GB" in message and "chunk buffers" in message
+    assert "A batch size of" in message and "would fit" in message
+    fitting = int(message.split("A batch size of ")[1].split()[0])
+    budget.check(config.replace(batch_size=fitting), 63, 768 * 2**20)
+
+
+def test_a_huge_vocabulary_is_refused_naming_the_hidden_size():
+    config = Config(hidden_size=1024, batch_size=1, seq_length=25)
+    with pytest.raises(ValueError, match="parameter copies .hidden size 1024.*A hidden size of"):
+        budget.check(config, 20_000, 768 * 2**20)
+
+
+def test_playing_counts_both_processes():
+    config = Config(hidden_size=512, batch_size=64, seq_length=100)
+    cost = budget.training_bytes(config, 63).total
+    budget.check(config, 63, int(cost * 1.5))
+    with pytest.raises(ValueError, match="twice"):
+        budget.check(config, 63, int(cost * 1.5), processes=2)
+
+
+def test_the_session_refuses_over_budget_settings_before_allocating(monkeypatch):
+    monkeypatch.setattr(session_module, "SESSION_MEMORY_BYTES", 20 * 2**20)
+    lab = Lab(SONGBOOK, Config(hidden_size=64, batch_size=16, seed=0), stop_at_best=False)
+    trainer, config = lab.trainer, lab.trainer.config
+    with pytest.raises(ValueError, match="more than the 20 MB"):
+        lab.new_run(config.replace(batch_size=256, hidden_size=512))
+    with pytest.raises(ValueError, match="more than the 20 MB"):
+        lab.set_seq_length(500)
+    assert lab.trainer is trainer and lab.trainer.config == config and lab.trainer.events == ()
+    monkeypatch.setattr(
+        session_module, "SESSION_MEMORY_BYTES", int(1.2 * budget.training_bytes(config, 63).total)
+    )
+    with pytest.raises(ValueError, match="twice"):
+        lab.play()
+    assert not lab.playing
