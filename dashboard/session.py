@@ -16,6 +16,7 @@ import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,6 +46,12 @@ from .text_analysis import TextAnalysis, analysis_for
 
 # The memory one session may use, both processes counted while playing (README, "Hosting it").
 SESSION_MEMORY_BYTES = int(float(os.environ.get("RNNLAB_SESSION_MEMORY_MB", "768")) * 2**20)
+
+# Play processes the server runs at once, across sessions: one core is left for the server and
+# the pages (README, "Hosting it").
+MAX_PLAYERS = max(1, int(os.environ.get("RNNLAB_MAX_PLAYERS", (os.cpu_count() or 2) - 1)))
+_playing: weakref.WeakSet[Lab] = weakref.WeakSet()
+_playing_lock = threading.Lock()
 
 # Hyperparameters that shape the model: changing them needs a new model (a new run).
 STRUCTURAL = ("hidden_size", "batch_size", "seed", "val_fraction")
@@ -453,13 +460,25 @@ class Lab:
         with self.lock:
             if self._player is None:
                 budget.check(self.trainer.config, self.trainer.vocab.size, SESSION_MEMORY_BYTES, 2)
-                self._play_save_point, self._saved_at = self.trainer.state(), time.monotonic()
-                self._player = Player(
-                    self.corpus.text,
-                    self._play_save_point,
-                    self._schedule,
-                    PLAY_IDLE_TIMEOUT,
-                )
+                with _playing_lock:
+                    if len(_playing) >= MAX_PLAYERS:
+                        raise ValueError(
+                            f"{_count(len(_playing), 'other session is', 'other sessions are')} "
+                            f"playing, as many as this server runs at once ({MAX_PLAYERS}). Step "
+                            "and Train still work; try Play again in a while."
+                        )
+                    _playing.add(self)
+                try:
+                    self._play_save_point, self._saved_at = self.trainer.state(), time.monotonic()
+                    self._player = Player(
+                        self.corpus.text,
+                        self._play_save_point,
+                        self._schedule,
+                        PLAY_IDLE_TIMEOUT,
+                    )
+                except BaseException:
+                    _playing.discard(self)
+                    raise
 
     def pause(self) -> None:
         """Stop playing. Once this returns, the lab holds the player's whole state, exactly."""
@@ -476,6 +495,7 @@ class Lab:
 
     def _stop_player(self) -> None:
         player, self._player = self._player, None
+        _playing.discard(self)
         if player is None:
             return
         try:
@@ -501,6 +521,7 @@ class Lab:
             return
         if answer.stopped is not None:
             self._player = None
+            _playing.discard(self)
             self._take_back(answer.stopped)
             return
         progress = answer.progress
@@ -537,6 +558,7 @@ class Lab:
         """Go on from the player's last whole state (its last save point, or where Play was
         pressed), with the live settings as they are now."""
         self._player = None
+        _playing.discard(self)
         save_point, settings = self._play_save_point, self.trainer.config
         self.trainer.load_state(save_point)
         for name in LIVE_SETTINGS:
@@ -599,6 +621,10 @@ class Lab:
             "val_nats_per_char": val,
             "val_bits_per_char": None if val is None else val / math.log(2),
         }
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
 
 
 def history_csv(state: TrainerState) -> str:

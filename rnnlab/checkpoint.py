@@ -36,6 +36,21 @@ READABLE_FORMATS = ("rnnlab-checkpoint-1", FORMAT)
 # long loss history stays far below this, and it stops zip bombs before they are inflated.
 MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
 MAX_JSON_CHARS = 10_000_000
+# The longest run a checkpoint may hold, read from the members' headers before any is read: its
+# records alone are 16 bytes an iteration, and drawing them costs a few times that. (A crafted
+# file of 351 kB claimed 20 million iterations.)
+MAX_ITERATIONS = 10_000_000
+MAX_VALIDATION_POINTS = 100_000
+# Health is recorded every 10 iterations at most often (trainer.health_every).
+MAX_HEALTH_ROWS = MAX_ITERATIONS // 10 + 1
+# Rows a record member may have, by name; any other member is bounded by MAX_UNCOMPRESSED_BYTES.
+MAX_ROWS = {
+    "losses": MAX_ITERATIONS,
+    "smooth_losses": MAX_ITERATIONS,
+    "validation": MAX_VALIDATION_POINTS,
+    "validation_history": MAX_VALIDATION_POINTS,
+    "health": MAX_HEALTH_ROWS,
+}
 
 
 @dataclass(frozen=True)
@@ -127,8 +142,36 @@ def _read_arrays(raw: bytes) -> dict[str, np.ndarray]:
         total = sum(info.file_size for info in archive.infolist())
         if total > MAX_UNCOMPRESSED_BYTES:
             raise ValueError("The checkpoint would unpack to more than 2 GB; refusing to read it.")
+        for info in archive.infolist():
+            _check_member_header(archive, info)
     with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
         return {name: npz[name] for name in npz.files}
+
+
+def _check_member_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """Refuse a member whose .npy header declares an object array or more rows than a run of
+    MAX_ITERATIONS would have, before its data is read."""
+    if not info.filename.endswith(".npy"):
+        return  # not an array: np.load leaves it out, and a missing member is named later
+    name = info.filename.removesuffix(".npy")
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read_header(member)
+    if dtype.hasobject:
+        raise ValueError(
+            f"The checkpoint's {name!r} holds Python objects (a pickle); refusing to read it."
+        )
+    rows = shape[0] if shape else 1
+    if name in MAX_ROWS and rows > MAX_ROWS[name]:
+        raise ValueError(
+            f"The checkpoint's {name!r} holds {rows:,} rows, more than a run this dashboard "
+            f"loads ({MAX_ITERATIONS:,} iterations at most); refusing to read it."
+        )
 
 
 def _decode(arrays: dict[str, np.ndarray]) -> TrainerState:
@@ -163,6 +206,12 @@ def _decode(arrays: dict[str, np.ndarray]) -> TrainerState:
     sample_rng = _json(arrays, "sample_rng")
     if not isinstance(sample_rng, dict):
         raise ValueError("The checkpoint's random state is malformed.")
+    iteration = _integer(arrays, "iteration")
+    if not 0 <= iteration <= MAX_ITERATIONS:
+        raise ValueError(
+            f"The checkpoint claims {iteration:,} iterations; this dashboard loads runs of up to "
+            f"{MAX_ITERATIONS:,}."
+        )
     return TrainerState(
         config=config,
         vocab=_string(arrays, "vocab"),
@@ -170,7 +219,7 @@ def _decode(arrays: dict[str, np.ndarray]) -> TrainerState:
         optimizer_memory=memory,
         hidden=_numbers(arrays, "hidden"),
         pointer=_integer(arrays, "pointer"),
-        iteration=_integer(arrays, "iteration"),
+        iteration=iteration,
         chars_seen=_integer(arrays, "chars_seen"),
         smooth_loss=_real(arrays, "smooth_loss"),
         losses=_numbers(arrays, "losses"),

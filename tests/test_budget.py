@@ -72,3 +72,21 @@ def test_the_session_refuses_over_budget_settings_before_allocating(monkeypatch)
     with pytest.raises(ValueError, match="twice"):
         lab.play()
     assert not lab.playing
+
+
+def test_play_is_capped_across_sessions_and_the_others_keep_stepping(monkeypatch):
+    monkeypatch.setattr(session_module, "MAX_PLAYERS", 1)
+    small = Config(hidden_size=16, seq_length=8, batch_size=1, seed=0)
+    first = Lab(SONGBOOK, small, stop_at_best=False)
+    second = Lab(SONGBOOK, small, stop_at_best=False)
+    first.play()
+    try:
+        with pytest.raises(ValueError, match="1 other session is playing.*Step and Train still"):
+            second.play()
+        assert not second.playing
+        assert second.train(iterations=3).iterations == 3
+        first.play()  # already playing: no change, no refusal
+    finally:
+        first.pause()
+    second.play()  # a place is free again
+    second.pause()

@@ -370,3 +370,28 @@ def test_the_checkpoint_names_the_text_it_was_made_on() -> None:
 def test_a_malformed_text_digest_is_refused(digest: str) -> None:
     arrays = valid_arrays() | {"text_sha256": np.array(digest)}
     assert "digest" in load_error(npz_bytes(arrays))
+
+
+@pytest.mark.parametrize(
+    ("name", "rows"),
+    [
+        ("losses", checkpoint.MAX_ITERATIONS + 1),
+        ("validation", checkpoint.MAX_VALIDATION_POINTS + 1),
+        ("health", checkpoint.MAX_HEALTH_ROWS + 1),
+    ],
+)
+def test_a_record_longer_than_the_limit_is_refused_from_its_header(name: str, rows: int) -> None:
+    arrays = valid_arrays()
+    width = arrays[name].shape[1:]
+    # Zeros compress to almost nothing: a small file that would unpack to a huge record.
+    arrays[name] = np.zeros((rows, *width), dtype=np.float32)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    assert len(buffer.getvalue()) < 20 * 2**20
+    message = load_error(buffer.getvalue())
+    assert repr(name) in message and f"{rows:,} rows" in message
+
+
+def test_a_checkpoint_claiming_too_many_iterations_is_refused() -> None:
+    arrays = valid_arrays() | {"iteration": np.array(checkpoint.MAX_ITERATIONS + 1)}
+    assert "claims" in load_error(npz_bytes(arrays))
