@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 # One BLAS thread, set before NumPy is first imported (Streamlit itself does not import it): the
 # model's matrices are small, and a second thread's spinning competes with the server and the
@@ -24,7 +25,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboard import live_feed, url_settings
+from dashboard import live_feed, parking, url_settings
 from dashboard.figures import UNITS, X_AXES
 from dashboard.guide import data_size_advice, meter_caption
 from dashboard.insight_figures import (
@@ -67,45 +68,80 @@ CONTROLS = url_settings.Controls(LEARNING_RATES, BATCH_SIZES, HIDDEN_STEP, VAL_S
 
 # ------------------------------------------------------------------------------ session state
 def lab() -> Lab:
-    """The session's one state object, created on first use, with the settings in the page's
-    address (a shared link) over the defaults."""
+    """The session's one state object: the one this browser left behind a moment ago (a reload,
+    dashboard/parking.py), or a new one with the settings in the page's address (a shared link)
+    over the defaults."""
     if "lab" not in st.session_state:
-        asked = url_settings.read(st.query_params, DASHBOARD_DEFAULTS, CONTROLS)
-        text = asked.text or DEFAULT_CORPUS
-        seed = asked.config.seed
-        try:
-            new = Lab(builtin_corpus(text), asked.config, STOP_AT_BEST)
-        except ValueError as error:  # settings that do not fit the text: the defaults instead
-            new = Lab(builtin_corpus(DEFAULT_CORPUS), DASHBOARD_DEFAULTS, STOP_AT_BEST)
-            text, seed = DEFAULT_CORPUS, None
-            new.notify("error", f"The settings in the address were not used: {error}")
-        if asked.temperature is not None:
-            s = new.sample_settings
-            new.set_sample_settings(s.length, asked.temperature, s.prime)
-        for problem in asked.ignored:
-            new.notify("error", f"Ignored {problem.rstrip('.')}.")
+        key = st.context.cookies.get(parking.COOKIE)
+        new = parking.claim(key)
+        if new is not None:
+            new.notify(
+                "success",
+                "Welcome back: the model is as you left it, at iteration "
+                f"{new.trainer.iteration:,}.",
+            )
+            seed, text = new.trainer.config.seed, url_settings.builtin_name(new.corpus)
+        else:
+            key = parking.new_key()
+            new, text, seed = new_lab_from_address()
         st.session_state.lab = new
+        st.session_state.session_key = key
         st.session_state.feed_token = live_feed.register(new)
+        parking.attach(key, new)
         _show_config_in_widgets(new.trainer.config)
         st.session_state.seed = seed
-        st.session_state.builtin_choice = text
+        st.session_state.builtin_choice = text or DEFAULT_CORPUS
         st.session_state.stop_at_best = new.stop_at_best
-    watched(st.session_state.lab)
+    watched(
+        SessionEnd(st.session_state.session_key, st.session_state.lab, st.session_state.feed_token)
+    )
     return st.session_state.lab
 
 
-def end_of_session(ended: Lab) -> None:
+def new_lab_from_address() -> tuple[Lab, str, int | None]:
+    """A lab with the settings in the address over the defaults, its built-in text's name and
+    the seed asked for; what was ignored, and why, is told on the page."""
+    asked = url_settings.read(st.query_params, DASHBOARD_DEFAULTS, CONTROLS)
+    text = asked.text or DEFAULT_CORPUS
+    seed = asked.config.seed
+    try:
+        new = Lab(builtin_corpus(text), asked.config, STOP_AT_BEST)
+    except ValueError as error:  # settings that do not fit the text: the defaults instead
+        new = Lab(builtin_corpus(DEFAULT_CORPUS), DASHBOARD_DEFAULTS, STOP_AT_BEST)
+        text, seed = DEFAULT_CORPUS, None
+        new.notify("error", f"The settings in the address were not used: {error}")
+    if asked.temperature is not None:
+        s = new.sample_settings
+        new.set_sample_settings(s.length, asked.temperature, s.prime)
+    for problem in asked.ignored:
+        new.notify("error", f"Ignored {problem.rstrip('.')}.")
+    return new, text, seed
+
+
+@dataclass(frozen=True)
+class SessionEnd:
+    """What to do when the browser session ends: its key, its lab, its feed token."""
+
+    key: str
+    lab: Lab
+    token: str
+
+
+def end_of_session(ended: SessionEnd) -> None:
     """Streamlit calls this when the browser session ends (the tab closed or reloaded, or its
-    connection lost): the session's play process stops. On a thread of its own, as Streamlit
-    calls it on the server's event loop, which a pause (seconds, at worst) must not hold up."""
-    threading.Thread(target=ended.close, name="end-of-session", daemon=True).start()
+    connection lost): the feed stops answering for it, its lab is parked for a reload to claim,
+    and its play process stops, on a thread of its own, as Streamlit calls this on the server's
+    event loop, which a pause (seconds, at worst) must not hold up."""
+    live_feed.forget(ended.token)
+    parking.park(ended.key, ended.lab)
+    threading.Thread(target=ended.lab.close, name="end-of-session", daemon=True).start()
 
 
 @st.cache_resource(scope="session", on_release=end_of_session, show_spinner=False)
-def watched(_lab: Lab) -> Lab:
-    """The session's lab, as a session-scoped resource: Streamlit releases it when the session
-    ends, which is what tells the lab (end_of_session) that nobody is looking any more."""
-    return _lab
+def watched(_session: SessionEnd) -> SessionEnd:
+    """The session as a session-scoped resource: Streamlit releases it when the session ends,
+    which is how the app learns that nobody is looking any more (end_of_session)."""
+    return _session
 
 
 def keep_settings_in_address() -> None:
@@ -563,6 +599,11 @@ def training_view(live: LiveSnapshot) -> None:
         feed_url=live_feed.feed_url(st.session_state.feed_token, units, x_axis, show_runs),
         poll_seconds=PLAY_INTERVAL,
         key="live_panel",
+        cookie={
+            "name": parking.COOKIE,
+            "value": st.session_state.session_key,
+            "max_age": parking.PARK_SECONDS,
+        },
     )
 
 

@@ -48,6 +48,12 @@ def register(lab: Lab) -> str:
     return token
 
 
+def forget(token: str) -> None:
+    """The session that held `token` has ended: the route no longer answers for it."""
+    with _registry_lock:
+        _labs.pop(token, None)
+
+
 def feed_url(token: str, units: str, x_axis: str, show_runs: bool) -> str:
     """The path (on the app's own server) that the panel asks while playing."""
     query = urlencode({"units": units, "x_axis": x_axis, "runs": int(show_runs)})

@@ -34,16 +34,28 @@ def _declare() -> tuple:
     return panel, f"../{plotly_js.name}/plotly.min.js"
 
 
-def live_panel(content: dict, *, feed_url: str, poll_seconds: float, key: str) -> None:
+def live_panel(
+    content: dict,
+    *,
+    feed_url: str,
+    poll_seconds: float,
+    key: str,
+    cookie: dict | None = None,
+) -> None:
     """Draw (or update in place) the panel with `content` (dashboard.live_feed.panel_content). While
     content["playing"], the panel asks feed_url for new content every poll_seconds itself, and
-    when the answer says playing has stopped (a divergence), it asks Streamlit for a rerun."""
+    when the answer says playing has stopped (a divergence), it asks Streamlit for a rerun.
+
+    cookie: {"name", "value", "max_age"} for the panel to set on the app's own site (it is served
+    from it): the session's secret, which a reload brings back (dashboard/parking.py).
+    """
     panel, plotly_js = _declare()
     panel(
         content=content,
         feed_url=feed_url,
         poll_seconds=poll_seconds,
         plotly_js=plotly_js,
+        cookie=cookie,
         key=key,
         default=None,
     )

@@ -82,13 +82,19 @@ def read(query: Mapping[str, str], defaults: Config, controls: Controls) -> UrlS
     return UrlSettings(config, text, temperature, tuple(ignored))
 
 
+def builtin_name(corpus: Corpus) -> str | None:
+    """The BUILTIN_CORPORA name of a built-in text, or None for an uploaded one."""
+    slug = corpus.name.split()[0].lower() if corpus.name.split() else ""
+    return TEXT_SLUGS.get(slug) if corpus.source != "upload" else None
+
+
 def write(config: Config, corpus: Corpus, temperature: float) -> dict[str, str]:
     """The query that read() turns back into these settings (an uploaded text is left out: an
     address cannot carry it)."""
     query = {}
-    slug = corpus.name.split()[0].lower() if corpus.name.split() else ""
-    if corpus.source != "upload" and slug in TEXT_SLUGS:
-        query[TEXT_KEY] = slug
+    name = builtin_name(corpus)
+    if name is not None:
+        query[TEXT_KEY] = next(slug for slug, known in TEXT_SLUGS.items() if known == name)
     for key, field in CONFIG_KEYS.items():
         value = getattr(config, field)
         if value is not None:

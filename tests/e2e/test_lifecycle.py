@@ -1,12 +1,13 @@
 """A browser session's end frees its work: a closed or reloaded tab stops its play process within
-10 seconds (Streamlit's session-end hook, app.py's `watched`), not after the idle timeout."""
+10 seconds (Streamlit's session-end hook, app.py's `watched`), not after the idle timeout. A
+reload gets its model back (dashboard/parking.py); a shared link does not."""
 
 from __future__ import annotations
 
 import time
 
 from playwright.sync_api import Page, expect
-from test_dashboard import click
+from test_dashboard import click, metric
 
 SESSION_END_DEADLINE_S = 10.0
 
@@ -52,3 +53,42 @@ def test_reloading_the_page_stops_the_old_sessions_play_process(
     wait_for_app_run(page, initial_wait_ms=0)
     gone_within(mine, play_processes, SESSION_END_DEADLINE_S)
     expect(page.locator(".st-key-play button")).to_contain_text("Play")
+
+
+def steps(page: Page, n: int, wait) -> None:
+    for _ in range(n):
+        click(page, "step", wait)
+    expect(live_panel_iteration(page)).to_have_text(str(n))
+
+
+def live_panel_iteration(page: Page):
+    return page.frame_locator(".st-key-live_panel iframe").locator("[data-stat='Iteration'] .value")
+
+
+def test_a_reload_keeps_the_model_and_a_shared_link_does_not_take_it(
+    browser, streamlit_server, page: Page, wait_for_app_run
+) -> None:
+    steps(page, 3, wait_for_app_run)
+    address = page.url
+    page.reload()
+    wait_for_app_run(page, initial_wait_ms=0)
+    expect(
+        page.get_by_text("Welcome back: the model is as you left it, at iteration 3.")
+    ).to_be_visible()
+    expect(live_panel_iteration(page)).to_have_text("3")
+    assert metric(page, "Iteration") == "3"
+
+    # Someone else opens the same address (the settings, not the session): a model of their own.
+    other = browser.new_context(viewport={"width": 1280, "height": 1000})
+    try:
+        stranger = other.new_page()
+        stranger.goto(address)
+        wait_for_app_run(stranger, initial_wait_ms=0)
+        expect(live_panel_iteration(stranger)).to_have_text("0")
+        expect(stranger.get_by_text("Welcome back")).to_have_count(0)
+    finally:
+        other.close()
+    # ...and the first browser keeps its own.
+    page.reload()
+    wait_for_app_run(page, initial_wait_ms=0)
+    expect(live_panel_iteration(page)).to_have_text("3")

@@ -1,0 +1,85 @@
+"""Labs kept for a while after their browser session ended, so that a reload gets its model back.
+
+A reload (or a lost connection) ends the browser session and starts a new one. The session's lab
+is parked under the session's secret key, which the browser holds in a cookie set by the live
+panel (never in the address, which people share); a new session that brings the key claims the
+lab back, once. A parked lab is kept for PARK_SECONDS, and at most MAX_PARKED are kept (the
+oldest go first), so closed tabs free their memory.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+import weakref
+from collections import OrderedDict
+
+from .session import Lab
+
+COOKIE = "rnnlab_session"
+PARK_SECONDS = 15 * 60.0
+MAX_PARKED = 4
+# A reload may start the new session before the old one has been released (parked): how long
+# the new one waits for that, when the key names a lab that is still attached.
+CLAIM_WAIT_SECONDS = 3.0
+
+_parked: OrderedDict[str, tuple[float, Lab]] = OrderedDict()  # key -> (parked at, lab)
+# key -> lab of a live session (held weakly: the session holds it)
+_attached: weakref.WeakValueDictionary[str, Lab] = weakref.WeakValueDictionary()
+_lock = threading.Condition()
+
+
+def new_key() -> str:
+    """A secret for a new session: 128 random bits."""
+    return secrets.token_urlsafe(16)
+
+
+def attach(key: str, lab: Lab) -> None:
+    """`lab` belongs to a live session holding `key`."""
+    with _lock:
+        _attached[key] = lab
+
+
+def park(key: str, lab: Lab) -> None:
+    """The session holding `key` has ended: keep its lab to be claimed back."""
+    with _lock:
+        if _attached.get(key) is lab:
+            del _attached[key]
+        _parked[key] = (time.monotonic(), lab)
+        _parked.move_to_end(key)
+        _expire()
+        _lock.notify_all()
+
+
+def claim(key: str | None) -> Lab | None:
+    """The lab parked under `key`, taken out of the parking (None when there is none). If the
+    session that holds `key` is still attached (a reload's new session came first), wait a
+    moment for it to be parked."""
+    if not key:
+        return None
+    deadline = time.monotonic() + CLAIM_WAIT_SECONDS
+    with _lock:
+        while key in _attached and key not in _parked:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None  # another live tab holds it: this session gets a lab of its own
+            _lock.wait(left)
+        _expire()
+        parked = _parked.pop(key, None)
+    return None if parked is None else parked[1]
+
+
+def parked_count() -> int:
+    with _lock:
+        _expire()
+        return len(_parked)
+
+
+def _expire() -> None:
+    """Drop labs parked too long ago, and the oldest beyond MAX_PARKED (caller holds _lock)."""
+    now = time.monotonic()
+    for key in [k for k, (at, _) in _parked.items() if now - at > PARK_SECONDS]:
+        del _parked[key]
+    while len(_parked) > MAX_PARKED:
+        _parked.popitem(last=False)
