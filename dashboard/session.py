@@ -53,6 +53,9 @@ MAX_PLAYERS = max(1, int(os.environ.get("RNNLAB_MAX_PLAYERS", (os.cpu_count() or
 _playing: weakref.WeakSet[Lab] = weakref.WeakSet()
 _playing_lock = threading.Lock()
 
+# Step and Train N run in the page's own run, which waits for them: at most this long.
+TRAIN_MAX_SECONDS = 120.0
+
 # Hyperparameters that shape the model: changing them needs a new model (a new run).
 STRUCTURAL = ("hidden_size", "batch_size", "seed", "val_fraction")
 # While playing, the player draws the latest sample at most this often: a person reads a
@@ -443,15 +446,28 @@ class Lab:
         seconds: float | None = None,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> TrainReport:
-        """Train here (pausing first): Step and Train N. A divergence is reported, with the
-        trainer rolled back, and told to the page."""
+        """Train here (pausing first): Step and Train N, for TRAIN_MAX_SECONDS at most (the page
+        waits meanwhile). A divergence is reported, with the trainer rolled back, and told to the
+        page, as is a stop at the best or at the time limit."""
+        limit = TRAIN_MAX_SECONDS if seconds is None else min(seconds, TRAIN_MAX_SECONDS)
         with self.lock:
             self._stop_player()
-            report = self._schedule.train(iterations, seconds, on_progress)
+            report = self._schedule.train(iterations, limit, on_progress)
             if report.divergence:
                 self._paused_because(report.divergence)
             if report.stopped_at_best:
                 self._stopped_at_best(report.stopped_at_best)
+            elif (
+                iterations is not None and report.iterations < iterations and not report.divergence
+            ):
+                self._messages.append(
+                    (
+                        "success",
+                        f"Trained {report.iterations:,} of {iterations:,} iterations: a Train "
+                        f"runs for {TRAIN_MAX_SECONDS:g} seconds at most. Press it again to go "
+                        "on, or Play.",
+                    )
+                )
             self.refresh_sample()
             return report
 

@@ -90,3 +90,13 @@ def test_play_is_capped_across_sessions_and_the_others_keep_stepping(monkeypatch
         first.pause()
     second.play()  # a place is free again
     second.pause()
+
+
+def test_train_n_is_bounded_in_time_and_says_how_far_it_got(monkeypatch):
+    monkeypatch.setattr(session_module, "TRAIN_MAX_SECONDS", 0.3)
+    lab = Lab(SONGBOOK, Config(hidden_size=16, seq_length=8, seed=0), stop_at_best=False)
+    report = lab.train(iterations=10**7)
+    assert 0 < report.iterations < 10**7 and report.seconds < 5
+    [(kind, message)] = lab.take_messages()
+    assert kind == "success"
+    assert message.startswith(f"Trained {report.iterations:,} of 10,000,000 iterations")
