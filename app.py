@@ -52,6 +52,7 @@ from rnnlab.presets import DASHBOARD_DEFAULTS, STOP_AT_BEST
 from rnnlab.sampling import PRIME_MAX_CHARS, SAMPLE_LENGTH_RANGE, TEMPERATURE_RANGE
 
 MAX_UPLOAD_MB = int(st.get_option("server.maxUploadSize"))
+BASE_URL_PATH = st.get_option("server.baseUrlPath") or ""
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0)
 BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 TRAIN_CHOICES = (10, 100, 1000, 5000)
@@ -92,9 +93,7 @@ def lab() -> Lab:
         st.session_state.seed = seed
         st.session_state.builtin_choice = text or DEFAULT_CORPUS
         st.session_state.stop_at_best = new.stop_at_best
-    watched(
-        SessionEnd(st.session_state.session_key, st.session_state.lab, st.session_state.feed_token)
-    )
+    watched(SessionEnd(st.session_state.session_key, st.session_state.lab))
     return st.session_state.lab
 
 
@@ -120,11 +119,10 @@ def new_lab_from_address() -> tuple[Lab, str, int | None]:
 
 @dataclass(frozen=True)
 class SessionEnd:
-    """What to do when the browser session ends: its key, its lab, its feed token."""
+    """What to do when the browser session ends: its key and its lab."""
 
     key: str
     lab: Lab
-    token: str
 
 
 def end_of_session(ended: SessionEnd) -> None:
@@ -132,7 +130,7 @@ def end_of_session(ended: SessionEnd) -> None:
     connection lost): the feed stops answering for it, its lab is parked for a reload to claim,
     and its play process stops, on a thread of its own, as Streamlit calls this on the server's
     event loop, which a pause (seconds, at worst) must not hold up."""
-    live_feed.forget(ended.token)
+    live_feed.forget(ended.lab)
     parking.park(ended.key, ended.lab)
     threading.Thread(target=ended.lab.close, name="end-of-session", daemon=True).start()
 
@@ -335,8 +333,12 @@ def on_play(action: str) -> None:
         return
     try:
         lab().play()
-    except ValueError as error:  # over the session's budget (both processes count)
+    except ValueError as error:  # over the session's budget, or the server's cap on Play
         lab().notify("error", f"Play did not start: {error}")
+        return
+    # A new token for each Play: one seen while playing before is no good any more.
+    live_feed.forget(lab())
+    st.session_state.feed_token = live_feed.register(lab())
 
 
 @guarded
@@ -596,7 +598,8 @@ def training_view(live: LiveSnapshot) -> None:
     show_runs = options[2].toggle("Show earlier runs", value=True, key="show_runs")
     live_panel(
         live_feed.panel_content(live, units, x_axis, show_runs),
-        feed_url=live_feed.feed_url(st.session_state.feed_token, units, x_axis, show_runs),
+        feed_url=live_feed.feed_url(units, x_axis, show_runs, BASE_URL_PATH),
+        feed_token=st.session_state.feed_token,
         poll_seconds=PLAY_INTERVAL,
         key="live_panel",
         cookie={
@@ -820,4 +823,4 @@ if __name__ == "__main__":
 else:
     # `streamlit run app.py` imports this file to find the server to start: Streamlit's own, with
     # the route that the live panel asks for updates while playing.
-    app = st.App(__file__, routes=live_feed.routes())
+    app = st.App(__file__, routes=live_feed.routes(BASE_URL_PATH))

@@ -7,9 +7,10 @@ request to this route and the panel's own update in place cost a fraction of tha
 "How the dashboard stays live", and bench/dashboard_speed.py).
 
 Each session's lab is registered under a token of its own (unguessable, 128 bits), which the page
-hands to its panel; the route answers only for a registered lab, and forgets it when the session
-ends (the registry holds its labs weakly). What the route answers is what the page itself gives
-the panel when it draws it: `panel_content`, one code path for both.
+hands to its panel and the panel sends in a header (never in the address, where logs keep it);
+the route answers only for a registered lab, a new token at each Play, and forgets a session's
+tokens when it ends (the registry holds its labs weakly, too). What the route answers is what the
+page itself gives the panel when it draws it: `panel_content`, one code path for both.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from .figures import UNITS, X_AXES, copy_figure, loss_figure
 from .guide import meter_caption, overfitting_note, yardstick_note
 from .session import Busy, Lab, LiveSnapshot
 
-FEED_PREFIX = "/rnnlab/live"
+FEED_PATH = "/rnnlab/live"
+TOKEN_HEADER = "X-Rnnlab-Token"
 
 _labs: weakref.WeakValueDictionary[str, Lab] = weakref.WeakValueDictionary()
 _registry_lock = threading.Lock()
@@ -48,16 +50,24 @@ def register(lab: Lab) -> str:
     return token
 
 
-def forget(token: str) -> None:
-    """The session that held `token` has ended: the route no longer answers for it."""
+def forget(lab: Lab) -> None:
+    """The lab's session has ended (or it plays anew): the route no longer answers for any of
+    its tokens."""
     with _registry_lock:
-        _labs.pop(token, None)
+        for token in [token for token, known in _labs.items() if known is lab]:
+            del _labs[token]
 
 
-def feed_url(token: str, units: str, x_axis: str, show_runs: bool) -> str:
-    """The path (on the app's own server) that the panel asks while playing."""
+def feed_path(base_url_path: str = "") -> str:
+    """The route's path on the app's server, under Streamlit's server.baseUrlPath if set."""
+    base = base_url_path.strip("/")
+    return f"/{base}{FEED_PATH}" if base else FEED_PATH
+
+
+def feed_url(units: str, x_axis: str, show_runs: bool, base_url_path: str = "") -> str:
+    """What the panel asks while playing (with the session's token in TOKEN_HEADER)."""
     query = urlencode({"units": units, "x_axis": x_axis, "runs": int(show_runs)})
-    return f"{FEED_PREFIX}/{token}?{query}"
+    return f"{feed_path(base_url_path)}?{query}"
 
 
 def stat_rows(live: LiveSnapshot) -> list[list[str]]:
@@ -172,7 +182,7 @@ def _answer(request: Request) -> JSONResponse:
     if units not in UNITS or x_axis not in X_AXES or runs not in ("0", "1"):
         return JSONResponse({"error": "bad query"}, status_code=400)
     try:
-        content = poll(request.path_params["token"], units, x_axis, runs == "1")
+        content = poll(request.headers.get(TOKEN_HEADER, ""), units, x_axis, runs == "1")
     except Busy:
         return JSONResponse(
             {"error": "busy"},
@@ -184,6 +194,7 @@ def _answer(request: Request) -> JSONResponse:
     return JSONResponse(content, headers={"Cache-Control": "no-store"})
 
 
-def routes() -> list[Route]:
-    """The feed's route, for st.App (app.py)."""
-    return [Route(FEED_PREFIX + "/{token}", _answer, methods=["GET"])]
+def routes(base_url_path: str = "") -> list[Route]:
+    """The feed's route, for st.App (app.py): Streamlit mounts an app's own routes as they are,
+    so the route carries the server's base path itself."""
+    return [Route(feed_path(base_url_path), _answer, methods=["GET"])]

@@ -29,8 +29,9 @@ def make_lab() -> Lab:
     return Lab(builtin_corpus("Songbook (bundled lyrics)"), SMALL)
 
 
-def ask(url: str):
-    """Call the route as Starlette does for GET `url` (path and query)."""
+def ask(url: str, token: str = ""):
+    """Call the route as Starlette does for GET `url` (path and query), with `token` in the
+    header the panel sends it in."""
     parts = urlsplit(url)
     route = live_feed.routes()[0]
     matched, scope = route.matches({"type": "http", "method": "GET", "path": parts.path})
@@ -41,7 +42,7 @@ def ask(url: str):
             "method": "GET",
             "path": parts.path,
             "query_string": parts.query.encode(),
-            "headers": [],
+            "headers": [(live_feed.TOKEN_HEADER.lower().encode(), token.encode())],
             **scope,
         }
     )
@@ -68,7 +69,7 @@ def test_the_feed_answers_what_the_page_itself_gives_the_panel():
     lab.train(iterations=30)
     analysed(lab)
     token = live_feed.register(lab)
-    response, body = ask(live_feed.feed_url(token, UNITS[1], X_AXES[1], show_runs=False))
+    response, body = ask(live_feed.feed_url(UNITS[1], X_AXES[1], show_runs=False), token)
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     assert body == live_feed.panel_content(lab.snapshot(), UNITS[1], X_AXES[1], False)
@@ -82,14 +83,14 @@ def test_the_feed_answers_what_the_page_itself_gives_the_panel():
 def test_while_playing_each_answer_brings_the_lab_up_to_date_with_its_player():
     lab = make_lab()
     token = live_feed.register(lab)
-    url = live_feed.feed_url(token, UNITS[0], X_AXES[0], show_runs=True)
+    url = live_feed.feed_url(UNITS[0], X_AXES[0], show_runs=True)
     lab.play()
     try:
         seen = []
         deadline = time.monotonic() + 60
         while len(set(seen)) < 3:
             assert time.monotonic() < deadline, f"the iteration did not move: {seen}"
-            _, body = ask(url)
+            _, body = ask(url, token)
             assert body["playing"] is True
             seen.append(int(stats(body)["Iteration"].replace(",", "")))
             time.sleep(0.1)
@@ -98,18 +99,18 @@ def test_while_playing_each_answer_brings_the_lab_up_to_date_with_its_player():
         assert lab.trainer.iteration == seen[-1]
     finally:
         lab.pause()
-    _, body = ask(url)
+    _, body = ask(url, token)
     assert body["playing"] is False, "after a pause the panel is told to stop asking"
 
 
 def test_a_divergence_while_playing_is_answered_as_not_playing():
     lab = make_lab()
     token = live_feed.register(lab)
-    url = live_feed.feed_url(token, UNITS[0], X_AXES[0], show_runs=True)
+    url = live_feed.feed_url(UNITS[0], X_AXES[0], show_runs=True)
     lab.play()
     lab.set_learning_rate(10.0)
     deadline = time.monotonic() + 60
-    while ask(url)[1]["playing"]:
+    while ask(url, token)[1]["playing"]:
         assert time.monotonic() < deadline, "no divergence at learning rate 10"
         time.sleep(0.1)
     assert not lab.playing
@@ -128,20 +129,20 @@ def test_a_divergence_while_playing_is_answered_as_not_playing():
 )
 def test_a_malformed_question_is_refused(query):
     token = live_feed.register(make_lab())
-    response, body = ask(f"{live_feed.FEED_PREFIX}/{token}?{query}")
+    response, body = ask(f"{live_feed.FEED_PATH}?{query}", token)
     assert response.status_code == 400
     assert body == {"error": "bad query"}
 
 
 def test_a_token_that_names_no_lab_gets_nothing_and_the_feed_forgets_ended_sessions():
-    response, body = ask(live_feed.feed_url("not-a-token", UNITS[0], X_AXES[0], True))
+    response, body = ask(live_feed.feed_url(UNITS[0], X_AXES[0], True), "not-a-token")
     assert response.status_code == 404 and body == {"error": "no such session"}
     lab = make_lab()
     token = live_feed.register(lab)
-    assert ask(live_feed.feed_url(token, UNITS[0], X_AXES[0], True))[0].status_code == 200
+    assert ask(live_feed.feed_url(UNITS[0], X_AXES[0], True), token)[0].status_code == 200
     del lab  # the session ended: its state is dropped
     gc.collect()
-    assert ask(live_feed.feed_url(token, UNITS[0], X_AXES[0], True))[0].status_code == 404
+    assert ask(live_feed.feed_url(UNITS[0], X_AXES[0], True), token)[0].status_code == 404
 
 
 def test_tokens_are_unguessable_and_one_per_registration():
@@ -164,12 +165,13 @@ from rnnlab import Config
 from rnnlab.corpora import builtin_corpus
 
 
-def get(url):
+def get(url, token=""):
     parts = urlsplit(url)
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
         "scheme": "http", "path": parts.path, "raw_path": parts.path.encode(), "root_path": "",
-        "query_string": parts.query.encode(), "headers": [(b"host", b"localhost")],
+        "query_string": parts.query.encode(),
+        "headers": [(b"host", b"localhost"), (b"x-rnnlab-token", token.encode())],
         "client": ("127.0.0.1", 50000), "server": ("localhost", 8501),
     }
     sent = []
@@ -185,11 +187,11 @@ def get(url):
 
 
 lab = Lab(builtin_corpus("Songbook (bundled lyrics)"), Config(hidden_size=8, seed=0))
-url = live_feed.feed_url(live_feed.register(lab), "nats per chunk", "iterations", True)
+url = live_feed.feed_url("nats per chunk", "iterations", True)
 answers = [
-    get(url),
-    get(live_feed.feed_url("not-a-token", "nats per chunk", "iterations", True)),
-    get(live_feed.FEED_PREFIX + "/not-a-token?units=furlongs"),
+    get(url, live_feed.register(lab)),
+    get(url, "not-a-token"),
+    get(live_feed.FEED_PATH + "?units=furlongs", "not-a-token"),
 ]
 print(json.dumps([type(app.app).__name__, answers]))
 """
@@ -251,7 +253,7 @@ def test_the_panel_carries_the_guide_the_yardsticks_and_the_copy_meter():
 def test_a_busy_session_is_told_to_ask_again_without_holding_a_server_thread():
     lab = make_lab()
     token = live_feed.register(lab)
-    url = live_feed.feed_url(token, UNITS[0], X_AXES[0], True)
+    url = live_feed.feed_url(UNITS[0], X_AXES[0], True)
     held = threading.Event()
     release = threading.Event()
 
@@ -263,19 +265,19 @@ def test_a_busy_session_is_told_to_ask_again_without_holding_a_server_thread():
     threading.Thread(target=busy, daemon=True).start()
     held.wait(5)
     started = time.monotonic()
-    response, body = ask(url)
+    response, body = ask(url, token)
     waited = time.monotonic() - started
     release.set()
     assert response.status_code == 503 and body == {"error": "busy"}
     assert response.headers["retry-after"] == "1"
     assert waited < 5, "the request gave up instead of waiting for the session"
-    assert ask(url)[0].status_code == 200  # free again: answered
+    assert ask(url, token)[0].status_code == 200  # free again: answered
 
 
 def test_one_request_at_a_time_per_session(monkeypatch):
     lab = make_lab()
     token = live_feed.register(lab)
-    url = live_feed.feed_url(token, UNITS[0], X_AXES[0], True)
+    url = live_feed.feed_url(UNITS[0], X_AXES[0], True)
     inside = threading.Event()
     leave = threading.Event()
     slow_content = live_feed.panel_content
@@ -286,10 +288,30 @@ def test_one_request_at_a_time_per_session(monkeypatch):
         return slow_content(*args, **kwargs)
 
     monkeypatch.setattr(live_feed, "panel_content", slow)
-    first = threading.Thread(target=ask, args=(url,), daemon=True)
+    first = threading.Thread(target=ask, args=(url, token), daemon=True)
     first.start()
     inside.wait(5)
-    response, body = ask(url)  # while the first is being answered
+    response, body = ask(url, token)  # while the first is being answered
     leave.set()
     first.join(10)
     assert response.status_code == 503 and body == {"error": "busy"}
+
+
+def test_the_route_lives_under_the_servers_base_path():
+    assert live_feed.feed_path("") == "/rnnlab/live"
+    assert live_feed.feed_path("/course/rnn/") == "/course/rnn/rnnlab/live"
+    [route] = live_feed.routes("course")
+    assert route.path == "/course/rnnlab/live"
+    assert live_feed.feed_url(UNITS[0], X_AXES[0], True, "course").startswith(
+        "/course/rnnlab/live?"
+    )
+
+
+def test_forgetting_a_lab_ends_every_token_it_had():
+    lab = make_lab()
+    tokens = [live_feed.register(lab), live_feed.register(lab)]
+    other = live_feed.register(make_lab_kept := make_lab())
+    live_feed.forget(lab)
+    url = live_feed.feed_url(UNITS[0], X_AXES[0], True)
+    assert [ask(url, token)[0].status_code for token in tokens] == [404, 404]
+    assert ask(url, other)[0].status_code == 200 and make_lab_kept
