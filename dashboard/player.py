@@ -16,8 +16,9 @@ standard input and output (portable: no sockets or inherited descriptors):
     ChangeSetting(name, value)  -> Done
     Stop                        -> Stopped (the whole TrainerState); the child ends
 A child that fails answers Failed(message) and ends. A child not asked anything for
-`idle_timeout` seconds (the tab was closed) stops training and waits, keeping the model; when its
-standard input closes (the server, or the session that played, is gone) it ends.
+`idle_timeout` seconds (the tab was closed), or that has trained for `max_seconds`, stops training
+and waits, keeping the model; when its standard input closes (the server, or the session that
+played, is gone) it ends.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Start:
     chars_per_second: float
     idle_timeout: float
     stop_at_best: bool
+    max_seconds: float  # of training, however often someone asks: Play's hard limit
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,12 @@ class Player:
     """
 
     def __init__(
-        self, text: str, state: TrainerState, schedule: Schedule, idle_timeout: float
+        self,
+        text: str,
+        state: TrainerState,
+        schedule: Schedule,
+        idle_timeout: float,
+        max_seconds: float = float("inf"),
     ) -> None:
         # A fresh interpreter (a fraction of a second to start), not multiprocessing: its spawn
         # and forkserver run the parent's main script again in the child, and fork copies a web
@@ -196,6 +203,7 @@ class Player:
             schedule.chars_per_second,
             idle_timeout,
             schedule.stop_at_best,
+            max_seconds,
         )
         try:
             self.bytes_sent.append(write_message(self._process.stdin, start))
@@ -311,10 +319,12 @@ def _serve(inbox: queue.Queue, outbox: BinaryIO) -> None:
     schedule.training_seconds = start.training_seconds
     schedule.chars_per_second = start.chars_per_second
     playing, divergence, turn = True, None, None
-    asked_at = time.monotonic()
+    asked_at = started = time.monotonic()
     while True:
         if time.monotonic() - asked_at > start.idle_timeout:
             playing = False
+        if playing and time.monotonic() - started > start.max_seconds:
+            playing, divergence = False, f"Play stops after {start.max_seconds / 3600:g} hours."
         # Answer every question waiting; when not training, wait for the next one.
         while not playing or not inbox.empty():
             question, _ = inbox.get()

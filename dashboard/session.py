@@ -67,6 +67,9 @@ PLAY_SAVE_POINT_EVERY = 30.0
 # A player nobody has looked at for this long stops by itself (the browser tab was closed). Long
 # enough for a background tab, which browsers let refresh only about once a minute.
 PLAY_IDLE_TIMEOUT = 150.0
+# However often someone looks, a Play ends after this long: a tab left open on a shared server
+# does not keep a core for ever.
+PLAY_MAX_SECONDS = 6 * 3600.0
 # Generate writes at most this many characters: a page or two, still checked for copies at once.
 GENERATE_MAX_CHARS = 5000
 # Inside the network reads at most this much text: its heatmaps grow with every character.
@@ -491,6 +494,7 @@ class Lab:
                         self._play_save_point,
                         self._schedule,
                         PLAY_IDLE_TIMEOUT,
+                        PLAY_MAX_SECONDS,
                     )
                 except BaseException:
                     _playing.discard(self)

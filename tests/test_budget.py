@@ -3,6 +3,7 @@ the biggest factor and a setting that fits."""
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 
 import pytest
@@ -100,3 +101,16 @@ def test_train_n_is_bounded_in_time_and_says_how_far_it_got(monkeypatch):
     [(kind, message)] = lab.take_messages()
     assert kind == "success"
     assert message.startswith(f"Trained {report.iterations:,} of 10,000,000 iterations")
+
+
+def test_play_has_a_hard_time_limit_whoever_looks(monkeypatch):
+    monkeypatch.setattr(session_module, "PLAY_MAX_SECONDS", 1.5)
+    lab = Lab(SONGBOOK, Config(hidden_size=16, seq_length=8, seed=0), stop_at_best=False)
+    lab.play()
+    deadline = time.monotonic() + 30
+    while lab.snapshot().playing:  # looking all the while, as an open tab does
+        assert time.monotonic() < deadline, "Play went on past its limit"
+        time.sleep(0.1)
+    [(kind, message)] = lab.take_messages()
+    assert kind == "error" and "Play stops after" in message
+    assert lab.trainer.iteration > 0
