@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rnnlab.config import Config
+from rnnlab.config import SHORT_NAMES, Config
 from rnnlab.corpora import BUILTIN_CORPORA, Corpus
 from rnnlab.sampling import TEMPERATURE_RANGE
 
@@ -21,15 +21,8 @@ TEXT_SLUGS = {name.split()[0].lower(): name for name in BUILTIN_CORPORA}
 TEXT_KEY = "text"
 TEMPERATURE_KEY = "temp"
 TEMPERATURE_STEP = 0.05
-# URL key -> Config field.
-CONFIG_KEYS = {
-    "hidden": "hidden_size",
-    "seq": "seq_length",
-    "lr": "learning_rate",
-    "batch": "batch_size",
-    "seed": "seed",
-    "val": "val_fraction",
-}
+# URL key -> Config field: the command line's flag names.
+CONFIG_KEYS = SHORT_NAMES
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
 import rnnlab
+from rnnlab.config import SHORT_NAMES
 from rnnlab.schedule import VALIDATION_EVERY_CHARS, Schedule
 
 EXIT_BAD_INPUT = 2
@@ -35,14 +36,7 @@ LOG_HEADER = "    iter  smooth_loss  val nats/char  bits/char     chars/s"
 MAX_BLOCK = 10
 
 # Flag -> Config field. Types, ranges and help are read from Config.
-CONFIG_FLAGS = {
-    "hidden": "hidden_size",
-    "seq": "seq_length",
-    "lr": "learning_rate",
-    "batch": "batch_size",
-    "seed": "seed",
-    "val": "val_fraction",
-}
+CONFIG_FLAGS = SHORT_NAMES
 
 
 class UsageError(Exception):

@@ -109,5 +109,17 @@ class Config:
         return dataclasses.replace(self, **changes)
 
 
+# Short names of the fields, for the command line's flags (--hidden 128) and the dashboard's
+# address (?hidden=128): short name -> Config field.
+SHORT_NAMES = {
+    "hidden": "hidden_size",
+    "seq": "seq_length",
+    "lr": "learning_rate",
+    "batch": "batch_size",
+    "seed": "seed",
+    "val": "val_fraction",
+}
+
+
 def _fmt(x: float | None) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
