@@ -9,7 +9,14 @@ import numpy as np
 import plotly.graph_objects as go
 
 from rnnlab.config import Config
-from rnnlab.state import Event, ModelRestored, TrainerState, initial_config, per_iteration
+from rnnlab.state import (
+    Event,
+    ModelRestored,
+    TrainerState,
+    chars_seen_at,
+    initial_config,
+    per_iteration_at,
+)
 from rnnlab.yardsticks import LABELS
 
 from .session import Run
@@ -47,11 +54,10 @@ def loss_figure(
             x, _, smooth = _series(
                 run.config, run.events, run.losses, run.smooth_losses, units, x_axis
             )
-            keep = _downsample(len(x))
             fig.add_trace(
                 go.Scatter(
-                    x=x[keep],
-                    y=smooth[keep],
+                    x=x,
+                    y=smooth,
                     mode="lines",
                     # Short in the legend, so it leaves the chart its width; whole in the hover
                     # (and in the runs table of Model & runs).
@@ -64,11 +70,11 @@ def loss_figure(
     x, raw, smooth = _series(
         state.config, state.events, state.losses, state.smooth_losses, units, x_axis
     )
-    keep = _downsample(len(x))
+    n = len(state.losses)
     fig.add_trace(
         go.Scatter(
-            x=x[keep],
-            y=raw[keep],
+            x=x,
+            y=raw,
             mode="lines",
             name="loss (raw)",
             line={"color": "rgba(31,119,180,0.25)", "width": 1},
@@ -76,8 +82,8 @@ def loss_figure(
     )
     fig.add_trace(
         go.Scatter(
-            x=x[keep],
-            y=smooth[keep],
+            x=x,
+            y=smooth,
             mode="lines",
             name="smoothed loss",
             line={"color": "#1f77b4", "width": 3},
@@ -86,11 +92,9 @@ def loss_figure(
     if len(state.validation):
         iterations = state.validation[:, 0].astype(np.int64)
         nats_per_char = state.validation[:, 1]
-        index = np.clip(iterations - 1, 0, max(len(x) - 1, 0))
-        vx = x[index] if len(x) else iterations
-        seq = per_iteration(state.config, state.events, "seq_length", max(state.iteration, 1))[
-            index
-        ]
+        counts = np.clip(iterations, 1, max(n, 1))
+        vx = _x_at(state.config, state.events, counts, x_axis) if n else iterations
+        seq = per_iteration_at(state.config, state.events, "seq_length", counts - 1)
         vy = nats_per_char / math.log(2) if units == UNITS[1] else nats_per_char * seq
         fig.add_trace(
             go.Scatter(
@@ -114,7 +118,7 @@ def loss_figure(
     for event in state.events[-MAX_EVENT_MARKERS:]:
         at = event.iteration
         # Where the run was when the setting changed, so the line stays put as training goes on.
-        event_x = x[min(at, len(x)) - 1] if len(x) and at > 0 else 0
+        event_x = _x_at(state.config, state.events, [min(at, n)], x_axis)[0] if n and at > 0 else 0
         fig.add_vline(
             x=event_x,
             line={"color": "#ff7f0e", "dash": "dot", "width": 1},
@@ -185,15 +189,24 @@ def _series(
     units: str,
     x_axis: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """x (n,), raw loss (n,) and smoothed loss (n,) in the chosen units and axis."""
-    n = len(losses)
-    seq = per_iteration(config, events, "seq_length", n)
-    if x_axis == X_AXES[1]:
-        x = np.cumsum(seq * config.batch_size)
+    """x, raw loss and smoothed loss at no more than MAX_POINTS iterations of the run (evenly
+    spread, the first and last kept), (k,) each, in the chosen units and axis. Only those points
+    are read: a poll costs the same after a day of Play as after a minute."""
+    keep = _downsample(len(losses))
+    x = _x_at(config, events, keep + 1, x_axis)
+    if units == UNITS[1]:
+        scale = 1 / (per_iteration_at(config, events, "seq_length", keep) * math.log(2))
     else:
-        x = np.arange(1, n + 1, dtype=np.float64)
-    scale = 1 / (seq * math.log(2)) if units == UNITS[1] else np.ones(n)
-    return x, losses * scale, smooth * scale
+        scale = np.ones(len(keep))
+    return x, losses[keep] * scale, smooth[keep] * scale
+
+
+def _x_at(config: Config, events: tuple[Event, ...], counts, x_axis: str) -> np.ndarray:
+    """Where the run was after each of `counts` iterations: that count, or the characters seen."""
+    counts = np.asarray(counts, dtype=np.int64)
+    if x_axis == X_AXES[1]:
+        return chars_seen_at(config, events, counts)
+    return counts.astype(np.float64)
 
 
 def _downsample(n: int) -> np.ndarray:

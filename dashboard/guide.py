@@ -9,7 +9,7 @@ import numpy as np
 
 from rnnlab.copying import CopyReport
 from rnnlab.overfitting import Overfitting
-from rnnlab.state import TrainerState, per_iteration
+from rnnlab.state import TrainerState, per_iteration_at
 from rnnlab.yardsticks import LABELS, below_since
 
 # Points of the smoothed training loss looked at when nothing is held out (a thinned curve: the
@@ -118,7 +118,7 @@ def _smoothed_bits(state: TrainerState) -> np.ndarray:
     if n == 0:
         return np.zeros((0, 2))
     keep = np.unique(np.linspace(0, n - 1, min(n, TRAINING_POINTS)).astype(np.int64))
-    seq = per_iteration(state.config, state.events, "seq_length", n)[keep]
+    seq = per_iteration_at(state.config, state.events, "seq_length", keep)
     return np.column_stack([keep + 1, state.smooth_losses[keep] / seq / math.log(2)])
 
 

@@ -74,6 +74,10 @@ PLAY_MAX_SECONDS = 6 * 3600.0
 GENERATE_MAX_CHARS = 5000
 # Inside the network reads at most this much text: its heatmaps grow with every character.
 SNIPPET_MAX_CHARS = 1000
+# The timeline's samples the views show: the first ones (every milestone up to 7,500) and the
+# latest ones; a day of Play makes thousands.
+TIMELINE_FIRST = 16
+TIMELINE_LATEST = 40
 # The copy meter's series keeps the latest samples' readings, this many at most.
 COPY_SERIES_LENGTH = 2000
 
@@ -102,7 +106,7 @@ class LiveSnapshot:
     state: TrainerState
     stats: dict[str, float | int | None]
     runs: tuple[Run, ...]
-    timeline: tuple[TimelineEntry, ...]
+    timeline: tuple[TimelineEntry, ...]  # as shown: the first and the latest (thinned)
     latest_sample: str
     sample_settings: SampleSettings
     playing: bool
@@ -194,11 +198,12 @@ class Lab:
             state = self.trainer.state()
             analysis = self._analysis
             shown = self.sample_settings.prime + self.latest_sample
+            shown_timeline = thinned(self.timeline)
             return LiveSnapshot(
                 state,
                 self._stats(state),
                 self.runs,
-                self.timeline,
+                shown_timeline,
                 self.latest_sample,
                 self.sample_settings,
                 self.playing,
@@ -206,7 +211,7 @@ class Lab:
                 yardsticks=analysis.yardsticks,
                 yardsticks_in_sample=analysis.in_sample,
                 latest_copy=analysis.meter(shown),
-                timeline_copies=tuple(analysis.meter(e.text) for e in self.timeline),
+                timeline_copies=tuple(analysis.meter(e.text) for e in shown_timeline),
                 copy_series=self._copy_lengths(analysis),
                 overfitting=detect_since_restore(state.validation, state.events),
                 stop_at_best=self.stop_at_best,
@@ -641,6 +646,14 @@ class Lab:
             "val_nats_per_char": val,
             "val_bits_per_char": None if val is None else val / math.log(2),
         }
+
+
+def thinned(timeline: tuple[TimelineEntry, ...]) -> tuple[TimelineEntry, ...]:
+    """The timeline entries the views show: the first TIMELINE_FIRST (noise turning into words)
+    and the latest TIMELINE_LATEST, so that a snapshot costs the same however long the run."""
+    if len(timeline) <= TIMELINE_FIRST + TIMELINE_LATEST:
+        return timeline
+    return timeline[:TIMELINE_FIRST] + timeline[-TIMELINE_LATEST:]
 
 
 def _count(n: int, one: str, many: str) -> str:

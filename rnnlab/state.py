@@ -198,6 +198,38 @@ def per_iteration(
     return values
 
 
+def per_iteration_at(
+    config: Config, events: tuple[Event, ...] | list, name: str, indices: np.ndarray
+) -> np.ndarray:
+    """per_iteration(...)[indices] without building the whole run's array: (k,) for (k,) indices
+    of iterations (0-based), in time linear in k and the number of events."""
+    indices = np.asarray(indices, dtype=np.int64)
+    values = np.full(len(indices), getattr(initial_config(config, events), name), dtype=np.float64)
+    for event in setting_changes(events):
+        if event.name == name:
+            values[indices >= event.iteration] = event.new
+    return values
+
+
+def chars_seen_at(
+    config: Config, events: tuple[Event, ...] | list, counts: np.ndarray
+) -> np.ndarray:
+    """Characters trained after each of `counts` iterations, (k,): the cumulative sum of every
+    iteration's seq_length × batch_size, in time linear in k and the number of events."""
+    counts = np.asarray(counts, dtype=np.int64)
+    starts = [0] + [e.iteration for e in setting_changes(events) if e.name == "seq_length"]
+    lengths = per_iteration_at(config, events, "seq_length", np.array(starts))
+    chars = np.zeros(len(counts), dtype=np.float64)
+    done = 0.0  # characters before the current stretch of one sequence length
+    for k, start in enumerate(starts):
+        end = starts[k + 1] if k + 1 < len(starts) else None
+        inside = counts >= start if end is None else (counts >= start) & (counts < end)
+        chars[inside] = done + (counts[inside] - start) * lengths[k] * config.batch_size
+        if end is not None:
+            done += (end - start) * lengths[k] * config.batch_size
+    return chars
+
+
 def bits_per_char(nats_per_chunk: float, seq_length: int) -> float:
     """A loss summed over a chunk of seq_length characters, as bits per character."""
     return nats_per_chunk / seq_length / math.log(2)

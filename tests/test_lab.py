@@ -22,6 +22,7 @@ from dashboard import session as lab_module
 from dashboard.session import Lab, LiveSnapshot, history_csv
 from rnnlab import Config, Trainer
 from rnnlab import schedule as schedule_module
+from rnnlab import state as state_module
 from rnnlab.corpora import Corpus, builtin_corpus, uploaded_corpus
 from rnnlab.presets import DASHBOARD_DEFAULTS
 from rnnlab.schedule import MILESTONES, VALIDATION_EVERY_CHARS, Schedule
@@ -897,3 +898,28 @@ def test_close_stops_the_player_keeping_its_state_and_says_so_once():
         time.sleep(0.05)
     lab.close()  # again, or when nothing plays: nothing to tell
     assert lab.take_messages() == []
+
+
+def test_sampled_settings_and_characters_equal_the_whole_runs_arrays():
+    config = SMALL.replace(seq_length=40, batch_size=3, learning_rate=0.3)
+    events = (
+        SettingChange(0, "seq_length", 10, 20),
+        SettingChange(5, "seq_length", 20, 30),
+        SettingChange(5, "learning_rate", 0.1, 0.2),
+        SettingChange(9, "seq_length", 30, 40),
+        SettingChange(12, "learning_rate", 0.2, 0.3),
+    )
+    n = 20
+    everywhere = np.arange(n)
+    for name in ("seq_length", "learning_rate"):
+        np.testing.assert_array_equal(
+            state_module.per_iteration_at(config, events, name, everywhere),
+            per_iteration(config, events, name, n),
+        )
+    whole = np.concatenate([[0], np.cumsum(per_iteration(config, events, "seq_length", n) * 3)])
+    np.testing.assert_array_equal(
+        state_module.chars_seen_at(config, events, np.arange(n + 1)), whole
+    )
+    np.testing.assert_array_equal(
+        state_module.chars_seen_at(config, events, [17, 3]), whole[[17, 3]]
+    )

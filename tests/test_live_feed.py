@@ -3,22 +3,27 @@ playing, called the way Starlette calls it, and app.py's server that mounts it."
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
 from starlette.requests import Request
 
 from dashboard import live_feed
+from dashboard import session as lab_module
 from dashboard.figures import UNITS, X_AXES
 from dashboard.session import Lab
 from rnnlab import Config
+from rnnlab import schedule as schedule_module
 from rnnlab.corpora import builtin_corpus
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -315,3 +320,39 @@ def test_forgetting_a_lab_ends_every_token_it_had():
     url = live_feed.feed_url(UNITS[0], X_AXES[0], True)
     assert [ask(url, token)[0].status_code for token in tokens] == [404, 404]
     assert ask(url, other)[0].status_code == 200 and make_lab_kept
+
+
+def test_a_poll_after_a_long_run_costs_what_it_does_after_a_short_one():
+    """Bounded answers: the chart's points, the timeline's rows and the work behind them do not
+    grow with the run (a crafted long history stands in for a day of Play)."""
+    lab = make_lab()
+    lab.train(iterations=20)
+    short = live_feed.panel_content(lab.snapshot(), UNITS[1], X_AXES[1], True)
+    n = 3_000_000
+    long_state = dataclasses.replace(
+        lab.trainer.state(),
+        iteration=n,
+        losses=np.full(n, 50.0),
+        smooth_losses=np.full(n, 50.0),
+    )
+    timeline = tuple(
+        schedule_module.TimelineEntry(k * 5000, 2.0, "the river runs " * 13) for k in range(3000)
+    )
+    snap = dataclasses.replace(
+        lab.snapshot(),
+        state=long_state,
+        timeline=lab_module.thinned(timeline),
+        timeline_copies=(None,) * len(lab_module.thinned(timeline)),
+    )
+    tracemalloc.start()
+    try:
+        long = live_feed.panel_content(snap, UNITS[1], X_AXES[1], True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # One whole-run array of float64 would be 24 MB: none is built for a poll.
+    assert peak < 12 * 2**20, f"a poll allocated {peak / 2**20:.0f} MB"
+    figure = json.loads(long["figure"])
+    assert max(len(trace["x"]["bdata"]) for trace in figure["data"] if "x" in trace) < 20_000
+    assert len(long["timeline"]) == lab_module.TIMELINE_FIRST + lab_module.TIMELINE_LATEST
+    assert len(json.dumps(long)) < 4 * len(json.dumps(short)) + 200_000
