@@ -498,7 +498,7 @@ def corpus_card(corpus, title: str) -> None:
         c4.metric("Encoding", corpus.encoding)
         st.code(corpus.preview(), language=None, wrap_lines=True)
         wanted = wanted_config()
-        train_chars = len(corpus.text) - int(len(corpus.text) * wanted.val_fraction)
+        train_chars, _ = wanted.split_sizes(len(corpus.text))
         st.caption(
             escape_markdown(
                 "At hidden size "

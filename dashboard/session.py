@@ -17,7 +17,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -192,30 +192,29 @@ class Lab:
         finally:
             self.lock.release()
 
-    def _snapshot(self, with_model: bool) -> LiveSnapshot:
-        with self.lock:
-            self._sync(with_model)
-            state = self.trainer.state()
-            analysis = self._analysis
-            shown = self.sample_settings.prime + self.latest_sample
-            shown_timeline = thinned(self.timeline)
-            return LiveSnapshot(
-                state,
-                self._stats(state),
-                self.runs,
-                shown_timeline,
-                self.latest_sample,
-                self.sample_settings,
-                self.playing,
-                self.corpus,
-                yardsticks=analysis.yardsticks,
-                yardsticks_in_sample=analysis.in_sample,
-                latest_copy=analysis.meter(shown),
-                timeline_copies=tuple(analysis.meter(e.text) for e in shown_timeline),
-                copy_series=self._copy_lengths(analysis),
-                overfitting=detect_since_restore(state.validation, state.events),
-                stop_at_best=self.stop_at_best,
-            )
+    def _snapshot(self, with_model: bool) -> LiveSnapshot:  # the caller holds the lock
+        self._sync(with_model)
+        state = self.trainer.state()
+        analysis = self._analysis
+        shown = self.sample_settings.prime + self.latest_sample
+        shown_timeline = thinned(self._schedule.timeline)
+        return LiveSnapshot(
+            state,
+            self._stats(state),
+            self.runs,
+            shown_timeline,
+            self.latest_sample,
+            self.sample_settings,
+            self.playing,
+            self.corpus,
+            yardsticks=analysis.yardsticks,
+            yardsticks_in_sample=analysis.in_sample,
+            latest_copy=analysis.meter(shown),
+            timeline_copies=tuple(analysis.meter(e.text) for e in shown_timeline),
+            copy_series=self._copy_lengths(analysis),
+            overfitting=detect_since_restore(state.validation, state.events),
+            stop_at_best=self.stop_at_best,
+        )
 
     def _copy_lengths(self, analysis: TextAnalysis) -> np.ndarray:
         rows = []
@@ -332,7 +331,7 @@ class Lab:
             saved = checkpoint.read(io.BytesIO(data))
             budget.check(saved.state.config, self.corpus.vocab.size, SESSION_MEMORY_BYTES)
             trainer = Trainer.from_state(self.corpus.text, saved.state)
-            other_text = saved.text_digest not in (None, checkpoint.text_digest(self.corpus.text))
+            other_text = saved.text_digest not in (None, trainer.text_digest)
             self._stop_player()
             self._archive_current()
             self.trainer = trainer
@@ -365,7 +364,7 @@ class Lab:
             self._sync(with_model=False, save_point=True)
             state = self._play_save_point if self.playing else self.trainer.state()
             buffer = io.BytesIO()
-            checkpoint.save_state(state, buffer, checkpoint.text_digest(self.corpus.text))
+            checkpoint.save_state(state, buffer, self.trainer.text_digest)
             return buffer.getvalue()
 
     def history_csv(self) -> str:
@@ -648,12 +647,12 @@ class Lab:
         }
 
 
-def thinned(timeline: tuple[TimelineEntry, ...]) -> tuple[TimelineEntry, ...]:
+def thinned(timeline: Sequence[TimelineEntry]) -> tuple[TimelineEntry, ...]:
     """The timeline entries the views show: the first TIMELINE_FIRST (noise turning into words)
     and the latest TIMELINE_LATEST, so that a snapshot costs the same however long the run."""
     if len(timeline) <= TIMELINE_FIRST + TIMELINE_LATEST:
-        return timeline
-    return timeline[:TIMELINE_FIRST] + timeline[-TIMELINE_LATEST:]
+        return tuple(timeline)
+    return tuple(timeline[:TIMELINE_FIRST]) + tuple(timeline[-TIMELINE_LATEST:])
 
 
 def _count(n: int, one: str, many: str) -> str:

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 
 from .config import Config
 from .model import param_count
+from .trainer import MAX_SNAPSHOTS
 
 FLOAT = 8  # bytes: the engine computes in float64
 # Parameter-sized float64 arrays a trainer holds: params, grads, optimizer memory, the copy at
 # rest (params + memory), the best model, two for a state being drawn, and the rollback snapshots
 # (trainer.MAX_SNAPSHOTS of them, params + memory each).
-PARAMETER_COPIES = 1 + 1 + 1 + 2 + 1 + 2 + 2 * 6
+PARAMETER_COPIES = 1 + 1 + 1 + 2 + 1 + 2 + 2 * MAX_SNAPSHOTS
 # The chunk's (T·B, V) arrays: the probabilities, and the temporaries of the output layer's
 # products and softmax.
 OUTPUT_COPIES = 3

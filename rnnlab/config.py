@@ -100,6 +100,13 @@ class Config:
             raise ValueError(f"Unknown hyperparameters: {', '.join(sorted(unknown))}.")
         return cls(**values)
 
+    def split_sizes(self, n_chars: int) -> tuple[int, int]:
+        """(trained on, held out) characters of a text of n_chars at this val_fraction: the end
+        is held out, unless that would be under two characters (one input and one target)."""
+        held_out = int(n_chars * self.val_fraction)
+        held_out = held_out if held_out >= 2 else 0
+        return n_chars - held_out, held_out
+
     @property
     def chars_per_iteration(self) -> int:
         """Characters one iteration trains on: seq_length in each of batch_size streams."""

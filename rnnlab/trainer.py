@@ -7,6 +7,7 @@ every step is the classic min-char-rnn's, to the last bit.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import BinaryIO
 
@@ -111,13 +112,8 @@ class Trainer:
 
     def _split(self, config: Config) -> tuple[np.ndarray, np.ndarray]:
         """The training and held-out ids at `config`; ValueError if the text is too short."""
-        val_size = int(len(self._data) * config.val_fraction)
-        if val_size < 2:  # a held-out part needs at least one input and one target
-            val_size = 0
-        train, val = (
-            self._data[: len(self._data) - val_size],
-            self._data[len(self._data) - val_size :],
-        )
+        train_size, val_size = config.split_sizes(len(self._data))
+        train, val = self._data[:train_size], self._data[train_size:]
         _check_long_enough(len(train), config.seq_length, config.batch_size, val_size)
         return train, val
 
@@ -564,8 +560,12 @@ class Trainer:
     # ---------------------------------------------------------------------------- checkpoints
     def save(self, file: str | BinaryIO) -> None:
         """Write everything needed to resume bit-for-bit to a .npz file (path or binary file)."""
-        text = self.vocab.decode(self._data)
-        checkpoint.save_state(self.state(), file, checkpoint.text_digest(text))
+        checkpoint.save_state(self.state(), file, self.text_digest)
+
+    @functools.cached_property
+    def text_digest(self) -> str:
+        """checkpoint.text_digest of the whole text (a trainer's text never changes)."""
+        return checkpoint.text_digest(self.vocab.decode(self._data))
 
     @classmethod
     def load(cls, file: str | BinaryIO, text: str) -> Trainer:
