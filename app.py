@@ -44,10 +44,11 @@ from dashboard.live_panel import live_panel
 from dashboard.safe_text import escape_markdown, marked_text_html
 from dashboard.session import GENERATE_MAX_CHARS, SNIPPET_MAX_CHARS, Lab, LiveSnapshot
 from rnnlab import Config
+from rnnlab.architecture import Architecture
 from rnnlab.corpora import BUILTIN_CORPORA, DEFAULT_CORPUS, MB, builtin_corpus, uploaded_corpus
 from rnnlab.health import HealthLog
 from rnnlab.insight import rank_units, rank_units_by_variance, text_features, top_k_predictions
-from rnnlab.model import named_params, param_count
+from rnnlab.model import named_params
 from rnnlab.presets import DASHBOARD_DEFAULTS, STOP_AT_BEST
 from rnnlab.sampling import PRIME_MAX_CHARS, SAMPLE_LENGTH_RANGE, TEMPERATURE_RANGE
 
@@ -503,7 +504,9 @@ def corpus_card(corpus, title: str) -> None:
             escape_markdown(
                 "At hidden size "
                 f"{wanted.hidden_size}: "
-                + data_size_advice(train_chars, param_count(wanted.hidden_size, corpus.vocab.size))
+                + data_size_advice(
+                    train_chars, Architecture.of(wanted, corpus.vocab.size).param_count
+                )
             )
         )
 
@@ -783,8 +786,8 @@ def colour_view() -> None:
 
 
 def health_view(trace, live: LiveSnapshot) -> None:
-    health = HealthLog(live.state.health)
-    params = named_params(live.state.params, live.state.config.hidden_size, len(live.state.vocab))
+    health = HealthLog.of(live.state.arch, live.state.health)
+    params = named_params(live.state.params, live.state.arch)
     first, second = st.columns(2)
     first.plotly_chart(gradient_norm_figure(health), key="grad_norms", width="stretch")
     second.plotly_chart(clip_share_figure(health), key="clip_share", width="stretch")

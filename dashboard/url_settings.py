@@ -96,8 +96,12 @@ def write(config: Config, corpus: Corpus, temperature: float) -> dict[str, str]:
     return query
 
 
-def _parse(field: str, raw: str, controls: Controls) -> int | float:
-    integral = field in ("hidden_size", "seq_length", "batch_size", "seed")
+def _parse(field: str, raw: str, controls: Controls) -> int | float | str:
+    if Config.kind(field) is str:
+        if raw not in Config.choices(field):
+            raise ValueError(f"one of {', '.join(Config.choices(field))}")
+        return raw
+    integral = Config.kind(field) is int
     value = _number(raw, integral)
     Config().replace(**{field: value})  # the range, with Config's own message
     if field == "learning_rate":

@@ -4,11 +4,16 @@ A shared server must refuse a setting that would take it down (hidden size 1024 
 256 and chunks of 500 characters needs gigabytes of chunk buffers) before it tries, and say what
 would fit. `check(config, vocab_size, limit)` does that; `training_bytes` is the estimate:
 
-* parameter-sized copies, P = H·V + H·H + V·H + H + V numbers of 8 bytes each: the parameters,
-  their gradients, the Adagrad memory, the copy at rest (parameters and memory), the best model,
-  the rollback snapshots (parameters and memory each) and a state handed out for drawing;
-* the chunk buffers of one iteration: (T + 1)·B·H hidden states, T·B·H pre-activations and as
-  many hidden-state gradients, T·B·V probabilities and the products built from them.
+* parameter-sized copies, P numbers each (rnnlab.architecture: P = H·V + H·H + V·H + H + V for
+  the classic RNN, about G times the recurrent part for a cell of G gates, more with layers), of
+  8 bytes (float64) or 4 (float32): the parameters, their gradients, the optimizer's memory (k
+  arrays: 1 for Adagrad and RMSprop, 2 for Adam), the copy at rest (parameters and memory), the
+  best model, the rollback snapshots (parameters and memory each) and a state handed out for
+  drawing;
+* the chunk buffers of one iteration, per layer: (T + 1)·B·H hidden states and T·B·G·H gate
+  values (an LSTM's cell states and their tanh besides), then the gradients of one layer at a
+  time, T·B·V probabilities and the products built from them, and the indices (and float64
+  weights) of the scatter-add that makes the first layer's input gradient.
 
 While playing, a second process holds the same again (the session keeps a mirror).
 """
@@ -17,15 +22,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import optimizer
+from .architecture import Architecture
 from .config import Config
-from .model import param_count
 from .trainer import MAX_SNAPSHOTS
 
-FLOAT = 8  # bytes: the engine computes in float64
-# Parameter-sized float64 arrays a trainer holds: params, grads, optimizer memory, the copy at
-# rest (params + memory), the best model, two for a state being drawn, and the rollback snapshots
-# (trainer.MAX_SNAPSHOTS of them, params + memory each).
-PARAMETER_COPIES = 1 + 1 + 1 + 2 + 1 + 2 + 2 * MAX_SNAPSHOTS
+
+def parameter_copies(memory_slots: int) -> int:
+    """Parameter-sized arrays a trainer holds when its optimizer keeps `memory_slots` of them:
+    params, grads, the memory, the copy at rest (params + memory), the best model, a state being
+    drawn (params + memory), and the rollback snapshots (trainer.MAX_SNAPSHOTS of them, params +
+    memory each)."""
+    k = memory_slots
+    return 1 + 1 + k + (1 + k) + 1 + (1 + k) + (1 + k) * MAX_SNAPSHOTS
+
+
+PARAMETER_COPIES = parameter_copies(1)  # the classic's (Adagrad)
 # The chunk's (T·B, V) arrays: the probabilities, and the temporaries of the output layer's
 # products and softmax.
 OUTPUT_COPIES = 3
@@ -47,9 +59,25 @@ class Cost:
 
 def training_bytes(config: Config, vocab_size: int) -> Cost:
     """The memory one trainer at `config` on a text of `vocab_size` characters needs."""
+    arch = Architecture.of(config, vocab_size)
     H, V, T, B = config.hidden_size, vocab_size, config.seq_length, config.batch_size
-    chunk = FLOAT * ((T + 1) * B * H + 2 * T * B * H + OUTPUT_COPIES * T * B * V)
-    return Cost(FLOAT * PARAMETER_COPIES * param_count(H, V), chunk)
+    G, L = arch.gates, arch.layers
+    per_layer = (
+        (T + 1) * B * H
+        + T * B * G * H
+        + (2 * T + 1) * B * H * arch.lstm
+        + T * B * H * (arch.cell == "gru")
+    )
+    # One layer's gradients at a time: dh and the gates' (the GRU's recurrent ones besides).
+    gradients = T * B * H * (1 if arch.cell == "rnn" and L == 1 else 2) + T * B * G * H * (
+        (arch.cell != "rnn") + (arch.cell == "gru")
+    )
+    # The first layer's input gradient is scattered with one bincount: (character, row) cell
+    # indices of 8 bytes, and its weights converted to float64 when the model is float32.
+    scatter = 8 * T * B * G * H * (1 + (arch.itemsize < 8))
+    chunk = arch.itemsize * (L * per_layer + gradients + OUTPUT_COPIES * T * B * V) + scatter
+    copies = parameter_copies(optimizer.slots(config.optimizer))
+    return Cost(arch.itemsize * copies * arch.param_count, chunk)
 
 
 def check(config: Config, vocab_size: int, limit: int, processes: int = 1) -> None:

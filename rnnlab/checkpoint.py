@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from .architecture import Architecture
 from .config import Config
 from .health import HealthLog
 from .model import FlatParams
@@ -254,7 +255,7 @@ def _flat_from_version_1(
     vocab_size = len(_string(arrays, "vocab"))
     flats = []
     for prefix in ("param", "memory"):
-        flat = FlatParams(config.hidden_size, vocab_size)
+        flat = FlatParams(Architecture.of(config, vocab_size))
         for name, shape in flat.shapes.items():
             value = _numbers(arrays, f"{prefix}_{name}")
             if value.shape != shape:

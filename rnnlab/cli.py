@@ -49,6 +49,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _config_flag_help(field: str) -> str:
+    if rnnlab.Config.kind(field) is str:
+        choices = ", ".join(rnnlab.Config.choices(field))
+        text = (
+            f"{rnnlab.Config.help(field)} One of {choices}; default {rnnlab.Config.default(field)}."
+        )
+        return text.replace("%", "%%")
     low, high = rnnlab.Config.range(field)
     default = rnnlab.Config.default(field)
     shown_default = "random, printed at start" if default is None else _number(default)
@@ -67,8 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train on a text file")
     train.add_argument("file", help="the text to learn (UTF-8, UTF-16 with BOM, or cp1252)")
     for flag, field in CONFIG_FLAGS.items():
-        kind = float if isinstance(rnnlab.Config.default(field), float) else int
-        train.add_argument(f"--{flag}", type=kind, default=None, help=_config_flag_help(field))
+        kind = rnnlab.Config.kind(field)
+        choices = rnnlab.Config.choices(field) if kind is str else None
+        train.add_argument(
+            f"--{flag}", type=kind, choices=choices, default=None, help=_config_flag_help(field)
+        )
     train.add_argument(
         "--steps", type=int, default=1000, help="iterations to train (>= 0; default 1000)"
     )
@@ -144,8 +153,9 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
     print(
         f"{args.file}: {info.n_chars:,} characters ({info.describe()}), "
         f"{trainer.vocab.size} distinct; "
-        f"H={c.hidden_size} T={c.seq_length} lr={c.learning_rate:g} B={c.batch_size} "
-        f"seed={c.seed} val={c.val_fraction:g} ({trainer.param_count:,} parameters)",
+        f"{trainer.arch.label} H={c.hidden_size} T={c.seq_length} lr={c.learning_rate:g} "
+        f"B={c.batch_size} {c.optimizer} seed={c.seed} val={c.val_fraction:g} "
+        f"({trainer.param_count:,} parameters)",
         file=out,
     )
     if args.log_every:

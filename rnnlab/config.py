@@ -19,11 +19,19 @@ def _spec(default: Any, low: float | None, high: float | None, help: str) -> Any
     return field(default=default, metadata={"range": (low, high), "help": help})
 
 
+def _choice(default: str, choices: tuple[str, ...], help: str) -> Any:
+    return field(default=default, metadata={"choices": choices, "help": help})
+
+
+# The recurrent cells, and the gate blocks each step's fused product computes (in row order).
+CELL_GATES = {"rnn": (), "gru": ("r", "z", "n"), "lstm": ("i", "f", "o", "g")}
+
+
 @dataclass(frozen=True)
 class Config:
     """Every hyperparameter of a run. The defaults are the classic min-char-rnn's."""
 
-    hidden_size: int = _spec(100, 4, 1024, "Number of tanh units in the hidden layer (H).")
+    hidden_size: int = _spec(100, 4, 1024, "Units in each hidden layer (H).")
     seq_length: int = _spec(
         25,
         2,
@@ -45,11 +53,35 @@ class Config:
         0.5,
         "Share of the text held out at the end for validation; 0 trains on all of it.",
     )
+    cell: str = _choice(
+        "rnn",
+        tuple(CELL_GATES),
+        "The recurrent cell: the classic tanh RNN, a GRU (reset and update gates) or an LSTM "
+        "(a cell state behind input, forget and output gates).",
+    )
+    layers: int = _spec(1, 1, 3, "Recurrent layers stacked, each reading the one below.")
+    optimizer: str = _choice(
+        "adagrad",
+        ("adagrad", "rmsprop", "adam"),
+        "The update rule: the classic Adagrad, RMSprop (decay 0.95) or Adam (0.9, 0.999).",
+    )
+    dtype: str = _choice(
+        "float64",
+        ("float64", "float32"),
+        "Precision of every number the model computes with; float32 halves the memory traffic.",
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.name == "seed" and value is None:
+                continue
+            if "choices" in f.metadata:
+                if not isinstance(value, str) or value not in f.metadata["choices"]:
+                    raise ValueError(
+                        f"{f.name} must be one of {', '.join(f.metadata['choices'])}; "
+                        f"got {value!r}."
+                    )
                 continue
             low, high = f.metadata["range"]
             integral = f.type in ("int", "int | None")
@@ -73,6 +105,17 @@ class Config:
     def range(cls, name: str) -> tuple[float, float]:
         """(low, high), inclusive, of the field `name`."""
         return cls._field(name).metadata["range"]
+
+    @classmethod
+    def choices(cls, name: str) -> tuple[str, ...]:
+        """The values the text field `name` accepts."""
+        return cls._field(name).metadata["choices"]
+
+    @classmethod
+    def kind(cls, name: str) -> type:
+        """int, float or str: what the field `name` holds."""
+        f = cls._field(name)
+        return str if "choices" in f.metadata else float if f.type == "float" else int
 
     @classmethod
     def help(cls, name: str) -> str:
@@ -108,6 +151,11 @@ class Config:
         return n_chars - held_out, held_out
 
     @property
+    def gates(self) -> int:
+        """Blocks of H rows in each layer's weights: 1 for the RNN, 3 for a GRU, 4 for an LSTM."""
+        return max(1, len(CELL_GATES[self.cell]))
+
+    @property
     def chars_per_iteration(self) -> int:
         """Characters one iteration trains on: seq_length in each of batch_size streams."""
         return self.seq_length * self.batch_size
@@ -125,6 +173,10 @@ SHORT_NAMES = {
     "batch": "batch_size",
     "seed": "seed",
     "val": "val_fraction",
+    "cell": "cell",
+    "layers": "layers",
+    "opt": "optimizer",
+    "dtype": "dtype",
 }
 
 

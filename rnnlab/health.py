@@ -1,4 +1,5 @@
-"""Training health: gradient norms, the share of gradients the clip cuts, and tanh saturation.
+"""Training health: gradient norms, the share of gradients the clip cuts, and saturation of the
+hidden units and (GRU, LSTM) of each gate.
 
 The trainer calls `HealthLog.record` every `health_every`-th iteration, after the backward pass
 and before the ±5 clip, so the norms are those of the raw gradients. One record costs a few
@@ -11,11 +12,27 @@ import math
 
 import numpy as np
 
+from .architecture import Architecture
 from .history import History
 from .model import GRAD_CLIP, PARAM_NAMES
 
 # |h| above this counts as saturated: tanh'(h) = 1 - h² < 0.1, so almost no gradient flows back.
 SATURATION_THRESHOLD = 0.95
+# A sigmoid gate within this of 0 or 1 counts as saturated: σ' < 0.05, a fifth of its most.
+GATE_SATURATION = 0.05
+TANH_GATES = ("n", "g")  # the candidate values; the other gates are sigmoids
+
+
+def saturated_share(gate: str, acts: list[np.ndarray]) -> float:
+    """Share of a gate's activations (arrays of any shape) that are saturated."""
+    count = size = 0
+    for a in acts:
+        if gate in TANH_GATES:
+            count += np.count_nonzero(np.abs(a) > SATURATION_THRESHOLD)
+        else:
+            count += np.count_nonzero((a < GATE_SATURATION) | (a > 1.0 - GATE_SATURATION))
+        size += a.size
+    return count / max(size, 1)
 
 
 class HealthLog:
@@ -24,27 +41,47 @@ class HealthLog:
     Columns: the iteration (1-based, as `trainer.iteration` reads after that step), then for
     every parameter its gradient norm, then for every parameter the share of its entries beyond
     ±5, then that share over all parameters, the share of saturated hidden activations in the
-    chunk and the chunk's mean |h|.
+    chunk, the chunk's mean |h|, and for every gate the share of its activations saturated.
     """
 
-    def __init__(self, rows: np.ndarray | None = None, names: tuple[str, ...] = PARAM_NAMES):
-        """rows: a table to start from, e.g. a TrainerState's `health` (copied)."""
+    def __init__(
+        self,
+        rows: np.ndarray | None = None,
+        names: tuple[str, ...] = PARAM_NAMES,
+        gates: tuple[str, ...] = (),
+    ):
+        """rows: a table to start from, e.g. a TrainerState's `health` (copied); names: the
+        parameters'; gates: the cell's gate names (none for the RNN)."""
         self.names = tuple(names)
-        self._table = History(rows, row_shape=(self.columns(len(self.names)),))
+        self.gates = tuple(gates)
+        self._table = History(rows, row_shape=(self.columns(len(self.names), len(self.gates)),))
+
+    @classmethod
+    def of(cls, arch: Architecture, rows: np.ndarray | None = None) -> HealthLog:
+        """The log of a network `arch` (its parameters' and gates' columns)."""
+        return cls(rows, arch.param_names, arch.gate_names)
 
     @staticmethod
-    def columns(n_params: int = len(PARAM_NAMES)) -> int:
-        """Width of a row: iteration, n norms, n clip shares, total clip share, saturation, |h|."""
-        return 4 + 2 * n_params
+    def columns(n_params: int = len(PARAM_NAMES), n_gates: int = 0) -> int:
+        """Width of a row: iteration, n norms, n clip shares, total clip share, saturation, |h|,
+        one saturation per gate."""
+        return 4 + 2 * n_params + n_gates
 
-    def record(self, iteration: int, grads: dict[str, np.ndarray], hidden: np.ndarray) -> None:
+    def record(
+        self,
+        iteration: int,
+        grads: dict[str, np.ndarray],
+        hidden: np.ndarray | list[np.ndarray],
+        gates: dict[str, list[np.ndarray]] | None = None,
+    ) -> None:
         """Append one row.
 
         grads: unclipped gradients keyed like the parameters; hidden: the chunk's hidden states,
-        any shape, e.g. (T, B, H).
+        any shape, e.g. (T, B, H), or a list of them (one per layer); gates: gate name -> its
+        activations in each layer.
         """
         n = len(self.names)
-        row = np.empty(4 + 2 * n)
+        row = np.empty(self.columns(n, len(self.gates)))
         row[0] = iteration
         total_clipped = total_size = 0
         for i, name in enumerate(self.names):
@@ -57,10 +94,14 @@ class HealthLog:
             row[1 + n + i] = clipped / g.size
             total_clipped += clipped
             total_size += g.size
-        magnitude = np.abs(hidden)
+        layers = hidden if isinstance(hidden, list) else [hidden]
+        magnitudes = [np.abs(h) for h in layers]
+        size = sum(m.size for m in magnitudes)
         row[1 + 2 * n] = total_clipped / total_size
-        row[2 + 2 * n] = np.count_nonzero(magnitude > SATURATION_THRESHOLD) / magnitude.size
-        row[3 + 2 * n] = magnitude.mean()
+        row[2 + 2 * n] = sum(np.count_nonzero(m > SATURATION_THRESHOLD) for m in magnitudes) / size
+        row[3 + 2 * n] = sum(float(m.sum()) for m in magnitudes) / size
+        for k, gate in enumerate(self.gates):
+            row[4 + 2 * n + k] = saturated_share(gate, (gates or {}).get(gate, []))
         self._table.append(row)
 
     @property
@@ -115,3 +156,10 @@ class HealthLog:
     def mean_abs_hidden(self) -> np.ndarray:
         """Mean |h| over the chunk's hidden activations, (N,)."""
         return self.rows[:, 3 + 2 * len(self.names)]
+
+    @property
+    def gate_saturation(self) -> dict[str, np.ndarray]:
+        """Share of each gate's activations saturated (σ within 0.05 of 0 or 1, |tanh| > 0.95),
+        gate name -> (N,); empty for the RNN."""
+        start = 4 + 2 * len(self.names)
+        return {gate: self.rows[:, start + k] for k, gate in enumerate(self.gates)}

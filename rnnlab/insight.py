@@ -11,14 +11,16 @@ are derived from that one trace:
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
+from .architecture import Architecture
 from .health import SATURATION_THRESHOLD
-from .model import PARAM_NAMES, forward
+from .model import trace as model_trace
 from .text import Vocab
 from .trainer import Trainer
 
@@ -28,9 +30,11 @@ class SnippetTrace:
     """One pass of the model over a snippet of T characters (H hidden units, V characters).
 
     ids: (T,) the snippet's character ids.
-    hidden: (T, H) hidden state after reading each character.
+    hidden: (T, H) the top layer's hidden state after reading each character.
     probs: (T, V) next-character distribution after each character.
     surprisal: (T - 1,) -log p(the character that actually came next), in nats.
+    signals: name -> (L, T, H) over the L layers: "h" the hidden states, and an LSTM's cell
+    state "c" and gates "i", "f", "o", "g", or a GRU's gates "r", "z", "n".
     """
 
     text: str
@@ -38,6 +42,14 @@ class SnippetTrace:
     hidden: np.ndarray
     probs: np.ndarray
     surprisal: np.ndarray
+    signals: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def looking_at(self, signal: str = "h", layer: int = -1) -> SnippetTrace:
+        """The same trace with `hidden` set to another signal (T, H) of one layer, so ranking,
+        histograms and heatmaps read an LSTM's cell state or a gate as they read h."""
+        if signal not in self.signals:
+            raise ValueError(f"This model has no {signal!r}; it has {', '.join(self.signals)}.")
+        return dataclasses.replace(self, hidden=self.signals[signal][layer])
 
 
 def run_snippet(
@@ -46,7 +58,8 @@ def run_snippet(
     text: str,
     h0: np.ndarray | None = None,
 ) -> SnippetTrace:
-    """Run the model over `text` from hidden state h0 ((H,), zeros if None).
+    """Run the model over `text` from the state h0 ((S,), zeros if None; S = H for the classic
+    RNN, see rnnlab.architecture).
 
     vocab may be None when a Trainer is given (its vocabulary is used). Raises ValueError when
     the text is empty or holds characters the vocabulary does not know.
@@ -67,19 +80,26 @@ def run_snippet(
             f"The snippet contains characters the model has never seen: {shown}. "
             "Remove them, or train on a text that contains them."
         )
-    H = params["Whh"].shape[0]
-    h0 = np.zeros(H) if h0 is None else np.asarray(h0, dtype=np.float64).reshape(-1)
-    if h0.shape != (H,):
-        raise ValueError(f"h0 must hold {H} values (one per hidden unit); got {h0.size}.")
+    arch = Architecture.from_params(params)
+    S = arch.state_size
+    h0 = np.zeros(S) if h0 is None else np.asarray(h0, dtype=np.float64).reshape(-1)
+    if h0.shape != (S,):
+        raise ValueError(f"h0 must hold {S} values (the model's state); got {h0.size}.")
     ids = vocab.encode(text).astype(np.intp)
-    hidden, probs = forward(params, ids, h0)
+    result = model_trace(params, ids, h0)
+    hidden = result.hidden[-1].astype(np.float64)
+    probs = result.probs.astype(np.float64)
+    signals = {"h": result.hidden.astype(np.float64)}
+    if result.cells is not None:
+        signals["c"] = result.cells.astype(np.float64)
+    signals.update({name: acts.astype(np.float64) for name, acts in result.gates.items()})
     # Surprisal from the logits as a log-softmax (as the loss is computed), not log(probs):
     # a confidently wrong prediction then costs a large finite number instead of log(0).
     logits = hidden[:-1] @ params["Why"].T + params["by"][:, 0]
     top = logits.max(axis=1, keepdims=True)
     log_norm = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
     surprisal = log_norm - logits[np.arange(len(ids) - 1), ids[1:]]
-    return SnippetTrace(text, ids, hidden, probs, surprisal)
+    return SnippetTrace(text, ids, hidden, probs, surprisal, signals)
 
 
 class Prediction(NamedTuple):
@@ -297,11 +317,12 @@ class Histogram:
 
 
 def weight_histograms(
-    params: dict[str, np.ndarray], bins: int = 50, names: tuple[str, ...] = PARAM_NAMES
+    params: dict[str, np.ndarray], bins: int = 50, names: tuple[str, ...] | None = None
 ) -> dict[str, Histogram]:
-    """Histogram of the entries of each parameter, name -> Histogram (bins over its own range)."""
+    """Histogram of the entries of each parameter, name -> Histogram (bins over its own range);
+    names: which (all of them, in order, if None)."""
     histograms = {}
-    for name in names:
+    for name in names or tuple(params):
         counts, edges = np.histogram(params[name], bins=bins)
         histograms[name] = Histogram(counts, edges)
     return histograms

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import PARAM_NAMES
+from .architecture import Architecture
+from .model import step
 
 
 def sample_ids(
@@ -19,8 +20,8 @@ def sample_ids(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Feed `first_id`, then each drawn character back in, n times.
 
-    h: (H,) starting hidden state (not modified). temperature 0 picks the most likely character
-    (greedy); otherwise probabilities are softmax(y / temperature).
+    h: (S,) the state to start from (not modified; S = H for the classic RNN). temperature 0
+    picks the most likely character (greedy); otherwise probabilities are softmax(y / temperature).
     Returns ids (n,), the probability each drawn character had (n,), and the full next-character
     distributions (n, V) they were drawn from.
     """
@@ -28,16 +29,16 @@ def sample_ids(
         raise ValueError("The number of characters to sample cannot be negative.")
     if not temperature >= 0 or not np.isfinite(temperature):
         raise ValueError(f"Temperature must be 0 (greedy) or positive, got {temperature!r}.")
-    Wxh, Whh, Why, bh, by = (params[name] for name in PARAM_NAMES)
-    V = Why.shape[0]
-    h = np.array(h, dtype=np.float64).reshape(-1)
+    arch = Architecture.from_params(params)
+    V = arch.vocab_size
+    h = np.array(h, dtype=arch.float).reshape(-1)
     ids = np.empty(n, dtype=np.int64)
     chosen_probs = np.empty(n)
     distributions = np.empty((n, V))
     current = first_id
     for i in range(n):
-        h = np.tanh(Wxh[:, current] + Whh @ h + bh[:, 0])
-        logits = Why @ h + by[:, 0]
+        logits, h = step(params, arch, current, h)
+        logits = logits.astype(np.float64)
         if temperature == 0:
             probs = _softmax(logits)
             current = int(np.argmax(probs))
@@ -52,11 +53,11 @@ def sample_ids(
 
 
 def run_prime(params: dict[str, np.ndarray], h: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Hidden state (H,) after reading ids[:-1] from h; the last id is left to seed sampling."""
-    Wxh, Whh, bh = params["Wxh"], params["Whh"], params["bh"]
-    h = np.array(h, dtype=np.float64).reshape(-1)
+    """The state (S,) after reading ids[:-1] from h; the last id is left to seed sampling."""
+    arch = Architecture.from_params(params)
+    h = np.array(h, dtype=arch.float).reshape(-1)
     for current in ids[:-1]:
-        h = np.tanh(Wxh[:, current] + Whh @ h + bh[:, 0])
+        _, h = step(params, arch, int(current), h)
     return h
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .architecture import Architecture
 from .config import Config
 
 # Settings that may change during a run (every other field of Config needs a new model).
@@ -111,8 +112,8 @@ class TrainerState:
     config: Config
     vocab: str  # the sorted distinct characters of the text; ids index into it
     params: np.ndarray  # (P,) the flat parameter buffer (layout: model.FlatParams)
-    optimizer_memory: np.ndarray  # (P,) Adagrad's sum of squared gradients
-    hidden: np.ndarray  # (B, H) each stream's hidden state
+    optimizer_memory: np.ndarray  # (k·P,) the optimizer's memory (rnnlab.optimizer)
+    hidden: np.ndarray  # (B, S) each stream's carried state (rnnlab.architecture)
     pointer: int  # where the streams read next, within their segment
     iteration: int
     chars_seen: int
@@ -128,6 +129,11 @@ class TrainerState:
     @property
     def validation_history(self) -> list[tuple[int, float]]:
         return [(int(i), float(v)) for i, v in self.validation]
+
+    @property
+    def arch(self) -> Architecture:
+        """The network the parameters belong to (how to name and shape them)."""
+        return Architecture.of(self.config, len(self.vocab))
 
 
 @dataclass(frozen=True)

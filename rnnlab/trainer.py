@@ -13,20 +13,20 @@ from typing import BinaryIO
 
 import numpy as np
 
-from . import checkpoint
+from . import checkpoint, optimizer
+from .architecture import Architecture
 from .config import Config
+from .gradcheck import gradcheck
 from .health import HealthLog
 from .history import History
 from .model import (
     FlatParams,
     Workspace,
     clip_gradients,
-    forward,
     forward_backward,
     init_flat_params,
-    param_count,
+    trace,
 )
-from .optimizer import Adagrad
 from .sampling import run_prime, sample_ids
 from .state import (
     BestModel,
@@ -51,7 +51,8 @@ class DivergenceError(ArithmeticError):
 
 
 class Trainer:
-    """A character-level vanilla RNN being trained on one text.
+    """A character-level recurrent network (the classic vanilla RNN by default; a GRU or an
+    LSTM, up to three layers, per its Config) being trained on one text.
 
     trainer = Trainer(text, Config(hidden_size=100)); trainer.step(1000); trainer.sample(200)
     """
@@ -74,13 +75,11 @@ class Trainer:
         self.vocab = Vocab.from_text(text)
         self._data = self.vocab.encode(text)
         self._build(config)
-        self._params = init_flat_params(
-            config.hidden_size, self.vocab.size, np.random.default_rng(config.seed)
-        )
-        self._optimizer = Adagrad(self._params.flat.size)
+        self._params = init_flat_params(self.arch, np.random.default_rng(config.seed))
+        self._optimizer = optimizer.make(config.optimizer, self.arch.param_count, self.arch.float)
         # Sampling draws from its own generator, so it can never shift training's random stream.
         self._sample_rng = np.random.default_rng([config.seed, 1])
-        self.hidden = np.zeros((config.batch_size, config.hidden_size))
+        self.hidden = self._zero_state(config.batch_size)
         self.pointer = 0
         self.iteration = 0
         self.chars_seen = 0
@@ -92,7 +91,7 @@ class Trainer:
         self._best: BestModel | None = None
         # Gradient norms, clip share and saturation every k-th iteration (0: never).
         self.health_every = 10
-        self.health = HealthLog()
+        self.health = HealthLog.of(self.arch)
         self._rollback_marks: list[Marks] = []  # the records' lengths after each rollback
         self._snapshots: list[TrainerState] = []
         self._take_snapshot()
@@ -103,12 +102,16 @@ class Trainer:
         Everything is allocated before anything is assigned, so a failure changes nothing.
         """
         train, val = self._split(config)
-        grads = FlatParams(config.hidden_size, self.vocab.size)
-        workspace = Workspace(
-            config.seq_length, config.batch_size, config.hidden_size, self.vocab.size
-        )
-        self.config, self._train, self._val = config, train, val
+        arch = Architecture.of(config, self.vocab.size)
+        grads = FlatParams(arch)
+        workspace = Workspace(arch, config.seq_length, config.batch_size)
+        self.config, self.arch, self._train, self._val = config, arch, train, val
         self._grads, self._workspace = grads, workspace
+
+    def _zero_state(self, streams: int | None = None) -> np.ndarray:
+        """The state every stream starts from: (streams, S) zeros, or (S,) if streams is None."""
+        shape = (self.arch.state_size,) if streams is None else (streams, self.arch.state_size)
+        return np.zeros(shape, self.arch.float)
 
     def _split(self, config: Config) -> tuple[np.ndarray, np.ndarray]:
         """The training and held-out ids at `config`; ValueError if the text is too short."""
@@ -160,21 +163,21 @@ class Trainer:
         if state.vocab != self.vocab.chars:
             raise ValueError(_vocabulary_mismatch(state.vocab, self.vocab.chars))
         train, _ = self._split(state.config)
-        _check_state(state, len(train) // state.config.batch_size, self.vocab.size)
-        H, V = state.config.hidden_size, self.vocab.size
-        params = FlatParams(H, V, np.array(state.params, dtype=np.float64))
-        optimizer = Adagrad(params.flat.size)
-        optimizer.memory[...] = state.optimizer_memory
+        arch = Architecture.of(state.config, self.vocab.size)
+        _check_state(state, len(train) // state.config.batch_size, arch)
+        params = FlatParams(arch, np.array(state.params, dtype=arch.float))
+        rule = optimizer.make(state.config.optimizer, arch.param_count, arch.float)
+        rule.memory[...] = state.optimizer_memory
         sample_rng = np.random.default_rng()
         sample_rng.bit_generator.state = state.sample_rng
         records = (
             History(state.losses),
             History(state.smooth_losses),
             History(state.validation, row_shape=(2,)),
-            HealthLog(state.health),
+            HealthLog.of(arch, state.health),
         )
         self._build(state.config)
-        self._params, self._optimizer, self._sample_rng = params, optimizer, sample_rng
+        self._params, self._optimizer, self._sample_rng = params, rule, sample_rng
         self._losses, self._smooth_losses, self._validation, self.health = records
         self._assign_progress(state)
         self.events = tuple(state.events)
@@ -184,7 +187,7 @@ class Trainer:
         self._take_snapshot()
 
     def _assign_progress(self, state: TrainerState) -> None:
-        self.hidden = np.array(state.hidden, dtype=np.float64)
+        self.hidden = np.array(state.hidden, dtype=self.arch.float)
         self.pointer, self.iteration = int(state.pointer), int(state.iteration)
         self.chars_seen, self.smooth_loss = int(state.chars_seen), float(state.smooth_loss)
 
@@ -282,10 +285,9 @@ class Trainer:
 
     @property
     def adagrad_memory(self) -> dict[str, np.ndarray]:
-        """Live views of Adagrad's sum of squared gradients, keyed and shaped like params."""
-        return FlatParams(
-            self.config.hidden_size, self.vocab.size, self._optimizer.memory
-        ).as_dict()
+        """Live views of the optimizer's (first) memory, keyed and shaped like params: Adagrad's
+        sum of squared gradients, RMSprop's decaying mean of them, Adam's first moments."""
+        return FlatParams(self.arch, self._optimizer.memory[: self.arch.param_count]).as_dict()
 
     @property
     def losses(self) -> np.ndarray:
@@ -331,7 +333,7 @@ class Trainer:
 
     @property
     def param_count(self) -> int:
-        return param_count(self.config.hidden_size, self.vocab.size)
+        return self.arch.param_count
 
     @property
     def segment_length(self) -> int:
@@ -375,12 +377,12 @@ class Trainer:
                 chunk = self._train[offsets + p + np.arange(T + 1)[:, None]].astype(
                     np.intp
                 )  # (T + 1, B)
-            h_prev = np.zeros_like(self.hidden) if wrapped else self.hidden
+            state_prev = np.zeros_like(self.hidden) if wrapped else self.hidden
             loss = forward_backward(
                 self._params.views,
                 chunk[:-1],
                 chunk[1:],
-                h_prev,
+                state_prev,
                 self._grads.views,
                 self._workspace,
             )
@@ -398,10 +400,10 @@ class Trainer:
                     + ": training has diverged"
                 )
             if self.health_every and self.iteration % self.health_every == 0:
-                self.health.record(self.iteration + 1, self._grads.views, self._workspace.hs[1:])
+                self._record_health()
             clip_gradients(self._grads.flat)
-            self._optimizer.update(self._params.flat, self._grads.flat, lr)
-            self.hidden[...] = self._workspace.hs[-1]
+            self._optimizer.update(self._params.flat, self._grads.flat, lr, self.iteration + 1)
+            self.hidden[...] = self._workspace.state_out
             self.pointer = p + T
             self.iteration += 1
             self.chars_seen += T * B
@@ -413,6 +415,40 @@ class Trainer:
         self._remember_at_rest()
         return loss
 
+    def _record_health(self) -> None:
+        layers = self._workspace.layers
+        H = self.arch.hidden_size
+        gates = {
+            name: [lb.acts[:, :, k * H : (k + 1) * H] for lb in layers]
+            for k, name in enumerate(self.arch.gate_names)
+        }
+        hidden = [lb.hs[1:] for lb in layers]
+        self.health.record(self.iteration + 1, self._grads.views, hidden, gates)
+
+    def gradcheck(self, samples_per_param: int | None = 20, step: float = 1e-5) -> dict[str, float]:
+        """Worst relative error per parameter between the analytic gradients (unclipped) and
+        central finite differences, on the chunk the next step() would train on.
+
+        Values below 1e-6 (float64) mean the backward pass is right. Computed on a float64 copy
+        of the model; the trainer is not changed. samples_per_param limits the entries checked
+        in each array (all if None).
+        """
+        T, B = self.config.seq_length, self.config.batch_size
+        wrapped = self.iteration == 0 or self.pointer + T + 1 >= self.segment_length
+        p = 0 if wrapped else self.pointer
+        offsets = np.arange(B) * self.segment_length
+        chunk = self._train[offsets + p + np.arange(T + 1)[:, None]].astype(np.intp)
+        state = np.zeros_like(self.hidden) if wrapped else self.hidden
+        params = {name: np.array(v, dtype=np.float64) for name, v in self.params.items()}
+        return gradcheck(
+            params,
+            chunk[:-1],
+            chunk[1:],
+            np.array(state, dtype=np.float64).T,
+            step=step,
+            samples_per_param=samples_per_param,
+        )
+
     def set_learning_rate(self, learning_rate: float) -> None:
         """Change the step size from the next iteration on; nothing else changes."""
         self._take_snapshot()  # a divergence caused by the new rate rolls back to here
@@ -423,9 +459,7 @@ class Trainer:
         seq_length = self.config.replace(seq_length=seq_length).seq_length  # type and range first
         _check_long_enough(self.train_size, seq_length, self.config.batch_size, self.val_size)
         # Allocated before anything changes: if it fails, the trainer is as it was.
-        workspace = Workspace(
-            seq_length, self.config.batch_size, self.config.hidden_size, self.vocab.size
-        )
+        workspace = Workspace(self.arch, seq_length, self.config.batch_size)
         self._change("seq_length", seq_length)
         self._workspace = workspace
 
@@ -496,16 +530,17 @@ class Trainer:
 
     def mean_loss_on(self, ids: np.ndarray, chunk: int = 2048) -> float:
         """Mean -log p(next char) in nats over ids, read from a zero hidden state."""
-        h = np.zeros(self.config.hidden_size)
+        state = self._zero_state()
         total = 0.0
         for start in range(0, len(ids) - 1, chunk):
             inputs = ids[start : start + chunk]
             targets = ids[start + 1 : start + chunk + 1]
             inputs = inputs[: len(targets)]
-            hs, probs = forward(self._params.views, inputs, h)
-            total -= np.log(np.maximum(probs[np.arange(len(targets)), targets], 1e-300)).sum()
-            h = hs[-1]
-        return total / (len(ids) - 1)
+            result = trace(self._params.views, inputs, state)
+            probs = result.probs[np.arange(len(targets)), targets].astype(np.float64)
+            total -= np.log(np.maximum(probs, 1e-300)).sum()
+            state = result.state
+        return float(total / (len(ids) - 1))
 
     # ------------------------------------------------------------------------------- sampling
     def sample(
@@ -549,10 +584,10 @@ class Trainer:
         """Ids (n,), drawn probabilities (n,) and full distributions (n, V) of a sample."""
         if prime:
             prime_ids = self.vocab.encode(prime)
-            h = run_prime(self._params.views, np.zeros(self.config.hidden_size), prime_ids)
+            h = run_prime(self._params.views, self._zero_state(), prime_ids)
             first = int(prime_ids[-1])
         else:
-            h = self.hidden[0].copy() if self.iteration else np.zeros(self.config.hidden_size)
+            h = self.hidden[0].copy() if self.iteration else self._zero_state()
             first = int(self._train[self.pointer if self.iteration else 0])
         rng = np.random.default_rng(seed) if seed is not None else self._sample_rng
         return sample_ids(self._params.views, h, first, n, rng, 0.0 if greedy else temperature)
@@ -660,11 +695,11 @@ def _vocabulary_mismatch(saved: str, here: str) -> str:
     )
 
 
-def _check_state(state: TrainerState, segment_length: int, vocab_size: int) -> None:
+def _check_state(state: TrainerState, segment_length: int, arch: Architecture) -> None:
     """ValueError naming the first part of `state` that cannot be this trainer's state."""
     c = state.config
-    B, H = c.batch_size, c.hidden_size
-    P = param_count(H, vocab_size)
+    B, S = c.batch_size, arch.state_size
+    P = arch.param_count
     n = state.iteration
 
     def array(name: str, shape: tuple[int | None, ...]) -> np.ndarray:
@@ -698,13 +733,18 @@ def _check_state(state: TrainerState, segment_length: int, vocab_size: int) -> N
     if not math.isfinite(state.smooth_loss):
         raise ValueError("The state's smooth_loss holds NaN or infinite values.")
     array("params", (P,))
-    if (array("optimizer_memory", (P,)) < 0).any():
-        raise ValueError("The state's Adagrad memory has negative values; it is corrupt.")
-    if np.abs(array("hidden", (B, H))).max(initial=0.0) > 1.0:
+    memory = array("optimizer_memory", (optimizer.slots(c.optimizer) * P,))
+    # Squared gradients (Adagrad, RMSprop; Adam's second half) are never negative.
+    if (memory[-P:] < 0).any():
+        raise ValueError("The state's optimizer memory has negative values; it is corrupt.")
+    hidden = array("hidden", (B, S))
+    h_parts = [hidden[:, arch.h_slice(layer)] for layer in range(arch.layers)]
+    if max(np.abs(h).max(initial=0.0) for h in h_parts) > 1.0:
         raise ValueError("The state's hidden state is outside tanh's range [-1, 1]; it is corrupt.")
     array("losses", (n,))
     array("smooth_losses", (n,))
-    for name, shape in (("validation", (None, 2)), ("health", (None, HealthLog.columns()))):
+    health_columns = HealthLog.columns(len(arch.param_names), len(arch.gate_names))
+    for name, shape in (("validation", (None, 2)), ("health", (None, health_columns))):
         iterations = array(name, shape)[:, 0]
         if (iterations < 0).any() or (iterations > n).any() or (np.diff(iterations) < 0).any():
             raise ValueError(

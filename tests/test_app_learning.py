@@ -203,7 +203,8 @@ def test_settings_in_the_address_open_the_run_and_the_address_round_trips():
         "temperature": 0.5,
         "seed": None,  # none was asked: one is drawn, and the address then holds it
     }
-    assert at.query_params == {**asked, "seed": str(config.seed)}
+    network = {"cell": "rnn", "layers": "1", "opt": "adagrad", "dtype": "float64"}
+    assert at.query_params == {**asked, "seed": str(config.seed), **network}
 
     # The written address opens the same run again, and is written back unchanged.
     again = open_app_at(at.query_params)
@@ -217,7 +218,7 @@ def test_settings_in_the_address_open_the_run_and_the_address_round_trips():
     at.slider(key="temperature").set_value(0.8).run()
     at.select_slider(key="learning_rate").set_value(0.1).run()
     changed = {"seq": "40", "temp": "0.8", "lr": "0.1"}
-    assert at.query_params == {**asked, "seed": str(config.seed), **changed}
+    assert at.query_params == {**asked, "seed": str(config.seed), **network, **changed}
     # A new run with a new text and hidden size: the address follows the run, not the widgets.
     at.selectbox(key="builtin_choice").select(DEFAULT_CORPUS)
     at.slider(key="hidden_size").set_value(32).run()

@@ -33,6 +33,30 @@ def test_the_estimate_covers_what_training_allocates(H, B, T):
     assert 0.8 * peak <= estimate <= 2.0 * peak, (peak, estimate)
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"cell": "lstm", "layers": 2, "optimizer": "adam", "hidden_size": 256},
+        {"cell": "gru", "dtype": "float32", "optimizer": "rmsprop", "hidden_size": 384},
+        {"cell": "rnn", "layers": 3, "optimizer": "adam", "hidden_size": 256},
+        {"cell": "lstm", "dtype": "float32", "hidden_size": 128, "batch_size": 128},
+    ],
+)
+def test_the_estimate_covers_every_cell_layer_count_optimizer_and_precision(changes):
+    settings = {"batch_size": 32, "seq_length": 50, "seed": 0, "val_fraction": 0.1, **changes}
+    config = Config(**settings)
+    tracemalloc.start()
+    try:
+        trainer = Trainer(SONGBOOK.text * 6, config)
+        Schedule(trainer, keep_timeline=False).train(iterations=30)
+        trainer.state()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    estimate = budget.training_bytes(config, trainer.vocab.size).total
+    assert 0.8 * peak <= estimate <= 2.0 * peak, (peak, estimate)
+
+
 def test_the_largest_settings_are_refused_naming_the_chunk_and_a_batch_that_fits():
     config = Config(hidden_size=1024, batch_size=256, seq_length=500)
     with pytest.raises(ValueError) as refused:

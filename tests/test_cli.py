@@ -112,8 +112,11 @@ def test_help_shows_each_flags_range_from_config() -> None:
     assert result.returncode == 0
     help_text = " ".join(result.stdout.split())
     for flag, field in cli.CONFIG_FLAGS.items():
-        low, high = rnnlab.Config.range(field)
         assert f"--{flag}" in help_text
+        if rnnlab.Config.kind(field) is str:
+            assert f"One of {', '.join(rnnlab.Config.choices(field))}" in help_text
+            continue
+        low, high = rnnlab.Config.range(field)
         shown = [f"{value:g}" if isinstance(value, float) else str(value) for value in (low, high)]
         assert f"Range {shown[0]}..{shown[1]}" in help_text
 
@@ -319,3 +322,29 @@ def test_divergence_is_reported_and_the_rolled_back_model_saved(
     assert status == cli.EXIT_DIVERGED
     assert "lower the learning rate" in capsys.readouterr().err
     assert model.is_file()
+
+
+# ------------------------------------------------------------------------ cells and layers
+def test_train_and_sample_a_two_layer_lstm_with_adam_in_float32(text_file, tmp_path) -> None:
+    model = tmp_path / "lstm.model"
+    result = run(
+        "train", text_file, "--cell", "lstm", "--layers", 2, "--opt", "adam", "--dtype",
+        "float32", "--lr", 0.005, "--hidden", 16, "--seq", 10, "--steps", 40, "--seed", 1,
+        "--save", model, "--sample-every", 0,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "2-layer LSTM float32" in result.stdout and " adam " in result.stdout
+    trainer = rnnlab.Trainer.load(str(model), text_file.read_text(encoding="utf-8"))
+    assert (trainer.config.cell, trainer.config.layers, trainer.config.optimizer) == (
+        "lstm",
+        2,
+        "adam",
+    )
+    assert trainer.params["Whh2"].dtype == np.float32
+    sampled = run("sample", model, "--text", text_file, "-n", 30, "--temperature", 0)
+    assert sampled.returncode == 0, sampled.stderr
+    assert sampled.stdout.removesuffix("\n") == trainer.sample(30, temperature=0)
+
+
+def test_an_unknown_cell_is_a_one_line_error(text_file) -> None:
+    assert_one_line_error(run("train", text_file, "--cell", "transformer"), "--cell", "lstm")

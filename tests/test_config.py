@@ -11,8 +11,10 @@ import pytest
 from rnnlab import Config
 
 FIELDS = [f.name for f in dataclasses.fields(Config)]
-INTEGER_FIELDS = ["hidden_size", "seq_length", "batch_size", "seed"]
+INTEGER_FIELDS = ["hidden_size", "seq_length", "batch_size", "seed", "layers"]
 FLOAT_FIELDS = ["learning_rate", "val_fraction"]
+CHOICE_FIELDS = ["cell", "optimizer", "dtype"]
+NUMERIC_FIELDS = INTEGER_FIELDS + FLOAT_FIELDS
 
 
 def test_defaults_are_the_classic_min_char_rnn() -> None:
@@ -25,11 +27,17 @@ def test_defaults_are_the_classic_min_char_rnn() -> None:
     )
     assert config.seed is None
     assert config.val_fraction == 0.0
+    assert (config.cell, config.layers, config.optimizer, config.dtype) == (
+        "rnn",
+        1,
+        "adagrad",
+        "float64",
+    )
 
 
 def test_every_field_has_an_inclusive_range_and_help() -> None:
-    assert set(FIELDS) == set(INTEGER_FIELDS + FLOAT_FIELDS)
-    for name in FIELDS:
+    assert set(FIELDS) == set(NUMERIC_FIELDS + CHOICE_FIELDS)
+    for name in NUMERIC_FIELDS:
         low, high = Config.range(name)
         assert low < high
         assert Config.help(name).strip()
@@ -38,8 +46,24 @@ def test_every_field_has_an_inclusive_range_and_help() -> None:
         assert getattr(Config(**{name: high}), name) == high
 
 
+def test_every_choice_field_accepts_its_choices_and_names_them_when_refusing() -> None:
+    for name in CHOICE_FIELDS:
+        assert Config.help(name).strip()
+        assert Config.default(name) in Config.choices(name)
+        for choice in Config.choices(name):
+            assert getattr(Config(**{name: choice}), name) == choice
+        for bad in ("", "LSTM ", 3, None):
+            with pytest.raises(ValueError, match=name) as caught:
+                Config(**{name: bad})
+            assert all(choice in str(caught.value) for choice in Config.choices(name))
+
+
+def test_the_cells_gates() -> None:
+    assert [Config(cell=cell).gates for cell in ("rnn", "gru", "lstm")] == [1, 3, 4]
+
+
 def test_default_values_lie_inside_their_ranges() -> None:
-    for name in FIELDS:
+    for name in NUMERIC_FIELDS:
         default = getattr(Config(), name)
         if default is not None:
             low, high = Config.range(name)
@@ -62,7 +86,7 @@ def _bad_value_message(name: str, value: object) -> str:
     return str(caught.value)
 
 
-@pytest.mark.parametrize("name", FIELDS)
+@pytest.mark.parametrize("name", NUMERIC_FIELDS)
 def test_values_just_outside_the_range_raise_naming_field_and_range(name: str) -> None:
     low, high = Config.range(name)
     step = 1 if name in INTEGER_FIELDS else max(abs(high) * 1e-3, 1e-9)
@@ -72,13 +96,13 @@ def test_values_just_outside_the_range_raise_naming_field_and_range(name: str) -
         assert _shown(low) in message and _shown(high) in message
 
 
-@pytest.mark.parametrize("name", FIELDS)
+@pytest.mark.parametrize("name", NUMERIC_FIELDS)
 @pytest.mark.parametrize("value", ["10", [10], True, False], ids=["str", "list", "True", "False"])
 def test_wrong_types_and_bools_raise_naming_the_field(name: str, value: object) -> None:
     assert name in _bad_value_message(name, value)
 
 
-@pytest.mark.parametrize("name", FIELDS)
+@pytest.mark.parametrize("name", NUMERIC_FIELDS)
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
 def test_non_finite_values_raise_value_error_naming_field_and_range(
     name: str, value: float
