@@ -8,6 +8,8 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
+from rnnlab.architecture import network_label
+from rnnlab.compare import Reading
 from rnnlab.config import Config
 from rnnlab.state import (
     Event,
@@ -175,6 +177,39 @@ def copy_figure(copy_series: np.ndarray, x_axis_title: str = "iteration") -> go.
     return fig
 
 
+CELL_COLOURS = {"RNN": "#1f77b4", "GRU": "#2ca02c", "LSTM": "#d62728"}
+
+
+def comparison_figure(readings: list[Reading], labels: tuple[str, ...]) -> go.Figure:
+    """Compare cells: each network's validation bits/char over its training CPU-seconds, one
+    line per label (in `labels` order), drawn as far as each has got."""
+    fig = go.Figure()
+    for label in labels:
+        points = [r for r in readings if r.label == label]
+        fig.add_trace(
+            go.Scatter(
+                x=[r.seconds for r in points],
+                y=[r.bits for r in points],
+                customdata=[r.iteration for r in points],
+                mode="lines+markers",
+                name=label,
+                line={"color": CELL_COLOURS.get(label.split()[0]), "width": 2},
+                marker={"size": 4},
+                hovertemplate="%{y:.3f} bits/char after %{x:.1f} s (iteration %{customdata:,})"
+                "<extra>" + label + "</extra>",
+            )
+        )
+    fig.update_layout(
+        title="Validation loss for the same CPU time",
+        xaxis_title="training CPU-seconds",
+        yaxis_title="bits per character (held out)",
+        margin={"l": 60, "r": 20, "t": 40, "b": 40},
+        height=360,
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
 def _event_label(event: Event) -> str:
     if isinstance(event, ModelRestored):
         return f"best of it. {event.from_iteration:,} back"
@@ -221,4 +256,5 @@ def _short(name: str) -> str:
 
 def run_label_short(config: Config) -> str:
     c = config
-    return f"H={c.hidden_size}, T={c.seq_length}, lr={c.learning_rate:g}, B={c.batch_size}"
+    settings = f"H={c.hidden_size}, T={c.seq_length}, lr={c.learning_rate:g}, B={c.batch_size}"
+    return f"{network_label(c)}, {settings}"

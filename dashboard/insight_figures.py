@@ -135,23 +135,24 @@ def activation_heatmap(trace: SnippetTrace, units: Sequence[int] | None = None) 
     labels = [_char_label(ch) for ch in trace.text]
     unit_names = [f"unit {u}" for u in units]
     z = trace.hidden[:, units].T  # (U, T)
+    low, high = trace.value_range
     figure = go.Figure(
         go.Heatmap(
             z=z,
             x=list(range(T)),
             y=unit_names,
-            zmin=-1.0,
-            zmax=1.0,
+            zmin=low,
+            zmax=high,
             colorscale="RdBu",
             customdata=np.array([labels] * len(units), dtype=object).reshape(len(units), T),
             hovertemplate=(
                 "%{y}, character %{x} '%{customdata}'<br>activation %{z:.3f}<extra></extra>"
             ),
-            colorbar={"title": {"text": "activation<br>(tanh, −1..1)"}},
+            colorbar={"title": {"text": f"activation<br>({low:.3g}..{high:.3g})"}},
         )
     )
     figure.update_layout(
-        title="Hidden unit activations after each character",
+        title=f"{signal_label(trace).capitalize()} after each character",
         xaxis={
             "title": "character of the snippet",
             "tickmode": "array",
@@ -263,7 +264,18 @@ def unit_activation_figure(trace: SnippetTrace, unit: int, width: int = 80) -> g
 
 def unit_activation_html(trace: SnippetTrace, unit: int) -> str:
     """One hidden unit's activation over the snippet as coloured HTML text."""
-    return colored_text_html(trace.text, trace.hidden[:, unit], -1.0, 1.0, "RdBu", f"unit {unit}")
+    low, high = trace.value_range
+    return colored_text_html(trace.text, trace.hidden[:, unit], low, high, "RdBu", f"unit {unit}")
+
+
+def signal_label(trace: SnippetTrace) -> str:
+    """What a trace's `hidden` shows, in words: "hidden units h", "layer 1's forget gate f"."""
+    name = "hidden units h" if trace.signal == "h" else GATE_NAMES.get(trace.signal, "")
+    name = name or "cell state c"
+    layers = trace.signals[trace.signal].shape[0] if trace.signals else 1
+    if layers == 1:
+        return name
+    return f"layer {trace.layer % layers + 1}'s {name}"
 
 
 def surprisal_figure(trace: SnippetTrace, vocab: Vocab, k: int = 5, width: int = 80) -> go.Figure:
@@ -296,6 +308,19 @@ def surprisal_figure(trace: SnippetTrace, vocab: Vocab, k: int = 5, width: int =
 
 
 # ------------------------------------------------------------------------------ health figures
+HISTOGRAMS_PER_ROW = 5
+# What each gate is, for legends and the Inside view's choice of signal.
+GATE_NAMES: dict[str, str] = {
+    "r": "reset gate r",
+    "z": "update gate z",
+    "n": "candidate n",
+    "i": "input gate i",
+    "f": "forget gate f",
+    "o": "output gate o",
+    "g": "candidate g",
+}
+
+
 def _empty_health_note(figure: go.Figure, health: HealthLog) -> go.Figure:
     if len(health) == 0:
         figure.add_annotation(
@@ -353,8 +378,19 @@ def saturation_figure(health: HealthLog) -> go.Figure:
     figure.add_trace(
         go.Scatter(x=health.iterations, y=health.mean_abs_hidden, mode="lines", name="mean |h|")
     )
+    for gate, shares in health.gate_saturation.items():
+        figure.add_trace(
+            go.Scatter(
+                x=health.iterations,
+                y=shares,
+                mode="lines",
+                name=f"{GATE_NAMES[gate]} saturated",
+                line={"dash": "dot"},
+            )
+        )
     figure.update_layout(
-        title="Hidden-state saturation in the training chunks",
+        title="Saturation in the training chunks: hidden units"
+        + (" and gates" if health.gates else ""),
         xaxis_title="iteration",
         yaxis={"title": "share of activations / mean |h|", "range": [0, 1]},
         hovermode="x unified",
@@ -363,14 +399,19 @@ def saturation_figure(health: HealthLog) -> go.Figure:
 
 
 def weight_histogram_figure(params: dict[str, np.ndarray], bins: int = 50) -> go.Figure:
-    """Distribution of the entries of each parameter, one panel per matrix (own x range)."""
+    """Distribution of the entries of each parameter, one panel per matrix (own x range), at
+    most HISTOGRAMS_PER_ROW to a row."""
     histograms = weight_histograms(params, bins)
+    columns = min(len(histograms), HISTOGRAMS_PER_ROW)
+    rows = -(-len(histograms) // columns)
     figure = make_subplots(
-        rows=1,
-        cols=len(histograms),
+        rows=rows,
+        cols=columns,
         subplot_titles=[f"{name} {params[name].shape}" for name in histograms],
     )
-    for column, (name, hist) in enumerate(histograms.items(), start=1):
+    for index, (name, hist) in enumerate(histograms.items()):
+        row, column = divmod(index, columns)
+        row, column = row + 1, column + 1
         figure.add_trace(
             go.Bar(
                 x=hist.centers,
@@ -379,12 +420,14 @@ def weight_histogram_figure(params: dict[str, np.ndarray], bins: int = 50) -> go
                 name=name,
                 hovertemplate="%{x:.4f}: %{y} entries<extra>" + name + "</extra>",
             ),
-            row=1,
+            row=row,
             col=column,
         )
-        figure.update_xaxes(title_text="value", row=1, col=column)
-    figure.update_yaxes(title_text="number of entries", row=1, col=1)
-    figure.update_layout(title="Weight histograms", showlegend=False, bargap=0)
+        figure.update_xaxes(title_text="value", row=row, col=column)
+    figure.update_yaxes(title_text="number of entries", col=1)
+    figure.update_layout(
+        title="Weight histograms", showlegend=False, bargap=0, height=220 + 230 * rows
+    )
     return figure
 
 

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnlab import budget, checkpoint
+from rnnlab.architecture import network_label
 from rnnlab.config import Config
 from rnnlab.copying import CopyReport
 from rnnlab.corpora import Corpus
 from rnnlab.insight import DrawnText, SnippetTrace, run_snippet, sample_side_by_side
 from rnnlab.overfitting import Overfitting, detect_since_restore
-from rnnlab.presets import STOP_AT_BEST
+from rnnlab.presets import DASHBOARD_DEFAULTS, STOP_AT_BEST
 from rnnlab.sampling import SampleSettings
 from rnnlab.schedule import Schedule, TimelineEntry, TrainReport
 from rnnlab.state import (
@@ -39,8 +40,9 @@ from rnnlab.state import (
     initial_config,
     per_iteration,
 )
-from rnnlab.trainer import Trainer
+from rnnlab.trainer import Trainer, check_text_fits
 
+from .comparison import Comparison
 from .player import Player, PlayerFailed, Stopped
 from .text_analysis import TextAnalysis, analysis_for
 
@@ -52,6 +54,9 @@ SESSION_MEMORY_BYTES = int(float(os.environ.get("RNNLAB_SESSION_MEMORY_MB", "768
 MAX_PLAYERS = max(1, int(os.environ.get("RNNLAB_MAX_PLAYERS", (os.cpu_count() or 2) - 1)))
 _playing: weakref.WeakSet[Lab] = weakref.WeakSet()
 _playing_lock = threading.Lock()
+
+# Compare cells: the CPU seconds each network may train, as the page offers them.
+COMPARE_SECONDS = (10, 30, 60, 120)
 
 # Step and Train N run in the page's own run, which waits for them: at most this long.
 TRAIN_MAX_SECONDS = 120.0
@@ -123,6 +128,7 @@ class LiveSnapshot:
 
 def run_label(config: Config) -> str:
     return (
+        f"{network_label(config)}, "
         f"H={config.hidden_size} T={config.seq_length} lr={config.learning_rate:g} "
         f"B={config.batch_size} seed={config.seed}"
     )
@@ -149,6 +155,7 @@ class Lab:
         self._copy_series: list[tuple[int, str]] = []  # (iteration, latest sample with its prime)
         self._messages: list[tuple[str, str]] = []  # (kind, text) for the page to show once
         self._player: Player | None = None
+        self.comparison: Comparison | None = None  # the latest Compare cells, running or done
         self._play_save_point: TrainerState | None = None  # while playing: where to go on from
         self._sampled_at = self._saved_at = 0.0
         self.refresh_sample()
@@ -482,6 +489,8 @@ class Lab:
         """Train in a process of its own until pause(), a divergence, or nobody looks any more."""
         with self.lock:
             if self._player is None:
+                if self.comparing:
+                    raise ValueError("Compare cells is running: stop it, or wait, to Play.")
                 budget.check(self.trainer.config, self.trainer.vocab.size, SESSION_MEMORY_BYTES, 2)
                 with _playing_lock:
                     if len(_playing) >= MAX_PLAYERS:
@@ -513,6 +522,7 @@ class Lab:
         """The session has ended: stop the play process (keeping its state, should the session
         come back) and nothing more is trained."""
         with self.lock:
+            self.stop_comparison()
             if self._player is not None:
                 self._stop_player()
                 self._messages.append(("success", "Training paused: the page was closed."))
@@ -611,6 +621,58 @@ class Lab:
                 "off “Stop at the best validation point” and press Play.",
             )
         )
+
+    # ------------------------------------------------------------------------- compare cells
+    @property
+    def comparing(self) -> bool:
+        return self.comparison is not None and self.comparison.running
+
+    @property
+    def holds_a_slot(self) -> bool:
+        """Whether this session counts against MAX_PLAYERS now (playing or comparing)."""
+        return self in _playing
+
+    def compare_cells(self, configs: dict[str, Config], seconds: float) -> None:
+        """Train each of `configs` in turn for `seconds` of CPU time on this text, in a process
+        of its own (a Play slot: it takes a core). The session's own run is left as it is."""
+        if seconds not in COMPARE_SECONDS:
+            raise ValueError(f"Compare for {', '.join(map(str, COMPARE_SECONDS))} seconds each.")
+        with self.lock:
+            if self.playing or self.comparing:
+                raise ValueError("Pause Play (or wait for the comparison) first.")
+            val = self.trainer.config.val_fraction or DASHBOARD_DEFAULTS.val_fraction
+            configs = {name: c.replace(val_fraction=val, seed=None) for name, c in configs.items()}
+            for config in configs.values():
+                # The session's own run stays in memory beside the one being compared.
+                budget.check(config, self.trainer.vocab.size, SESSION_MEMORY_BYTES, 2)
+                check_text_fits(len(self.corpus.text), config)
+            with _playing_lock:
+                if len(_playing) >= MAX_PLAYERS:
+                    raise ValueError(
+                        f"{_count(len(_playing), 'other session is', 'other sessions are')} "
+                        f"playing or comparing, as many as this server runs at once "
+                        f"({MAX_PLAYERS}). Try again in a while."
+                    )
+                _playing.add(self)
+            try:
+                self.comparison = Comparison(self.corpus.text, configs, seconds)
+            except BaseException:
+                _playing.discard(self)
+                raise
+            threading.Thread(target=self._release_when_compared, daemon=True).start()
+
+    def _release_when_compared(self) -> None:
+        comparison = self.comparison
+        while comparison is not None and comparison.running:
+            time.sleep(0.2)
+        _playing.discard(self)
+
+    def stop_comparison(self) -> None:
+        with self.lock:
+            if self.comparison is not None and self.comparison.running:
+                self.comparison.stop()
+            if self._player is None:
+                _playing.discard(self)
 
     # ----------------------------------------------------------------------------- sampling
     def refresh_sample(self) -> None:

@@ -116,3 +116,10 @@ class Architecture:
         layers = f"{self.layers}-layer " if self.layers > 1 else ""
         precision = " float32" if self.dtype == "float32" else ""
         return f"{layers}{name}{precision}"
+
+
+def network_label(config: Config) -> str:
+    """The network and how it learns, in a few words: "RNN", "2-layer LSTM float32, Adam"."""
+    label = Architecture.of(config, 1).label
+    names = {"adagrad": "Adagrad", "rmsprop": "RMSprop", "adam": "Adam"}
+    return label if config.optimizer == "adagrad" else f"{label}, {names[config.optimizer]}"

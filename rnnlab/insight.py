@@ -24,6 +24,8 @@ from .model import trace as model_trace
 from .text import Vocab
 from .trainer import Trainer
 
+SIGMOID_GATES = ("r", "z", "i", "f", "o")
+
 
 @dataclass(frozen=True)
 class SnippetTrace:
@@ -43,13 +45,31 @@ class SnippetTrace:
     probs: np.ndarray
     surprisal: np.ndarray
     signals: dict[str, np.ndarray] = field(default_factory=dict)
+    signal: str = "h"  # what `hidden` holds: "h", or one of the other signals
+    layer: int = -1  # of which layer (-1: the top one)
 
     def looking_at(self, signal: str = "h", layer: int = -1) -> SnippetTrace:
         """The same trace with `hidden` set to another signal (T, H) of one layer, so ranking,
         histograms and heatmaps read an LSTM's cell state or a gate as they read h."""
         if signal not in self.signals:
             raise ValueError(f"This model has no {signal!r}; it has {', '.join(self.signals)}.")
-        return dataclasses.replace(self, hidden=self.signals[signal][layer])
+        layers = self.signals[signal].shape[0]
+        if not -layers <= layer < layers:
+            raise ValueError(f"This model has {layers} layers; there is no layer {layer}.")
+        return dataclasses.replace(
+            self, hidden=self.signals[signal][layer], signal=signal, layer=layer
+        )
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """The range `hidden`'s values live in: tanh's for h and the candidates, a sigmoid's for
+        the gates, and for an LSTM's cell state, which is unbounded, its largest magnitude."""
+        if self.signal in SIGMOID_GATES:
+            return 0.0, 1.0
+        if self.signal == "c":
+            top = max(1.0, float(np.abs(self.hidden).max(initial=0.0)))
+            return -top, top
+        return -1.0, 1.0
 
 
 def run_snippet(

@@ -20,3 +20,18 @@ DASHBOARD_DEFAULTS = Config(
 # Play and Train stop by themselves once the validation loss has turned up, holding the best
 # model: a person who presses Play on a small text and looks away comes back to a good model.
 STOP_AT_BEST = True
+
+# One network of each cell, as Compare cells trains them and the Model controls offer them: the
+# classic RNN at the defaults above, and the gated cells at the settings that did best per
+# CPU-second in `python bench/cells_quality.py` (README, "Cells compared").
+CELL_PRESETS = {
+    "RNN": DASHBOARD_DEFAULTS,
+    "GRU": DASHBOARD_DEFAULTS.replace(
+        cell="gru", hidden_size=128, seq_length=50, batch_size=32, learning_rate=0.003,
+        optimizer="adam", dtype="float32",
+    ),
+    "LSTM": DASHBOARD_DEFAULTS.replace(
+        cell="lstm", hidden_size=128, seq_length=50, batch_size=32, learning_rate=0.003,
+        optimizer="adam", dtype="float32",
+    ),
+}  # fmt: skip

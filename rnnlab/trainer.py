@@ -664,6 +664,12 @@ class Trainer:
         )
 
 
+def check_text_fits(n_chars: int, config: Config) -> None:
+    """ValueError, saying what to change, when a text of n_chars is too short for `config`."""
+    train_size, val_size = config.split_sizes(n_chars)
+    _check_long_enough(train_size, config.seq_length, config.batch_size, val_size)
+
+
 def _check_long_enough(train_size: int, seq_length: int, batch_size: int, val_size: int) -> None:
     """Each stream must hold one full chunk: T inputs plus the target after the last of them."""
     needed = batch_size * (seq_length + 1)

@@ -412,3 +412,38 @@ def test_health_log_grows_past_its_first_buffer_and_keeps_every_row():
     np.testing.assert_array_equal(log.saturation, 0.0)
     log.truncate(150)
     assert log.iterations[-1] == 150
+
+
+# ------------------------------------------------------------------- cells and stacked layers
+def test_a_two_layer_lstm_shows_every_layers_hidden_units_cell_state_and_gates() -> None:
+    config = rnnlab.Config(
+        cell="lstm", layers=2, hidden_size=8, seq_length=10, batch_size=2, learning_rate=0.01,
+        optimizer="adam", seed=0,
+    )  # fmt: skip
+    trainer = rnnlab.Trainer("a 'quoted' line\nand another one\n" * 20, config)
+    trainer.step(20)
+    trace = run_snippet(trainer, None, "a 'line'\n")
+    assert set(trace.signals) == {"h", "c", "i", "f", "o", "g"}
+    assert all(values.shape == (2, 9, 8) for values in trace.signals.values())
+    assert np.array_equal(trace.hidden, trace.signals["h"][-1])
+    forget = trace.looking_at("f", 0)
+    assert forget.value_range == (0.0, 1.0) and np.array_equal(forget.hidden, trace.signals["f"][0])
+    assert ((forget.hidden > 0) & (forget.hidden < 1)).all()
+    cells = trace.looking_at("c", 1)
+    low, high = cells.value_range
+    assert high == -low >= max(1.0, np.abs(trace.signals["c"][1]).max())
+    # The LSTM's h is o ⊙ tanh(c), layer by layer.
+    assert np.allclose(trace.signals["h"], trace.signals["o"] * np.tanh(trace.signals["c"]))
+    ranked = rank_units(cells, text_features(trace.text), top=3)
+    assert len(ranked) <= 3 and all(0 <= u.unit < 8 for u in ranked)
+    with pytest.raises(ValueError, match="no 'r'"):
+        trace.looking_at("r")
+    with pytest.raises(ValueError, match="no layer 2"):
+        trace.looking_at("h", 2)
+
+
+def test_a_gru_trace_has_its_gates_and_the_classic_only_h() -> None:
+    gru = rnnlab.Trainer("abcabcabd" * 30, rnnlab.Config(cell="gru", hidden_size=6, seed=0))
+    assert set(run_snippet(gru, None, "abcab").signals) == {"h", "r", "z", "n"}
+    classic = rnnlab.Trainer("abcabcabd" * 30, rnnlab.Config(hidden_size=6, seed=0))
+    assert set(run_snippet(classic, None, "abcab").signals) == {"h"}

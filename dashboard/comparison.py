@@ -1,0 +1,168 @@
+"""Compare cells in a process of its own, so the server and its pages keep their core.
+
+The session starts `python -m dashboard.comparison`, writes one pickled `Request` to its standard
+input, and a reader thread collects what the child writes back as it happens: a `Reading` per
+validation point, a `CellResult` as each network finishes, then `Finished` (or `Failed`). Stopping
+is ending the child. The child ends by itself once it has done its work, when its standard input
+closes (the server or the session is gone), and after `Request.max_seconds` in any case.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnnlab.compare import CellResult, Reading, compare_cells
+from rnnlab.config import Config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Request:
+    text: str
+    configs: dict[str, Config]
+    seconds: float  # of training CPU time for each network
+    max_seconds: float  # the child's whole life, however the work goes
+
+
+@dataclass(frozen=True)
+class Finished:
+    pass
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: str
+
+
+@dataclass(frozen=True)
+class Stopped:
+    pass
+
+
+class Comparison:
+    """One comparison running in a child process; read its progress with `progress()`."""
+
+    def __init__(self, text: str, configs: dict[str, Config], seconds: float):
+        self.labels = tuple(configs)
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._readings: list[Reading] = []
+        self._results: list[CellResult] = []
+        self._outcome: Finished | Failed | Stopped | None = None
+        self._stopped = False
+        env = os.environ | {"PYTHONPATH": str(ROOT)}
+        # One BLAS thread: the comparison is one core's work, as Play is.
+        env |= dict.fromkeys(("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"), "1")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "dashboard.comparison"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=env,
+        )
+        # Validation reads and the samples come on top of the training time.
+        request = Request(text, configs, seconds, max_seconds=len(configs) * (2 * seconds + 60))
+        try:
+            pickle.dump(request, self._process.stdin)
+            self._process.stdin.flush()
+        except OSError:
+            self._outcome = Failed("The comparison could not be started.")
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            while True:
+                message = pickle.load(self._process.stdout)
+                with self._lock:
+                    if isinstance(message, Reading):
+                        self._readings.append(message)
+                    elif isinstance(message, CellResult):
+                        self._results.append(message)
+                    else:
+                        self._outcome = message
+                        return
+        except Exception:  # noqa: BLE001 - the child ended or was ended: say so below
+            with self._lock:
+                if self._outcome is None:
+                    self._outcome = (
+                        Stopped()
+                        if self._stopped
+                        else Failed("The comparison process ended unexpectedly.")
+                    )
+        finally:
+            self._process.wait()
+
+    @property
+    def running(self) -> bool:
+        with self._lock:
+            return self._outcome is None
+
+    def progress(
+        self,
+    ) -> tuple[list[Reading], list[CellResult], Finished | Failed | Stopped | None]:
+        """Copies of the readings and finished networks so far, and the outcome once there is
+        one."""
+        with self._lock:
+            return list(self._readings), list(self._results), self._outcome
+
+    def stop(self) -> None:
+        """End the child now; what it reported so far stays readable."""
+        self._stopped = True
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+
+def _child() -> None:
+    out = sys.stdout.buffer
+    request: Request = pickle.load(sys.stdin.buffer)
+    deadline = time.monotonic() + request.max_seconds
+    lock = threading.Lock()
+
+    def send(message) -> None:
+        with lock:
+            pickle.dump(message, out)
+            out.flush()
+
+    def orphaned() -> None:
+        # The parent holds our standard input open for as long as it wants us; EOF means it is
+        # gone (or stopped us), and nothing else will end this process.
+        sys.stdin.buffer.read()
+        os._exit(0)
+
+    threading.Thread(target=orphaned, daemon=True).start()
+    try:
+        for label, config in request.configs.items():
+            [result] = compare_cells(
+                request.text,
+                {label: config},
+                request.seconds,
+                on_reading=send,
+                should_stop=lambda: time.monotonic() > deadline,
+            )
+            send(result)
+        send(Finished())
+    except Exception as error:  # noqa: BLE001 - reported to the page as a message, not a trace
+        traceback.print_exc(file=sys.stderr)
+        send(Failed(f"The comparison failed: {type(error).__name__}: {error}"))
+
+
+if __name__ == "__main__":
+    # Run the module's own copy, not __main__'s: what it pickles must name dashboard.comparison.
+    from dashboard.comparison import _child as child
+
+    child()

@@ -1,0 +1,101 @@
+"""Compare cells from a session: a process of its own, counted as a Play slot, stoppable."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from dashboard import session as session_module
+from dashboard.comparison import Finished, Stopped
+from dashboard.session import Lab
+from rnnlab import Config
+from rnnlab.corpora import builtin_corpus
+from tests.process_tree import children
+
+SONGBOOK = builtin_corpus("Songbook (bundled lyrics)")
+SMALL = {
+    cell.upper(): Config(cell=cell, hidden_size=16, seq_length=10, batch_size=4,
+                         learning_rate=0.01, optimizer="adam", val_fraction=0.1)
+    for cell in ("rnn", "gru", "lstm")
+}  # fmt: skip
+
+
+def wait_until(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def lab():
+    lab = Lab(SONGBOOK, Config(hidden_size=16, seq_length=10, batch_size=4, seed=0,
+                               val_fraction=0.1))  # fmt: skip
+    yield lab
+    lab.close()
+
+
+def test_a_comparison_trains_each_cell_in_a_child_and_reports_as_it_goes(lab):
+    iteration = lab.trainer.iteration
+    lab.compare_cells(SMALL, 10)
+    assert lab.comparing
+    with pytest.raises(ValueError, match="Compare cells is running"):
+        lab.play()
+    wait_until(lambda: not lab.comparing, timeout=120)
+    readings, results, outcome = lab.comparison.progress()
+    assert isinstance(outcome, Finished)
+    assert [r.label for r in results] == ["RNN", "GRU", "LSTM"]
+    assert {r.label for r in readings} == {"RNN", "GRU", "LSTM"}
+    assert all(r.seconds >= 10 and r.sample for r in results)
+    assert lab.trainer.iteration == iteration  # the session's own run is left as it was
+    wait_until(lambda: not lab.holds_a_slot, timeout=5)
+
+
+def comparing_children() -> set[int]:
+    import os
+
+    return children(os.getpid(), "dashboard.comparison")
+
+
+def alive(pid: int) -> bool:
+    return pid in comparing_children()
+
+
+def test_stopping_ends_the_child_and_frees_the_slot(lab):
+    lab.compare_cells(SMALL, 60)
+    pid = lab.comparison.pid
+    assert alive(pid)
+    wait_until(lambda: len(lab.comparison.progress()[0]) >= 2)
+    lab.stop_comparison()
+    assert not lab.comparing and not alive(pid)
+    readings, _, outcome = lab.comparison.progress()
+    assert isinstance(outcome, Stopped) and readings
+    assert not lab.holds_a_slot
+
+
+def test_a_comparison_takes_a_play_slot(lab, monkeypatch):
+    monkeypatch.setattr(session_module, "MAX_PLAYERS", 1)
+    other = Lab(SONGBOOK, Config(hidden_size=16, seq_length=10, seed=1, val_fraction=0.1))
+    try:
+        other.play()
+        with pytest.raises(ValueError, match="as many as this server runs at once"):
+            lab.compare_cells(SMALL, 10)
+        assert lab.comparison is None
+    finally:
+        other.close()
+
+
+def test_closing_the_session_ends_its_comparison(lab):
+    lab.compare_cells(SMALL, 60)
+    pid = lab.comparison.pid
+    lab.close()
+    assert not alive(pid)
+
+
+def test_a_text_too_short_or_an_odd_budget_is_refused_before_starting(lab):
+    with pytest.raises(ValueError, match="seconds"):
+        lab.compare_cells(SMALL, 7)
+    with pytest.raises(ValueError, match="at least"):
+        lab.compare_cells({"LSTM": SMALL["LSTM"].replace(seq_length=500, batch_size=64)}, 10)
+    assert lab.comparison is None
