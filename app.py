@@ -50,6 +50,7 @@ from rnnlab.insight import rank_units, rank_units_by_variance, text_features, to
 from rnnlab.model import named_params, param_count
 from rnnlab.presets import DASHBOARD_DEFAULTS, STOP_AT_BEST
 from rnnlab.sampling import PRIME_MAX_CHARS, SAMPLE_LENGTH_RANGE, TEMPERATURE_RANGE
+from rnnlab.text import MAX_VOCAB
 
 MAX_UPLOAD_MB = int(st.get_option("server.maxUploadSize"))
 BASE_URL_PATH = st.get_option("server.baseUrlPath") or ""
@@ -496,6 +497,14 @@ def corpus_card(corpus, title: str) -> None:
         c2.metric("Vocabulary", corpus.vocab.size)
         c3.metric("Size", f"{corpus.n_bytes / 1000:,.1f} kB")
         c4.metric("Encoding", corpus.encoding)
+        if corpus.rare is not None:
+            st.info(
+                escape_markdown(
+                    f"{corpus.rare.describe()}: the text has "
+                    f"{corpus.rare.kept + corpus.rare.merged:,} different characters, more than "
+                    f"the {MAX_VOCAB} a model here learns."
+                )
+            )
         st.code(corpus.preview(), language=None, wrap_lines=True)
         wanted = wanted_config()
         train_chars, _ = wanted.split_sizes(len(corpus.text))

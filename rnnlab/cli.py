@@ -24,6 +24,7 @@ from typing import NoReturn, TextIO
 import rnnlab
 from rnnlab.config import SHORT_NAMES
 from rnnlab.schedule import VALIDATION_EVERY_CHARS, Schedule
+from rnnlab.text import MAX_VOCAB
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1
@@ -137,6 +138,7 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
         )
 
     text, info = rnnlab.load_text(_read(args.file))
+    text, rare = rnnlab.cap_vocabulary(text)  # as the dashboard does: the same model fits both
     chosen = {field: getattr(args, flag) for flag, field in CONFIG_FLAGS.items()}
     config = rnnlab.Config(**{field: value for field, value in chosen.items() if value is not None})
     trainer = rnnlab.Trainer(text, config)
@@ -148,6 +150,8 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
         f"seed={c.seed} val={c.val_fraction:g} ({trainer.param_count:,} parameters)",
         file=out,
     )
+    if rare is not None:
+        print(f"{rare.describe()}: the text has more than {MAX_VOCAB} characters", file=out)
     if args.log_every:
         print(LOG_HEADER, file=out)
 
@@ -261,6 +265,7 @@ def _sample(args: argparse.Namespace, out: TextIO) -> int:
     _require(args.n >= 0, "-n cannot be negative")
     _require_temperature(args.temperature)
     text, _ = rnnlab.load_text(_read(args.text))
+    text, _ = rnnlab.cap_vocabulary(text)  # as `train` read it
     if not os.path.isfile(args.model):
         raise ValueError(f"cannot read {args.model}: no such file")
     trainer = rnnlab.Trainer.load(args.model, text)
