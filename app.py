@@ -27,7 +27,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import live_feed, parking, url_settings
 from dashboard.figures import UNITS, X_AXES
-from dashboard.guide import data_size_advice, meter_caption
+from dashboard.guide import data_size_advice, meter_caption, pace_note, train_time_note
 from dashboard.insight_figures import (
     activation_heatmap,
     clip_share_figure,
@@ -42,12 +42,20 @@ from dashboard.insight_figures import (
 )
 from dashboard.live_panel import live_panel
 from dashboard.safe_text import escape_markdown, marked_text_html
-from dashboard.session import GENERATE_MAX_CHARS, SNIPPET_MAX_CHARS, Lab, LiveSnapshot
+from dashboard.session import (
+    GENERATE_MAX_CHARS,
+    MAX_SECONDS_PER_ITERATION,
+    SNIPPET_MAX_CHARS,
+    TRAIN_MAX_SECONDS,
+    Lab,
+    LiveSnapshot,
+)
 from rnnlab import Config
 from rnnlab.corpora import BUILTIN_CORPORA, DEFAULT_CORPUS, MB, builtin_corpus, uploaded_corpus
 from rnnlab.health import HealthLog
 from rnnlab.insight import rank_units, rank_units_by_variance, text_features, top_k_predictions
 from rnnlab.model import named_params, param_count
+from rnnlab.pace import seconds_per_iteration
 from rnnlab.presets import DASHBOARD_DEFAULTS, STOP_AT_BEST
 from rnnlab.sampling import PRIME_MAX_CHARS, SAMPLE_LENGTH_RANGE, TEMPERATURE_RANGE
 from rnnlab.text import MAX_VOCAB
@@ -427,6 +435,8 @@ def sidebar() -> None:
             "to watch the model memorise its text.",
         )
 
+        pace_caption()
+
         st.header("Resume")
         st.file_uploader(
             "Upload a checkpoint made on the current text (.npz)",
@@ -461,6 +471,18 @@ def sidebar() -> None:
             on_change=on_sampling,
             help="The model reads this first and continues it.",
         )
+
+
+def pace_caption() -> None:
+    """How fast the settings on the left train here, estimated (rnnlab.pace) before they do."""
+    current = lab()
+    wanted = wanted_config()
+    corpus = current.pending_corpus or current.corpus
+    seconds = seconds_per_iteration(wanted, corpus.vocab.size)
+    note = f"At these settings: {pace_note(seconds, wanted.chars_per_iteration)}."
+    if seconds > MAX_SECONDS_PER_ITERATION:
+        note += f" That is over the {MAX_SECONDS_PER_ITERATION:g} s an iteration may take here."
+    st.caption(note)
 
 
 def _int_range(name: str) -> tuple[int, int]:
@@ -549,6 +571,11 @@ def controls(playing: bool) -> tuple[int | None, DeltaGenerator]:
         help="Pause, and bring back the model of the lowest validation loss so far (the star "
         "on the chart).",
     )
+    current = lab().trainer
+    seconds = seconds_per_iteration(current.config, current.vocab.size)
+    too_long = train_time_note(n, seconds, TRAIN_MAX_SECONDS)
+    if too_long and not playing:
+        st.caption(too_long)
     return (n if train_clicked else None), st.empty()
 
 

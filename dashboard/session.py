@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnlab import budget, checkpoint
+from rnnlab import budget, checkpoint, pace
 from rnnlab.config import Config
 from rnnlab.copying import CopyReport
 from rnnlab.corpora import Corpus
@@ -47,6 +47,10 @@ from .text_analysis import TextAnalysis, analysis_for
 
 # The memory one session may use, both processes counted while playing (README, "Hosting it").
 SESSION_MEMORY_BYTES = int(float(os.environ.get("RNNLAB_SESSION_MEMORY_MB", "768")) * 2**20)
+
+# One iteration cannot be interrupted and holds the session's lock: settings whose single
+# iteration would take longer than this, in seconds, are refused (README, "Hosting it").
+MAX_SECONDS_PER_ITERATION = float(os.environ.get("RNNLAB_MAX_SECONDS_PER_ITERATION", "2"))
 
 # Play processes the server runs at once, across sessions: one core is left for the server and
 # the pages (README, "Hosting it").
@@ -144,7 +148,7 @@ class Lab:
     def __init__(self, corpus: Corpus, config: Config, stop_at_best: bool = STOP_AT_BEST):
         self.lock = threading.RLock()
         self.corpus = corpus
-        budget.check(config, corpus.vocab.size, SESSION_MEMORY_BYTES)
+        fits(config, corpus.vocab.size)
         self.trainer = Trainer(corpus.text, config)
         self.sample_settings = SampleSettings()
         self.stop_at_best = stop_at_best
@@ -352,7 +356,7 @@ class Lab:
         """
         with self.lock:
             corpus = corpus or self.corpus
-            budget.check(config, corpus.vocab.size, SESSION_MEMORY_BYTES)
+            fits(config, corpus.vocab.size)
             trainer = Trainer(corpus.text, config)
             self._stop_player()  # the run is archived as the player left it
             self._archive_current()
@@ -370,7 +374,7 @@ class Lab:
         """Resume from checkpoint bytes made on this corpus; ValueError leaves all as it was."""
         with self.lock:
             saved = checkpoint.read(io.BytesIO(data))
-            budget.check(saved.state.config, self.corpus.vocab.size, SESSION_MEMORY_BYTES)
+            fits(saved.state.config, self.corpus.vocab.size)
             trainer = Trainer.from_state(self.corpus.text, saved.state)
             other_text = saved.text_digest not in (None, trainer.text_digest)
             self._stop_player()
@@ -441,9 +445,7 @@ class Lab:
     def set_seq_length(self, seq_length: int) -> None:
         with self.lock:
             wanted = self.trainer.config.replace(seq_length=seq_length)  # checks type and range
-            budget.check(
-                wanted, self.trainer.vocab.size, SESSION_MEMORY_BYTES, 2 if self.playing else 1
-            )
+            fits(wanted, self.trainer.vocab.size, 2 if self.playing else 1)
             self.trainer.set_seq_length(seq_length)
             self._tell_player("seq_length", seq_length)
 
@@ -690,6 +692,13 @@ class Lab:
             "val_nats_per_char": val,
             "val_bits_per_char": None if val is None else val / math.log(2),
         }
+
+
+def fits(config: Config, vocab_size: int, processes: int = 1) -> None:
+    """ValueError, naming a setting that fits, when a run at `config` (in `processes` processes)
+    would need more memory than a session may use, or one iteration would take too long."""
+    budget.check(config, vocab_size, SESSION_MEMORY_BYTES, processes)
+    pace.check(config, vocab_size, MAX_SECONDS_PER_ITERATION)
 
 
 def _entries_held(mark: str, valid_for: str) -> int | None:
