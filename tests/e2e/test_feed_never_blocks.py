@@ -44,8 +44,10 @@ def test_a_stopped_player_and_a_flood_of_feed_requests_leave_the_server_answerin
     asked: list[tuple[str, str]] = []  # the panel's questions to the feed: (address, token)
     page.on(
         "request",
-        lambda request: FEED_PATH in request.url
-        and asked.append((request.url, request.headers.get(TOKEN_HEADER.lower(), ""))),
+        lambda request: (
+            FEED_PATH in request.url
+            and asked.append((request.url, request.headers.get(TOKEN_HEADER.lower(), "")))
+        ),
     )
     before = play_processes()
     click(page, "play", wait_for_app_run)
