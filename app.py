@@ -608,7 +608,8 @@ def live_view(drawn_playing: bool, run_every: float | None) -> None:
     runs again, so that its buttons and this fragment's timing follow.
     """
     inside_open = st.session_state.get("view", VIEWS[0]) == VIEWS[2]
-    live = lab().snapshot(with_model=inside_open)
+    # Only Inside the network draws the model itself: the other views take none of its copies.
+    live = lab().snapshot(with_model=inside_open, copy_model=inside_open)
     if live.playing != drawn_playing or refresh_every(live.playing) != run_every:
         st.rerun(scope="app")
     training, generate, inside, files = st.tabs(VIEWS, key="view", on_change="rerun")

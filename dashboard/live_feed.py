@@ -181,7 +181,7 @@ def poll(
             raise Busy("A request for this session is already being answered.")
         _in_flight.add(token)
     try:
-        live = lab.snapshot(wait=BUSY_WAIT, timeline_since=timeline_since)
+        live = lab.snapshot(wait=BUSY_WAIT, timeline_since=timeline_since, copy_model=False)
         return panel_content(live, units, x_axis, show_runs)
     finally:
         with _registry_lock:

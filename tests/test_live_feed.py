@@ -22,7 +22,7 @@ from dashboard import live_feed
 from dashboard import session as lab_module
 from dashboard.figures import UNITS, X_AXES
 from dashboard.session import Lab
-from rnnlab import Config
+from rnnlab import Config, Trainer
 from rnnlab import schedule as schedule_module
 from rnnlab.corpora import builtin_corpus
 
@@ -166,7 +166,7 @@ from urllib.parse import urlsplit
 import app
 from dashboard import live_feed
 from dashboard.session import Lab
-from rnnlab import Config
+from rnnlab import Config, Trainer
 from rnnlab.corpora import builtin_corpus
 
 
@@ -463,3 +463,29 @@ def test_the_panels_timeline_follows_the_players_answer_by_answer(monkeypatch):
     assert sum(not a["timeline_replace"] for a in answers) >= len(answers) - 2
     assert any(a["timeline"] and not a["timeline_replace"] for a in answers), "rows were added"
     assert len(held) == 7
+
+
+def test_a_poll_copies_neither_the_parameters_nor_the_optimizer_memory(monkeypatch):
+    lab = Lab(
+        builtin_corpus("Songbook (bundled lyrics)"),
+        Config(hidden_size=1024, seq_length=10, batch_size=1, seed=0),
+    )
+    lab.train(iterations=3)
+    analysed(lab)
+    token = live_feed.register(lab)
+    url = live_feed.feed_url(UNITS[0], X_AXES[0], True)
+    first = ask(url, token)[1]  # and its marks: the timeline comes as changes from here on
+    states = []
+    whole_state = Trainer.state
+    monkeypatch.setattr(Trainer, "state", lambda self: states.append(1) or whole_state(self))
+    tracemalloc.start()
+    try:
+        body = ask_since(url, token, first["timeline_mark"])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert states == [], "the poll took the trainer's whole state"
+    one_copy = lab.trainer.param_count * 8  # 9 MB at H=1024
+    assert peak < one_copy / 2, f"a poll allocated {peak / 2**20:.1f} MB"
+    assert stats(body)["Parameters"] == f"{lab.trainer.param_count:,}"
+    assert lab.snapshot().state.params.size == lab.trainer.param_count  # the page's own: whole
