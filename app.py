@@ -522,9 +522,8 @@ def corpus_card(corpus, title: str) -> None:
         if corpus.rare is not None:
             st.info(
                 escape_markdown(
-                    f"{corpus.rare.describe()}: the text has "
-                    f"{corpus.rare.kept + corpus.rare.merged:,} different characters, more than "
-                    f"the {MAX_VOCAB} a model here learns."
+                    f"{corpus.rare.describe()}: the text has {corpus.rare.distinct:,} "
+                    f"different characters, more than the {MAX_VOCAB} a model here learns."
                 )
             )
         st.code(corpus.preview(), language=None, wrap_lines=True)

@@ -151,7 +151,11 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     if rare is not None:
-        print(f"{rare.describe()}: the text has more than {MAX_VOCAB} characters", file=out)
+        print(
+            f"{rare.describe()}: the text has {rare.distinct:,} different characters, more than "
+            f"the {MAX_VOCAB} a model learns",
+            file=out,
+        )
     if args.log_every:
         print(LOG_HEADER, file=out)
 

@@ -124,6 +124,11 @@ class RareMerge:
     symbol: str = OTHER
 
     @property
+    def distinct(self) -> int:
+        """The text's distinct characters before the merge."""
+        return self.kept + self.merged
+
+    @property
     def share(self) -> float:
         return self.occurrences / self.n_chars
 

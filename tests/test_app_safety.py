@@ -100,7 +100,7 @@ def test_an_upload_with_a_huge_vocabulary_shares_one_symbol_among_its_rarest_cha
     upload_text(at, "zhongwen.txt", text.encode("utf-8"))
     assert not at.exception and not errors(at), errors(at)
     rare = lab.pending_corpus.rare
-    assert rare is not None and rare.kept + rare.merged == len(set(text))
+    assert rare is not None and rare.distinct == len(set(text))
     notes = [shown(i.value) for i in at.info]
     assert any(
         note.startswith(

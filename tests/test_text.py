@@ -283,7 +283,7 @@ def test_the_replacement_character_already_in_a_text_joins_the_merged_ones() -> 
     capped, report = cap_vocabulary(text, limit=10)
     assert capped.startswith(OTHER * 5000)
     assert len(set(capped)) == 10  # nine kept (not counting OTHER) and OTHER
-    assert report.kept == 9 and report.kept + report.merged == len(set(text))
+    assert report.kept == 9 and report.distinct == len(set(text))
     assert report.occurrences == sum(1 for c in capped if c == OTHER)
 
 
