@@ -27,7 +27,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import live_feed, parking, url_settings
 from dashboard.figures import UNITS, X_AXES
-from dashboard.guide import data_size_advice, meter_caption
+from dashboard.guide import data_size_advice, meter_caption, pace_note, train_time_note
 from dashboard.insight_figures import (
     activation_heatmap,
     clip_share_figure,
@@ -42,15 +42,24 @@ from dashboard.insight_figures import (
 )
 from dashboard.live_panel import live_panel
 from dashboard.safe_text import escape_markdown, marked_text_html
-from dashboard.session import GENERATE_MAX_CHARS, SNIPPET_MAX_CHARS, Lab, LiveSnapshot
+from dashboard.session import (
+    GENERATE_MAX_CHARS,
+    MAX_SECONDS_PER_ITERATION,
+    SNIPPET_MAX_CHARS,
+    TRAIN_MAX_SECONDS,
+    Lab,
+    LiveSnapshot,
+)
 from rnnlab import Config
 from rnnlab.architecture import Architecture
 from rnnlab.corpora import BUILTIN_CORPORA, DEFAULT_CORPUS, MB, builtin_corpus, uploaded_corpus
 from rnnlab.health import HealthLog
 from rnnlab.insight import rank_units, rank_units_by_variance, text_features, top_k_predictions
 from rnnlab.model import named_params
+from rnnlab.pace import seconds_per_iteration
 from rnnlab.presets import DASHBOARD_DEFAULTS, STOP_AT_BEST
 from rnnlab.sampling import PRIME_MAX_CHARS, SAMPLE_LENGTH_RANGE, TEMPERATURE_RANGE
+from rnnlab.text import MAX_VOCAB
 
 MAX_UPLOAD_MB = int(st.get_option("server.maxUploadSize"))
 BASE_URL_PATH = st.get_option("server.baseUrlPath") or ""
@@ -427,6 +436,8 @@ def sidebar() -> None:
             "to watch the model memorise its text.",
         )
 
+        pace_caption()
+
         st.header("Resume")
         st.file_uploader(
             "Upload a checkpoint made on the current text (.npz)",
@@ -463,6 +474,18 @@ def sidebar() -> None:
         )
 
 
+def pace_caption() -> None:
+    """How fast the settings on the left train here, estimated (rnnlab.pace) before they do."""
+    current = lab()
+    wanted = wanted_config()
+    corpus = current.pending_corpus or current.corpus
+    seconds = seconds_per_iteration(wanted, corpus.vocab.size)
+    note = f"At these settings: {pace_note(seconds, wanted.chars_per_iteration)}."
+    if seconds > MAX_SECONDS_PER_ITERATION:
+        note += f" That is over the {MAX_SECONDS_PER_ITERATION:g} s an iteration may take here."
+    st.caption(note)
+
+
 def _int_range(name: str) -> tuple[int, int]:
     low, high = Config.range(name)
     return int(low), int(high)
@@ -497,6 +520,13 @@ def corpus_card(corpus, title: str) -> None:
         c2.metric("Vocabulary", corpus.vocab.size)
         c3.metric("Size", f"{corpus.n_bytes / 1000:,.1f} kB")
         c4.metric("Encoding", corpus.encoding)
+        if corpus.rare is not None:
+            st.info(
+                escape_markdown(
+                    f"{corpus.rare.describe()}: the text has {corpus.rare.distinct:,} "
+                    f"different characters, more than the {MAX_VOCAB} a model here learns."
+                )
+            )
         st.code(corpus.preview(), language=None, wrap_lines=True)
         wanted = wanted_config()
         train_chars, _ = wanted.split_sizes(len(corpus.text))
@@ -543,6 +573,11 @@ def controls(playing: bool) -> tuple[int | None, DeltaGenerator]:
         help="Pause, and bring back the model of the lowest validation loss so far (the star "
         "on the chart).",
     )
+    current = lab().trainer
+    seconds = seconds_per_iteration(current.config, current.vocab.size)
+    too_long = train_time_note(n, seconds, TRAIN_MAX_SECONDS)
+    if too_long and not playing:
+        st.caption(too_long)
     return (n if train_clicked else None), st.empty()
 
 
@@ -575,7 +610,8 @@ def live_view(drawn_playing: bool, run_every: float | None) -> None:
     runs again, so that its buttons and this fragment's timing follow.
     """
     inside_open = st.session_state.get("view", VIEWS[0]) == VIEWS[2]
-    live = lab().snapshot(with_model=inside_open)
+    # Only Inside the network draws the model itself: the other views take none of its copies.
+    live = lab().snapshot(with_model=inside_open, copy_model=inside_open)
     if live.playing != drawn_playing or refresh_every(live.playing) != run_every:
         st.rerun(scope="app")
     training, generate, inside, files = st.tabs(VIEWS, key="view", on_change="rerun")

@@ -9,6 +9,9 @@
    (new losses, validation points, health rows, timeline entries) and, about once a second, the
    latest sample. Measured at the dashboard's defaults, as the median over --polls answers, the
    same questions the session asks (no parameters: the Training view does not draw them).
+3. What one poll of the live feed costs the server while playing a large model (H=1024, B=16,
+   T=25): the median time to answer over --polls polls, and the median of each poll's peak of
+   memory allocated (tracemalloc, in a second round of polls, as tracing slows them).
 """
 
 from __future__ import annotations
@@ -18,13 +21,16 @@ import os
 import statistics
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the app runs it
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dashboard import live_feed  # noqa: E402
+from dashboard.figures import UNITS, X_AXES  # noqa: E402
 from dashboard.player import Player  # noqa: E402
-from dashboard.session import PLAY_SAMPLE_EVERY  # noqa: E402
+from dashboard.session import PLAY_SAMPLE_EVERY, Lab  # noqa: E402
 from rnnlab import Config, Trainer  # noqa: E402
 from rnnlab.corpora import DEFAULT_CORPUS, builtin_corpus  # noqa: E402
 from rnnlab.presets import DASHBOARD_DEFAULTS  # noqa: E402
@@ -80,6 +86,37 @@ def sync_bytes(text: str, polls: int) -> None:
     )
 
 
+def poll_cost(polls: int) -> None:
+    config = Config(hidden_size=1024, batch_size=16, seq_length=25, seed=0, val_fraction=0.1)
+    lab = Lab(builtin_corpus(DEFAULT_CORPUS), config, stop_at_best=False)
+    token = live_feed.register(lab)
+    mark = ""
+    lab.play()
+    try:
+        seconds, peaks = [], []
+        for traced in (False, True):
+            for _ in range(polls):
+                time.sleep(POLL_SECONDS)
+                if traced:
+                    tracemalloc.start()
+                started = time.perf_counter()
+                content = live_feed.poll(token, UNITS[0], X_AXES[0], True, mark)
+                if traced:
+                    peaks.append(tracemalloc.get_traced_memory()[1])
+                    tracemalloc.stop()
+                else:
+                    seconds.append(time.perf_counter() - started)
+                mark = content["timeline_mark"]
+    finally:
+        lab.pause()
+    parameters, ms = lab.trainer.param_count, statistics.median(seconds) * 1000
+    print(
+        f"A poll of the live feed while playing H=1024 B=16 T=25 ({parameters:,} parameters, "
+        f"{parameters * 8 / 2**20:.1f} MB each copy): median {ms:.1f} ms, peak allocated "
+        f"{statistics.median(peaks) / 2**20:.1f} MB (median of {polls})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--polls", type=int, default=40)
@@ -88,6 +125,7 @@ def main() -> None:
     print(time.strftime("%Y-%m-%d"), "bench/play_traffic.py")
     start_bytes(text)
     sync_bytes(text, args.polls)
+    poll_cost(args.polls)
 
 
 if __name__ == "__main__":

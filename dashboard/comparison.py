@@ -77,7 +77,8 @@ class Comparison:
             self._process.stdin.flush()
         except OSError:
             self._outcome = Failed("The comparison could not be started.")
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         try:
@@ -121,6 +122,7 @@ class Comparison:
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
+        self._reader.join(timeout=5)  # so the outcome is set when this returns
 
     @property
     def pid(self) -> int:

@@ -124,3 +124,36 @@ def _smoothed_bits(state: TrainerState) -> np.ndarray:
 
 def _article(label: str) -> str:
     return ("a " if label.startswith(("bigram", "uniform")) else "the ") + label
+
+
+def pace_note(seconds_per_iteration: float, chars_per_iteration: int) -> str:
+    """The estimated pace of a setting, to two digits: "about 0.85 ms per iteration (470,000
+    chars/s)"."""
+    rate = float(f"{chars_per_iteration / seconds_per_iteration:.2g}")
+    return f"about {duration(seconds_per_iteration)} per iteration ({rate:,.0f} chars/s)"
+
+
+def train_time_note(n: int, seconds_per_iteration: float, max_seconds: float) -> str | None:
+    """What Train N will do when it would take longer than it may run ("Train 5,000 would take
+    about 12 min; it stops after 2 min"), or None when it fits."""
+    if n * seconds_per_iteration <= max_seconds:
+        return None
+    return (
+        f"Train {n:,} would take about {duration(n * seconds_per_iteration)}; it stops after "
+        f"{duration(max_seconds)}, about {int(max_seconds / seconds_per_iteration):,} iterations."
+    )
+
+
+def duration(seconds: float) -> str:
+    """A rounded duration for people: "0.85 ms", "23 ms", "1.5 s", "40 s", "12 min", "3.5 h"."""
+    if seconds < 0.1:
+        return f"{_two_digits(seconds * 1000)} ms"
+    if seconds < 90:
+        return f"{_two_digits(seconds)} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{_two_digits(seconds / 3600)} h"
+
+
+def _two_digits(x: float) -> str:
+    return f"{x:.2g}" if x < 10 else f"{x:.0f}"

@@ -29,7 +29,7 @@ from rnnlab.schedule import VALIDATION_EVERY_CHARS
 
 from .figures import UNITS, X_AXES, copy_figure, loss_figure
 from .guide import meter_caption, overfitting_note, yardstick_note
-from .session import Busy, Lab, LiveSnapshot
+from .session import TIMELINE_FIRST, TIMELINE_LATEST, Busy, Lab, LiveSnapshot
 
 FEED_PATH = "/rnnlab/live"
 TOKEN_HEADER = "X-Rnnlab-Token"
@@ -65,7 +65,8 @@ def feed_path(base_url_path: str = "") -> str:
 
 
 def feed_url(units: str, x_axis: str, show_runs: bool, base_url_path: str = "") -> str:
-    """What the panel asks while playing (with the session's token in TOKEN_HEADER)."""
+    """What the panel asks while playing (with the session's token in TOKEN_HEADER, and
+    `timeline=<mark>` added: the timeline_mark of the content it holds)."""
     query = urlencode({"units": units, "x_axis": x_axis, "runs": int(show_runs)})
     return f"{feed_path(base_url_path)}?{query}"
 
@@ -102,7 +103,12 @@ def stat_rows(live: LiveSnapshot) -> list[list[str]]:
 
 def panel_content(live: LiveSnapshot, units: str, x_axis: str, show_runs: bool) -> dict:
     """What the panel draws: stats, the loss figure (plotly JSON), the latest sample and the
-    timeline (newest first). The chart keeps a person's zoom while units and x axis stay."""
+    timeline (newest first). The chart keeps a person's zoom while units and x axis stay.
+
+    The timeline comes as changes: "timeline" holds the rows to put in place of the panel's
+    when "timeline_replace", else the rows to add on top of them; either way the panel then
+    keeps the oldest and newest of them as "timeline_keep" says ([first, latest], as
+    session.thinned does), and asks for the next changes with "timeline_mark"."""
     figure = loss_figure(live.state, live.runs, units, x_axis, show_runs, live.yardsticks)
     figure.update_layout(uirevision=f"{units}/{x_axis}")
     copies = None
@@ -133,6 +139,9 @@ def panel_content(live: LiveSnapshot, units: str, x_axis: str, show_runs: bool) 
             }
             for e, reading in reversed(list(zip(live.timeline, live.timeline_copies, strict=True)))
         ],
+        "timeline_replace": live.timeline_replaces,
+        "timeline_mark": live.timeline_mark,
+        "timeline_keep": [TIMELINE_FIRST, TIMELINE_LATEST],
     }
 
 
@@ -156,11 +165,14 @@ def _span(reading: CopyReport | None) -> list[int] | None:
     return None if reading is None or reading.length == 0 else list(reading.span)
 
 
-def poll(token: str, units: str, x_axis: str, show_runs: bool) -> dict | None:
-    """Bring the token's lab up to date with its player and say what the panel shows now; None
-    for a token that names no lab (never registered, or its session has ended). Busy when the
-    lab is busy or already answering this token: the server's threads never wait on a session
-    (the panel asks again on its next beat)."""
+def poll(
+    token: str, units: str, x_axis: str, show_runs: bool, timeline_since: str = ""
+) -> dict | None:
+    """Bring the token's lab up to date with its player and say what the panel shows now, the
+    timeline as the changes since the panel's `timeline_since` mark; None for a token that names
+    no lab (never registered, or its session has ended). Busy when the lab is busy or already
+    answering this token: the server's threads never wait on a session (the panel asks again on
+    its next beat)."""
     lab = _labs.get(token)
     if lab is None:
         return None
@@ -169,7 +181,8 @@ def poll(token: str, units: str, x_axis: str, show_runs: bool) -> dict | None:
             raise Busy("A request for this session is already being answered.")
         _in_flight.add(token)
     try:
-        return panel_content(lab.snapshot(wait=BUSY_WAIT), units, x_axis, show_runs)
+        live = lab.snapshot(wait=BUSY_WAIT, timeline_since=timeline_since, copy_model=False)
+        return panel_content(live, units, x_axis, show_runs)
     finally:
         with _registry_lock:
             _in_flight.discard(token)
@@ -179,10 +192,12 @@ def _answer(request: Request) -> JSONResponse:
     # A plain function: Starlette runs it on a worker thread, so a sync never holds up the server.
     query = request.query_params
     units, x_axis, runs = query.get("units"), query.get("x_axis"), query.get("runs")
-    if units not in UNITS or x_axis not in X_AXES or runs not in ("0", "1"):
+    since = query.get("timeline", "")
+    if units not in UNITS or x_axis not in X_AXES or runs not in ("0", "1") or len(since) > 64:
         return JSONResponse({"error": "bad query"}, status_code=400)
     try:
-        content = poll(request.headers.get(TOKEN_HEADER, ""), units, x_axis, runs == "1")
+        token = request.headers.get(TOKEN_HEADER, "")
+        content = poll(token, units, x_axis, runs == "1", since)
     except Busy:
         return JSONResponse(
             {"error": "busy"},

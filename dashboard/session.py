@@ -12,6 +12,7 @@ it, brought up to date by every snapshot().
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import os
 import threading
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnlab import budget, checkpoint
+from rnnlab import budget, checkpoint, pace
 from rnnlab.architecture import network_label
 from rnnlab.config import Config
 from rnnlab.copying import CopyReport
@@ -48,6 +49,10 @@ from .text_analysis import TextAnalysis, analysis_for
 
 # The memory one session may use, both processes counted while playing (README, "Hosting it").
 SESSION_MEMORY_BYTES = int(float(os.environ.get("RNNLAB_SESSION_MEMORY_MB", "768")) * 2**20)
+
+# One iteration cannot be interrupted and holds the session's lock: settings whose single
+# iteration would take longer than this, in seconds, are refused (README, "Hosting it").
+MAX_SECONDS_PER_ITERATION = float(os.environ.get("RNNLAB_MAX_SECONDS_PER_ITERATION", "2"))
 
 # Play processes the server runs at once, across sessions: one core is left for the server and
 # the pages (README, "Hosting it").
@@ -85,6 +90,8 @@ TIMELINE_FIRST = 16
 TIMELINE_LATEST = 40
 # The copy meter's series keeps the latest samples' readings, this many at most.
 COPY_SERIES_LENGTH = 2000
+# Timeline generations, unique across the server's labs: a mark names one (Lab.snapshot).
+_timeline_generations = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -111,7 +118,9 @@ class LiveSnapshot:
     state: TrainerState
     stats: dict[str, float | int | None]
     runs: tuple[Run, ...]
-    timeline: tuple[TimelineEntry, ...]  # as shown: the first and the latest (thinned)
+    # The timeline entries to send: all those shown (the first and the latest, thinned) when
+    # timeline_replaces, else only those new since the mark the caller brought (see timeline_mark).
+    timeline: tuple[TimelineEntry, ...]
     latest_sample: str
     sample_settings: SampleSettings
     playing: bool
@@ -124,6 +133,9 @@ class LiveSnapshot:
     copy_series: np.ndarray  # (k, 2) rows of (iteration, longest copy) of the latest samples
     overfitting: Overfitting | None  # the validation loss has turned up, if it has
     stop_at_best: bool
+    # Which timeline a holder of `timeline` has now: bring it back to snapshot() for the changes.
+    timeline_mark: str = ""
+    timeline_replaces: bool = True  # `timeline` is the whole shown timeline, not an addition
 
 
 def run_label(config: Config) -> str:
@@ -142,7 +154,7 @@ class Lab:
     def __init__(self, corpus: Corpus, config: Config, stop_at_best: bool = STOP_AT_BEST):
         self.lock = threading.RLock()
         self.corpus = corpus
-        budget.check(config, corpus.vocab.size, SESSION_MEMORY_BYTES)
+        fits(config, corpus.vocab.size)
         self.trainer = Trainer(corpus.text, config)
         self.sample_settings = SampleSettings()
         self.stop_at_best = stop_at_best
@@ -151,6 +163,7 @@ class Lab:
         self.latest_sample = ""
         self.pending_corpus: Corpus | None = None  # a text chosen or uploaded, not yet applied
         self._schedule = Schedule(self.trainer, stop_at_best=stop_at_best)
+        self._timeline_generation = next(_timeline_generations)
         self._analysis = analysis_for(self.trainer.train_text, self.trainer.held_out_text)
         self._copy_series: list[tuple[int, str]] = []  # (iteration, latest sample with its prime)
         self._messages: list[tuple[str, str]] = []  # (kind, text) for the page to show once
@@ -185,31 +198,46 @@ class Lab:
     def timeline(self) -> tuple[TimelineEntry, ...]:
         return tuple(self._schedule.timeline)
 
-    def snapshot(self, with_model: bool = False, wait: float | None = None) -> LiveSnapshot:
+    def snapshot(
+        self,
+        with_model: bool = False,
+        wait: float | None = None,
+        timeline_since: str = "",
+        copy_model: bool = True,
+    ) -> LiveSnapshot:
         """What the views draw, brought up to date with the player first while playing.
 
         with_model: the views that show the model itself (parameters, hidden state) need its
         latest parameters from the player; the loss chart and the stats do not. wait: give up
         after this many seconds if the lab is busy (Busy), rather than wait for it.
+        timeline_since: the timeline_mark of a snapshot whose timeline the caller holds; the new
+        snapshot's timeline is then only what was added since, unless that copy is no longer
+        valid (a new run, a rollback, a pause, the copy meter becoming ready: see
+        LiveSnapshot.timeline_replaces). copy_model=False: the state carries no model
+        (records_state), for views that draw only the records and the numbers: the live feed's
+        polls then copy nothing parameter-sized.
         """
         if not self.lock.acquire(timeout=-1 if wait is None else wait):
             raise Busy("The session is busy; ask again.")
         try:
-            return self._snapshot(with_model)
+            return self._snapshot(with_model, timeline_since, copy_model)
         finally:
             self.lock.release()
 
-    def _snapshot(self, with_model: bool) -> LiveSnapshot:  # the caller holds the lock
+    def _snapshot(self, with_model: bool, timeline_since: str, copy_model: bool) -> LiveSnapshot:
+        # The caller holds the lock.
         self._sync(with_model)
-        state = self.trainer.state()
+        state = self.trainer.state() if copy_model else records_state(self.trainer)
         analysis = self._analysis
         shown = self.sample_settings.prime + self.latest_sample
-        shown_timeline = thinned(self._schedule.timeline)
+        # Read before the meters: the index becoming ready after this only costs a replace later.
+        meters_ready = analysis.index_ready
+        timeline, replaces, mark = self._timeline_since(timeline_since, meters_ready)
         return LiveSnapshot(
             state,
             self._stats(state),
             self.runs,
-            shown_timeline,
+            timeline,
             self.latest_sample,
             self.sample_settings,
             self.playing,
@@ -217,11 +245,34 @@ class Lab:
             yardsticks=analysis.yardsticks,
             yardsticks_in_sample=analysis.in_sample,
             latest_copy=analysis.meter(shown),
-            timeline_copies=tuple(analysis.meter(e.text) for e in shown_timeline),
+            timeline_copies=tuple(analysis.meter(e.text) for e in timeline),
             copy_series=self._copy_lengths(analysis),
             overfitting=detect_since_restore(state.validation, state.events),
             stop_at_best=self.stop_at_best,
+            timeline_mark=mark,
+            timeline_replaces=replaces,
         )
+
+    def _timeline_since(
+        self, mark: str, meters_ready: bool
+    ) -> tuple[tuple[TimelineEntry, ...], bool, str]:
+        """(entries, replaces, new mark): the entries added since `mark` if a holder of it can
+        add them to its copy, else the whole shown timeline. A mark names the timeline's
+        generation (a new one whenever it is replaced or cut back rather than added to), whether
+        the copy meter had read its samples, and how many entries it had."""
+        timeline = self._schedule.timeline
+        valid_for = f"{self._timeline_generation}.{int(meters_ready)}."
+        now = f"{valid_for}{len(timeline)}"
+        held = _entries_held(mark, valid_for)
+        # More new entries than the view keeps at the end: the holder's first ones may be
+        # short of TIMELINE_FIRST, so it gets the whole thinned timeline instead.
+        if held is not None and 0 <= len(timeline) - held <= TIMELINE_LATEST:
+            return tuple(timeline[held:]), False, now
+        return thinned(timeline), True, now
+
+    def _timeline_replaced(self) -> None:
+        """The timeline was replaced or cut back (not added to): copies of it are no good."""
+        self._timeline_generation = next(_timeline_generations)
 
     def _copy_lengths(self, analysis: TextAnalysis) -> np.ndarray:
         rows = []
@@ -318,7 +369,7 @@ class Lab:
         """
         with self.lock:
             corpus = corpus or self.corpus
-            budget.check(config, corpus.vocab.size, SESSION_MEMORY_BYTES)
+            fits(config, corpus.vocab.size)
             trainer = Trainer(corpus.text, config)
             self._stop_player()  # the run is archived as the player left it
             self._archive_current()
@@ -336,7 +387,7 @@ class Lab:
         """Resume from checkpoint bytes made on this corpus; ValueError leaves all as it was."""
         with self.lock:
             saved = checkpoint.read(io.BytesIO(data))
-            budget.check(saved.state.config, self.corpus.vocab.size, SESSION_MEMORY_BYTES)
+            fits(saved.state.config, self.corpus.vocab.size)
             trainer = Trainer.from_state(self.corpus.text, saved.state)
             other_text = saved.text_digest not in (None, trainer.text_digest)
             self._stop_player()
@@ -362,6 +413,7 @@ class Lab:
             temperature=self.sample_settings.temperature,
             stop_at_best=self.stop_at_best,
         )
+        self._timeline_replaced()
         self._analysis = analysis_for(self.trainer.train_text, self.trainer.held_out_text)
         self._copy_series = []
 
@@ -406,9 +458,7 @@ class Lab:
     def set_seq_length(self, seq_length: int) -> None:
         with self.lock:
             wanted = self.trainer.config.replace(seq_length=seq_length)  # checks type and range
-            budget.check(
-                wanted, self.trainer.vocab.size, SESSION_MEMORY_BYTES, 2 if self.playing else 1
-            )
+            fits(wanted, self.trainer.vocab.size, 2 if self.playing else 1)
             self.trainer.set_seq_length(seq_length)
             self._tell_player("seq_length", seq_length)
 
@@ -468,6 +518,7 @@ class Lab:
             self._stop_player()
             report = self._schedule.train(iterations, limit, on_progress)
             if report.divergence:
+                self._timeline_replaced()  # cut back to the rolled-back model
                 self._paused_because(report.divergence)
             if report.stopped_at_best:
                 self._stopped_at_best(report.stopped_at_best)
@@ -572,6 +623,7 @@ class Lab:
     def _take_back(self, stopped: Stopped) -> None:
         self.trainer.load_state(stopped.state)
         self._schedule.timeline = list(stopped.timeline)
+        self._timeline_replaced()
         self._schedule.training_seconds = stopped.training_seconds
         self._schedule.chars_per_second = stopped.chars_per_second
         if stopped.divergence:
@@ -600,6 +652,7 @@ class Lab:
         self._schedule.timeline = [
             e for e in self._schedule.timeline if e.iteration <= save_point.iteration
         ]
+        self._timeline_replaced()
         self._paused_because(
             f"The training process failed ({failure}). The model is as it was at iteration "
             f"{save_point.iteration:,}."
@@ -701,12 +754,57 @@ class Lab:
             "epochs": self.trainer.epochs,
             "chars_seen": state.chars_seen,
             "chars_per_second": self._schedule.chars_per_second,
-            "parameters": state.params.size,
+            "parameters": self.trainer.param_count,
             "smooth_loss": state.smooth_loss,
             "bits_per_char": bits_per_char(state.smooth_loss, state.config.seq_length),
             "val_nats_per_char": val,
             "val_bits_per_char": None if val is None else val / math.log(2),
         }
+
+
+def records_state(trainer: Trainer) -> TrainerState:
+    """The trainer's state without its model, for drawing the records: settings, counters and
+    the records (the trainer's own read-only views, as in Trainer.state()), while the
+    parameters, optimizer memory and hidden state are empty, (0,), and so is the sampler's
+    state. Nothing can be trained or sampled from it; taking it copies nothing parameter-sized.
+    (Built here from the trainer's public attributes while trainer.py is being rewritten; it
+    belongs beside Trainer.state().)"""
+    return TrainerState(
+        config=trainer.config,
+        vocab=trainer.vocab.chars,
+        params=_NO_MODEL,
+        optimizer_memory=_NO_MODEL,
+        hidden=_NO_MODEL,
+        pointer=trainer.pointer,
+        iteration=trainer.iteration,
+        chars_seen=trainer.chars_seen,
+        smooth_loss=trainer.smooth_loss,
+        losses=trainer.losses,
+        smooth_losses=trainer.smooth_losses,
+        validation=trainer.validation_record,
+        events=trainer.events,
+        health=trainer.health.rows,
+        sample_rng={},
+        best=trainer.best,
+    )
+
+
+_NO_MODEL = np.zeros(0)
+_NO_MODEL.flags.writeable = False
+
+
+def fits(config: Config, vocab_size: int, processes: int = 1) -> None:
+    """ValueError, naming a setting that fits, when a run at `config` (in `processes` processes)
+    would need more memory than a session may use, or one iteration would take too long."""
+    budget.check(config, vocab_size, SESSION_MEMORY_BYTES, processes)
+    pace.check(config, vocab_size, MAX_SECONDS_PER_ITERATION)
+
+
+def _entries_held(mark: str, valid_for: str) -> int | None:
+    """How many timeline entries the holder of `mark` has, if its copy is of the timeline that
+    marks starting `valid_for` name; None if not (or the mark is not one of ours)."""
+    held = mark.removeprefix(valid_for) if mark.startswith(valid_for) else ""
+    return int(held) if held.isdigit() and len(held) <= 12 else None
 
 
 def thinned(timeline: Sequence[TimelineEntry]) -> tuple[TimelineEntry, ...]:

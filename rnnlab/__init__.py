@@ -11,7 +11,7 @@ from .config import Config
 from .copying import CopyIndex
 from .gradcheck import gradcheck
 from .model import PARAM_NAMES, forward, init_params, loss_and_grads
-from .text import TextInfo, Vocab, load_text
+from .text import RareMerge, TextInfo, Vocab, cap_vocabulary, load_text
 from .trainer import DivergenceError, Trainer
 from .yardsticks import baselines
 
@@ -20,10 +20,12 @@ __all__ = [
     "Config",
     "CopyIndex",
     "DivergenceError",
+    "RareMerge",
     "TextInfo",
     "Trainer",
     "Vocab",
     "baselines",
+    "cap_vocabulary",
     "forward",
     "gradcheck",
     "init_params",

@@ -24,6 +24,7 @@ from typing import NoReturn, TextIO
 import rnnlab
 from rnnlab.config import SHORT_NAMES
 from rnnlab.schedule import VALIDATION_EVERY_CHARS, Schedule
+from rnnlab.text import MAX_VOCAB
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1
@@ -146,6 +147,7 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
         )
 
     text, info = rnnlab.load_text(_read(args.file))
+    text, rare = rnnlab.cap_vocabulary(text)  # as the dashboard does: the same model fits both
     chosen = {field: getattr(args, flag) for flag, field in CONFIG_FLAGS.items()}
     config = rnnlab.Config(**{field: value for field, value in chosen.items() if value is not None})
     trainer = rnnlab.Trainer(text, config)
@@ -158,6 +160,12 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
         f"({trainer.param_count:,} parameters)",
         file=out,
     )
+    if rare is not None:
+        print(
+            f"{rare.describe()}: the text has {rare.distinct:,} different characters, more than "
+            f"the {MAX_VOCAB} a model learns",
+            file=out,
+        )
     if args.log_every:
         print(LOG_HEADER, file=out)
 
@@ -271,6 +279,7 @@ def _sample(args: argparse.Namespace, out: TextIO) -> int:
     _require(args.n >= 0, "-n cannot be negative")
     _require_temperature(args.temperature)
     text, _ = rnnlab.load_text(_read(args.text))
+    text, _ = rnnlab.cap_vocabulary(text)  # as `train` read it
     if not os.path.isfile(args.model):
         raise ValueError(f"cannot read {args.model}: no such file")
     trainer = rnnlab.Trainer.load(args.model, text)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from .text import TextInfo, Vocab, load_text
+from .text import RareMerge, TextInfo, Vocab, cap_vocabulary, load_text
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 # Standard-library modules read as a code corpus: plain, well-commented Python of moderate size.
@@ -36,6 +36,7 @@ class Corpus:
     text: str
     source: str  # "bundled", "stdlib" or "upload"
     info: TextInfo | None = field(default=None, compare=False)
+    rare: RareMerge | None = field(default=None, compare=False)  # rarest characters merged
 
     @cached_property
     def vocab(self) -> Vocab:
@@ -93,7 +94,8 @@ def builtin_corpus(name: str) -> Corpus:
 
 
 def uploaded_corpus(file_name: str, data: bytes, max_bytes: int | None = None) -> Corpus:
-    """A corpus from an uploaded file; ValueError with a clear message if it cannot be one."""
+    """A corpus from an uploaded file; ValueError with a clear message if it cannot be one.
+    Beyond text.MAX_VOCAB distinct characters the rarest share one symbol (Corpus.rare)."""
     if max_bytes is not None and len(data) > max_bytes:
         # In MB of 2**20 bytes, as Streamlit counts its upload limit and shows file sizes.
         raise ValueError(
@@ -110,4 +112,5 @@ def uploaded_corpus(file_name: str, data: bytes, max_bytes: int | None = None) -
             f"{file_name} holds only {held}; a model needs at least {MIN_CHARS} (two to read and "
             "one to predict), and a few thousand to learn anything worth watching."
         )
-    return Corpus(file_name, text, "upload", info)
+    text, rare = cap_vocabulary(text)
+    return Corpus(file_name, text, "upload", info, rare)

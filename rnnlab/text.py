@@ -17,6 +17,15 @@ _MAX_CONTROL_SHARE = 0.05
 # Encoding a huge text goes through UTF-32 (4 bytes per character): do it in pieces so the
 # temporary copy stays small.
 _ENCODE_CHUNK = 1 << 20
+# The most distinct characters a text keeps (cap_vocabulary): every alphabetic script fits with
+# room to spare (English prose has about 100, with accents, Greek and Cyrillic a few hundred),
+# while a text of thousands (Chinese, Japanese) would make the output layer, its (T·B, V)
+# buffers and its (T·B, H) x (H, V) products the bulk of every iteration, for characters seen
+# too rarely to learn.
+MAX_VOCAB = 512
+# What the rarest characters become beyond MAX_VOCAB: Unicode's own "a character that could not
+# be shown"; one already in the text joins them.
+OTHER = "\ufffd"
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,72 @@ def load_text(data: bytes) -> tuple[str, TextInfo]:
     if not normalised.strip():
         raise ValueError("The file holds no visible text: there is nothing to learn from.")
     return normalised, info
+
+
+@dataclass(frozen=True)
+class RareMerge:
+    """What `cap_vocabulary` did: of the text's `kept + merged` distinct characters, `merged`
+    (`occurrences` of them in a text of `n_chars`) became `symbol`."""
+
+    kept: int
+    merged: int
+    occurrences: int
+    n_chars: int
+    symbol: str = OTHER
+
+    @property
+    def distinct(self) -> int:
+        """The text's distinct characters before the merge."""
+        return self.kept + self.merged
+
+    @property
+    def share(self) -> float:
+        return self.occurrences / self.n_chars
+
+    def describe(self) -> str:
+        """One plain sentence for people, e.g. for the dashboard's text card."""
+        return (
+            f"{self.merged:,} rare characters ({self.share:.1%} of the text) share one symbol "
+            f"⟨{self.symbol}⟩"
+        )
+
+
+def cap_vocabulary(text: str, limit: int = MAX_VOCAB) -> tuple[str, RareMerge | None]:
+    """The text with at most `limit` distinct characters: beyond it, all but the `limit - 1` most
+    frequent (ties broken by code point) become OTHER, and the report says how many and how much
+    of the text; (text, None) when it has `limit` or fewer. Linear in the text, in pieces."""
+    if limit < 2:
+        raise ValueError("A vocabulary cap needs room for at least one character and OTHER.")
+    counts = np.zeros(0, dtype=np.int64)
+    for piece in _codepoint_pieces(text):
+        found = np.bincount(piece)
+        if len(found) > len(counts):
+            counts = np.pad(counts, (0, len(found) - len(counts)))
+        counts[: len(found)] += found
+    present = np.flatnonzero(counts)
+    if len(present) <= limit:
+        return text, None
+    other = ord(OTHER)
+    candidates = present[present != other]
+    # Most frequent first; np.lexsort sorts by its last key first.
+    ranked = candidates[np.lexsort((candidates, -counts[candidates]))]
+    kept = ranked[: limit - 1]
+    table = np.full(len(counts), other, dtype=np.uint32)
+    table[kept] = kept
+    merged = present[table[present] == other]
+    pieces = [
+        table[piece].tobytes().decode("utf-32-le", "surrogatepass")
+        for piece in _codepoint_pieces(text)
+    ]
+    report = RareMerge(len(kept), len(merged), int(counts[merged].sum()), len(text))
+    return "".join(pieces), report
+
+
+def _codepoint_pieces(text: str):
+    """The text's code points, (n,) uint32 each, _ENCODE_CHUNK characters at a time."""
+    for start in range(0, len(text), _ENCODE_CHUNK):
+        piece = text[start : start + _ENCODE_CHUNK]
+        yield np.frombuffer(piece.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
 def _decode_or_raise(data: bytes, encoding: str) -> str:

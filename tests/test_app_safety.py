@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_app import errors, lab_of, open_app, open_view, step
+from test_app import errors, lab_of, open_app, open_view, shown, step, upload_text
 
 from dashboard import live_feed
 from dashboard.session import SNIPPET_MAX_CHARS, Lab
+from rnnlab.text import MAX_VOCAB
 
 CONFIG_TOML = Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml"
 
@@ -87,3 +88,30 @@ def test_settings_over_the_sessions_memory_budget_are_refused_on_apply():
     assert not at.exception, at.exception
     assert any("Nothing was changed" in e and "a session may use here" in e for e in errors(at))
     assert lab.trainer is trainer
+
+
+def test_an_upload_with_a_huge_vocabulary_shares_one_symbol_among_its_rarest_characters():
+    rng = np.random.default_rng(0)
+    weights = 1 / np.arange(1, 20_001)  # 20,000 CJK characters, the k-th about 1/k as frequent
+    ids = rng.choice(20_000, size=200_000, p=weights / weights.sum())
+    text = "".join(chr(0x4E00 + i) for i in ids)
+    at = open_app()
+    lab = lab_of(at)
+    upload_text(at, "zhongwen.txt", text.encode("utf-8"))
+    assert not at.exception and not errors(at), errors(at)
+    rare = lab.pending_corpus.rare
+    assert rare is not None and rare.distinct == len(set(text))
+    notes = [shown(i.value) for i in at.info]
+    assert any(
+        note.startswith(
+            f"{rare.merged:,} rare characters ({rare.share:.1%} of the text) share "
+            "one symbol ⟨\ufffd⟩"
+        )
+        and f"the text has {len(set(text)):,} different characters" in note
+        for note in notes
+    ), notes
+    at.button(key="apply").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    assert lab.corpus.name == "zhongwen.txt" and lab.trainer.vocab.size == MAX_VOCAB
+    step(at)
+    assert lab.trainer.iteration == 1

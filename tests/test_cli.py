@@ -348,3 +348,19 @@ def test_train_and_sample_a_two_layer_lstm_with_adam_in_float32(text_file, tmp_p
 
 def test_an_unknown_cell_is_a_one_line_error(text_file) -> None:
     assert_one_line_error(run("train", text_file, "--cell", "transformer"), "--cell", "lstm")
+
+
+def test_a_text_with_a_huge_vocabulary_is_capped_and_the_sample_reads_it_the_same_way(
+    tmp_path, capsys
+) -> None:
+    rare = "".join(chr(0x4E00 + i) for i in range(2000))  # 2,000 characters seen once each
+    path = tmp_path / "wide.txt"
+    path.write_text(TEXT + rare, encoding="utf-8")
+    model = tmp_path / "wide.npz"
+    flags = ["--steps", "2", "--hidden", "8", "--save", str(model)]
+    assert cli.main(["train", str(path), *flags]) == 0
+    out = capsys.readouterr().out
+    merged = len(set(TEXT + rare)) - 511  # ties go by code point: some of the 2,000 stay
+    assert f"{merged:,} rare characters (" in out and "share one symbol ⟨\ufffd⟩" in out
+    assert rnnlab.Trainer.load(model, rnnlab.cap_vocabulary(TEXT + rare)[0]).vocab.size == 512
+    assert cli.main(["sample", str(model), "--text", str(path), "-n", "20"]) == 0

@@ -22,7 +22,7 @@ from dashboard import live_feed
 from dashboard import session as lab_module
 from dashboard.figures import UNITS, X_AXES
 from dashboard.session import Lab
-from rnnlab import Config
+from rnnlab import Config, Trainer
 from rnnlab import schedule as schedule_module
 from rnnlab.corpora import builtin_corpus
 
@@ -166,7 +166,7 @@ from urllib.parse import urlsplit
 import app
 from dashboard import live_feed
 from dashboard.session import Lab
-from rnnlab import Config
+from rnnlab import Config, Trainer
 from rnnlab.corpora import builtin_corpus
 
 
@@ -356,3 +356,136 @@ def test_a_poll_after_a_long_run_costs_what_it_does_after_a_short_one():
     assert max(len(trace["x"]["bdata"]) for trace in figure["data"] if "x" in trace) < 20_000
     assert len(long["timeline"]) == lab_module.TIMELINE_FIRST + lab_module.TIMELINE_LATEST
     assert len(json.dumps(long)) < 4 * len(json.dumps(short)) + 200_000
+
+
+# ------------------------------------------------------------------- the timeline as changes
+def timeline_of(body: dict) -> list[int]:
+    return [row["iteration"] for row in body["timeline"]]
+
+
+def ask_since(url: str, token: str, mark: str) -> dict:
+    response, body = ask(f"{url}&timeline={mark}", token)
+    assert response.status_code == 200, body
+    return body
+
+
+def merged(held: list[dict], body: dict) -> list[dict]:
+    """What the panel holds after an answer (live_panel/index.html, mergeTimeline)."""
+    rows = body["timeline"] if body["timeline_replace"] else body["timeline"] + held
+    first, latest = body["timeline_keep"]
+    return rows if len(rows) <= first + latest else rows[:latest] + rows[len(rows) - first :]
+
+
+def test_a_poll_with_nothing_new_carries_no_timeline_entries_and_one_after_a_sample_carries_it():
+    lab = make_lab()
+    lab.train(iterations=30)
+    analysed(lab)
+    token = live_feed.register(lab)
+    url = live_feed.feed_url(UNITS[0], X_AXES[0], True)
+    _, first = ask(url, token)  # no mark: everything shown
+    assert first["timeline_replace"] is True and timeline_of(first) == [25, 10, 1, 0]
+    again = ask_since(url, token, first["timeline_mark"])
+    assert again["timeline_replace"] is False and again["timeline"] == []
+    assert again["timeline_mark"] == first["timeline_mark"]
+    lab.train(iterations=20)  # to the milestone at 50
+    news = ask_since(url, token, again["timeline_mark"])
+    assert news["timeline_replace"] is False and timeline_of(news) == [50]
+    assert news["timeline"][0]["sample"] == lab.timeline[-1].text
+    assert timeline_of({"timeline": merged(first["timeline"], news)}) == [50, 25, 10, 1, 0]
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["reset", "rollback", "checkpoint", "pause", "too many new", "not a mark", "ahead"],
+)
+def test_the_timeline_is_replaced_when_the_panels_copy_is_no_longer_valid(change, monkeypatch):
+    for module in (lab_module, live_feed):  # a short view, so that a few samples overflow it
+        monkeypatch.setattr(module, "TIMELINE_FIRST", 3)
+        monkeypatch.setattr(module, "TIMELINE_LATEST", 2)
+    lab = Lab(builtin_corpus("Songbook (bundled lyrics)"), SMALL.replace(val_fraction=0.1))
+    lab.train(iterations=60)
+    analysed(lab)
+    token = live_feed.register(lab)
+    url = live_feed.feed_url(UNITS[0], X_AXES[0], True)
+    held = ask(url, token)[1]
+    mark = held["timeline_mark"]
+    if change == "reset":
+        lab.new_run(SMALL)
+    elif change == "rollback":
+        lab.set_learning_rate(10.0)
+        report = lab.train(iterations=2000)
+        assert report.divergence, "no divergence at learning rate 10"
+    elif change == "checkpoint":
+        saved = lab.checkpoint_bytes()
+        lab.load_checkpoint(saved)
+    elif change == "pause":
+        lab.play()
+        lab.pause()  # the player's timeline comes back whole
+    elif change == "too many new":
+        lab.train(iterations=300 - 60)  # samples at 100, 200 and 300: more than the 2 latest
+    elif change == "not a mark":
+        mark = "<script>"
+    elif change == "ahead":
+        generation, ready, count = mark.split(".")
+        mark = f"{generation}.{ready}.{int(count) + 1}"
+    analysed(lab)
+    body = ask_since(url, token, mark)
+    assert body["timeline_replace"] is True
+    shown = lab_module.thinned(lab.timeline)
+    assert timeline_of(body) == [e.iteration for e in reversed(shown)]
+    assert merged(held["timeline"], body) == body["timeline"]
+
+
+def test_the_panels_timeline_follows_the_players_answer_by_answer(monkeypatch):
+    for module in (lab_module, live_feed):  # a short view: the panel thins as it adds
+        monkeypatch.setattr(module, "TIMELINE_FIRST", 3)
+        monkeypatch.setattr(module, "TIMELINE_LATEST", 4)
+    lab = make_lab()
+    token = live_feed.register(lab)
+    url = live_feed.feed_url(UNITS[0], X_AXES[0], True)
+    _, body = ask(url, token)
+    held, mark, answers = body["timeline"], body["timeline_mark"], []
+    lab.play()
+    try:
+        deadline = time.monotonic() + 60
+        while len(lab.timeline) < 12:
+            assert time.monotonic() < deadline, f"the timeline did not grow: {timeline_of(body)}"
+            body = ask_since(url, token, mark)
+            answers.append(body)
+            held, mark = merged(held, body), body["timeline_mark"]
+            with lab.lock:  # what the mirror holds now is what the answer was made from
+                expected = [e.iteration for e in reversed(lab_module.thinned(lab.timeline))]
+            assert [row["iteration"] for row in held] == expected
+            time.sleep(0.05)
+    finally:
+        lab.pause()
+    # Most answers while playing added a few rows at most; the first may replace (the meter).
+    assert sum(not a["timeline_replace"] for a in answers) >= len(answers) - 2
+    assert any(a["timeline"] and not a["timeline_replace"] for a in answers), "rows were added"
+    assert len(held) == 7
+
+
+def test_a_poll_copies_neither_the_parameters_nor_the_optimizer_memory(monkeypatch):
+    lab = Lab(
+        builtin_corpus("Songbook (bundled lyrics)"),
+        Config(hidden_size=1024, seq_length=10, batch_size=1, seed=0),
+    )
+    lab.train(iterations=3)
+    analysed(lab)
+    token = live_feed.register(lab)
+    url = live_feed.feed_url(UNITS[0], X_AXES[0], True)
+    first = ask(url, token)[1]  # and its marks: the timeline comes as changes from here on
+    states = []
+    whole_state = Trainer.state
+    monkeypatch.setattr(Trainer, "state", lambda self: states.append(1) or whole_state(self))
+    tracemalloc.start()
+    try:
+        body = ask_since(url, token, first["timeline_mark"])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert states == [], "the poll took the trainer's whole state"
+    one_copy = lab.trainer.param_count * 8  # 9 MB at H=1024
+    assert peak < one_copy / 2, f"a poll allocated {peak / 2**20:.1f} MB"
+    assert stats(body)["Parameters"] == f"{lab.trainer.param_count:,}"
+    assert lab.snapshot().state.params.size == lab.trainer.param_count  # the page's own: whole

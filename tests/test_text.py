@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections import Counter
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnnlab import Vocab, load_text
+from rnnlab import Vocab, cap_vocabulary, load_text
+from rnnlab.corpora import uploaded_corpus
+from rnnlab.text import MAX_VOCAB, OTHER
 
 # Control characters ordinary text may contain; the others mark data as binary.
 TEXT_CONTROLS = "\t\n\r\f\v\x1b"
@@ -241,3 +244,58 @@ def test_vocab_requires_sorted_unique_characters() -> None:
         Vocab("aab")
     with pytest.raises(ValueError):
         Vocab("")
+
+
+# ------------------------------------------------------------------------ the vocabulary cap
+def zipf_text(n_distinct: int, length: int, seed: int = 0) -> str:
+    """CJK-like text: n_distinct characters from U+4E00 on, the k-th about 1/k as frequent."""
+    rng = np.random.default_rng(seed)
+    weights = 1 / np.arange(1, n_distinct + 1)
+    ids = rng.choice(n_distinct, size=length, p=weights / weights.sum())
+    return "".join(chr(0x4E00 + i) for i in ids)
+
+
+def test_a_text_within_the_cap_is_left_as_it_is() -> None:
+    text = "the river runs\n" * 10 + "".join(chr(0x4E00 + i) for i in range(MAX_VOCAB - 20))
+    assert len(set(text)) <= MAX_VOCAB
+    assert cap_vocabulary(text) == (text, None)
+
+
+def test_beyond_the_cap_the_rarest_characters_share_one_symbol() -> None:
+    text = zipf_text(20_000, 300_000)
+    capped, report = cap_vocabulary(text)
+    counts = Counter(text)
+    kept = {c for c, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: MAX_VOCAB - 1]}
+    # Character by character: the most frequent stay, every other one is OTHER.
+    assert len(capped) == len(text)
+    assert all(c == (t if t in kept else OTHER) for c, t in zip(capped, text, strict=True))
+    assert set(capped) == kept | {OTHER} and len(set(capped)) == MAX_VOCAB
+    assert report.kept == MAX_VOCAB - 1
+    assert report.merged == len(counts) - (MAX_VOCAB - 1)
+    assert report.occurrences == sum(n for c, n in counts.items() if c not in kept)
+    assert report.share == pytest.approx(report.occurrences / len(text))
+    assert report.describe().startswith(f"{report.merged:,} rare characters (")
+    assert report.describe().endswith(f"of the text) share one symbol ⟨{OTHER}⟩")
+
+
+def test_the_replacement_character_already_in_a_text_joins_the_merged_ones() -> None:
+    text = OTHER * 5000 + zipf_text(1000, 50_000)  # the most frequent character of all
+    capped, report = cap_vocabulary(text, limit=10)
+    assert capped.startswith(OTHER * 5000)
+    assert len(set(capped)) == 10  # nine kept (not counting OTHER) and OTHER
+    assert report.kept == 9 and report.distinct == len(set(text))
+    assert report.occurrences == sum(1 for c in capped if c == OTHER)
+
+
+def test_the_cap_reads_a_text_longer_than_one_internal_chunk_exactly() -> None:
+    text = "ab" * 700_000 + "xyz" + "ab"  # the rare ones straddle no chunk, but come after one
+    capped, report = cap_vocabulary(text, limit=3)
+    assert capped == "ab" * 700_000 + OTHER * 3 + "ab"
+    assert (report.merged, report.occurrences) == (3, 3)
+
+
+def test_an_upload_with_a_huge_vocabulary_trains_on_the_capped_text() -> None:
+    corpus = uploaded_corpus("chinese.txt", zipf_text(20_000, 100_000).encode("utf-8"))
+    assert corpus.vocab.size == MAX_VOCAB
+    assert corpus.rare is not None and corpus.rare.merged > 10_000
+    assert uploaded_corpus("small.txt", b"the river runs " * 10).rare is None

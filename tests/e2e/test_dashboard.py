@@ -21,6 +21,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from rnnlab.schedule import is_milestone
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LYRICS = REPO_ROOT / "data" / "lyrics.txt"
 # The longest a test waits for what it checks to show (training, a redraw): generous for a busy
@@ -105,6 +107,36 @@ def insight_iteration(page: Page) -> int:
     return int(re.search(r"at iteration ([\d,]+)", caption).group(1).replace(",", ""))
 
 
+def shown_timeline(page: Page) -> tuple[int, list[int]]:
+    """The panel's iteration and its timeline's iterations (newest first), read at one moment:
+    one answer of the feed updates both (live_panel/index.html, show)."""
+    iteration, rows = (
+        live_panel(page)
+        .locator("body")
+        .evaluate(
+            """() => [document.querySelector("[data-stat='Iteration'] .value").textContent,
+                  Array.from(document.querySelectorAll("#timeline tr"),
+                             (tr) => tr.firstChild.textContent)]"""
+        )
+    )
+    return int(number(iteration)), [int(number(row)) for row in rows]
+
+
+def milestones_up_to(iteration: int) -> list[int]:
+    """The timeline a run from 0 to `iteration` shows, newest first (the first 16 and the
+    latest 40 of its samples: dashboard/session.py, thinned)."""
+    kept = [i for i in range(iteration + 1) if i == 0 or is_milestone(i)]
+    kept = kept if len(kept) <= 56 else kept[:16] + kept[-40:]
+    return kept[::-1]
+
+
+def timeline_is_right(page: Page) -> bool:
+    """The panel's timeline is the run's milestone samples up to the iteration it shows."""
+    iteration, rows = shown_timeline(page)
+    assert rows == milestones_up_to(iteration), f"at iteration {iteration:,}: {rows}"
+    return True
+
+
 def click(page: Page, key: str, wait) -> None:
     page.locator(f".st-key-{key} button").click()
     wait(page)
@@ -187,7 +219,8 @@ def test_upload_lyrics_change_a_slider_play_and_watch_it_learn(
 
     def learned() -> bool:
         return (
-            number(metric(page, "Iteration")) >= 50
+            timeline_is_right(page)  # the feed sends the timeline as changes: checked each look
+            and number(metric(page, "Iteration")) >= 50
             and number(metric(page, "Smoothed loss")) < loss_before
             # raw, smoothed, validation and its best point (after 100,000 chars)
             and chart_traces.count() == 4
@@ -413,4 +446,53 @@ def test_pause_always_pauses_however_play_and_pause_follow_each_other(
     expect(live_panel(page).locator("[data-stat='Iteration'] .value")).to_have_text(
         f"{iteration + 1:,.0f}"
     )
+    no_exceptions(page)
+
+
+def test_the_timeline_sent_as_changes_is_whole_after_many_answers_and_after_a_reset(
+    page: Page, wait_for_app_run, play_processes
+) -> None:
+    # While playing, each answer of the feed carries only the timeline's new rows; the panel
+    # adds them to its own and thins them as the server does.
+    seen: set[int] = set()
+
+    def answers_right(n: int) -> Callable[[], bool]:
+        def condition() -> bool:
+            timeline_is_right(page)
+            seen.add(shown_timeline(page)[0])
+            return len(seen) > n and len(shown_timeline(page)[1]) >= 6
+
+        return condition
+
+    click(page, "play", wait_for_app_run)
+    expect(page.locator(".st-key-play button")).to_contain_text("Pause")
+    wait_until(page, answers_right(8), "eight answers and six samples")
+    # A Reset while playing: a new run, whose timeline replaces the old one in the panel...
+    page.get_by_role("button", name="Reset", exact=True).click()
+    wait_for_app_run(page)
+    expect(page.locator(".st-key-play button")).to_contain_text("Play")
+    wait_until(page, lambda: shown_timeline(page) == (0, [0]), "the new run's timeline")
+    # ...and while it plays, the answers add to the new timeline.
+    seen.clear()
+    play_until(page, answers_right(8), "eight answers", wait_for_app_run, play_processes)
+    timeline_is_right(page)
+
+    # The panel's own merge, over the thinning (a day of Play keeps thousands of samples).
+    def merge(held: list[int], content: dict) -> list[int]:
+        rows = (
+            live_panel(page)
+            .locator("body")
+            .evaluate(
+                "(body, [held, content]) => mergeTimeline(held, content)",
+                [[{"iteration": i} for i in held], content],
+            )
+        )
+        return [row["iteration"] for row in rows]
+
+    held = [*range(100, 60, -1), *range(16, 0, -1)]  # the first 16 and the latest 40 of 100
+    added = {"timeline": [{"iteration": 102}, {"iteration": 101}], "timeline_replace": False}
+    added["timeline_keep"] = [16, 40]
+    assert merge(held, added) == [102, 101, *range(100, 62, -1), *range(16, 0, -1)]
+    replaced = {**added, "timeline": [{"iteration": 5}], "timeline_replace": True}
+    assert merge(held, replaced) == [5]
     no_exceptions(page)
