@@ -26,15 +26,19 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import live_feed, parking, url_settings
-from dashboard.figures import UNITS, X_AXES
+from dashboard.comparison import Failed as ComparisonFailed
+from dashboard.comparison import Stopped as ComparisonStopped
+from dashboard.figures import UNITS, X_AXES, comparison_figure
 from dashboard.guide import data_size_advice, meter_caption, pace_note, train_time_note
 from dashboard.insight_figures import (
+    GATE_NAMES,
     activation_heatmap,
     clip_share_figure,
     gradient_norm_figure,
     hidden_histogram_figure,
     sampled_text_html,
     saturation_figure,
+    signal_label,
     surprisal_figure,
     unit_activation_html,
     visible_char,
@@ -43,6 +47,7 @@ from dashboard.insight_figures import (
 from dashboard.live_panel import live_panel
 from dashboard.safe_text import escape_markdown, marked_text_html
 from dashboard.session import (
+    COMPARE_SECONDS,
     GENERATE_MAX_CHARS,
     MAX_SECONDS_PER_ITERATION,
     SNIPPET_MAX_CHARS,
@@ -51,13 +56,13 @@ from dashboard.session import (
     LiveSnapshot,
 )
 from rnnlab import Config
-from rnnlab.architecture import Architecture
+from rnnlab.architecture import Architecture, network_label
 from rnnlab.corpora import BUILTIN_CORPORA, DEFAULT_CORPUS, MB, builtin_corpus, uploaded_corpus
 from rnnlab.health import HealthLog
 from rnnlab.insight import rank_units, rank_units_by_variance, text_features, top_k_predictions
 from rnnlab.model import named_params
 from rnnlab.pace import seconds_per_iteration
-from rnnlab.presets import DASHBOARD_DEFAULTS, STOP_AT_BEST
+from rnnlab.presets import CELL_PRESETS, DASHBOARD_DEFAULTS, STOP_AT_BEST
 from rnnlab.sampling import PRIME_MAX_CHARS, SAMPLE_LENGTH_RANGE, TEMPERATURE_RANGE
 from rnnlab.text import MAX_VOCAB
 
@@ -69,8 +74,15 @@ TRAIN_CHOICES = (10, 100, 1000, 5000)
 # While playing, the live panel asks the server for what is new this often (dashboard/live_feed.py)
 # and the other views redraw this often by themselves.
 PLAY_INTERVAL = 0.4
-VIEWS = ("Training", "Generate", "Inside the network", "Model & runs")
+COMPARE_INTERVAL = 1.0  # the comparison reports a reading every few CPU-seconds
+VIEWS = ("Training", "Generate", "Inside the network", "Compare cells", "Model & runs")
+# The settings of the network itself, each one a select box under "Model (needs a new run)".
+NETWORK_FIELDS = ("cell", "layers", "optimizer", "dtype")
+CELL_NAMES = {"rnn": "RNN (vanilla, tanh)", "gru": "GRU", "lstm": "LSTM"}
+OPTIMIZER_NAMES = {"adagrad": "Adagrad", "rmsprop": "RMSprop", "adam": "Adam"}
+LAYER_CHOICES = tuple(range(Config.range("layers")[0], Config.range("layers")[1] + 1))
 INSIGHT_VIEWS = ("Neurons", "Predictions", "Sampling in colour", "Training health")
+SIGNAL_NAMES = {"h": "hidden units h", "c": "cell state c", **GATE_NAMES}
 SNIPPET_LENGTH = 300
 HIDDEN_STEP = 4
 VAL_STEP = 0.05
@@ -163,6 +175,8 @@ def keep_settings_in_address() -> None:
 
 
 def _show_config_in_widgets(config: Config) -> None:
+    for name in NETWORK_FIELDS:
+        st.session_state[name] = getattr(config, name)
     st.session_state.hidden_size = config.hidden_size
     st.session_state.batch_size = config.batch_size
     st.session_state.seed = None
@@ -183,6 +197,7 @@ def wanted_config() -> Config:
         batch_size=st.session_state.batch_size,
         seed=None if seed is None else int(seed),
         val_fraction=st.session_state.val_fraction,
+        **{name: st.session_state[name] for name in NETWORK_FIELDS},
     )
 
 
@@ -269,6 +284,29 @@ def on_apply() -> None:
         current.notify("error", f"Nothing was changed: {error}")
         return
     st.session_state.prime = current.sample_settings.prime  # cleared if the new text cannot read it
+
+
+@guarded
+def on_compare() -> None:
+    current = lab()
+    try:
+        current.compare_cells(CELL_PRESETS, st.session_state.compare_seconds)
+    except ValueError as error:
+        current.notify("error", f"Compare cells did not start: {error}")
+
+
+@guarded
+def on_stop_comparison() -> None:
+    lab().stop_comparison()
+
+
+@guarded
+def on_use_compared(label: str) -> None:
+    """Start a run with a compared network: its settings go into the controls, then Apply."""
+    current = lab()
+    config = CELL_PRESETS[label].replace(val_fraction=current.trainer.config.val_fraction)
+    _show_config_in_widgets(config)
+    on_apply()
 
 
 @guarded
@@ -384,6 +422,20 @@ def sidebar() -> None:
         )
 
         st.header("Model (needs a new run)")
+        cell, layers = st.columns([3, 2])
+        cell.selectbox(
+            "Cell", Config.choices("cell"), key="cell", format_func=CELL_NAMES.get,
+            help=Config.help("cell"),
+        )  # fmt: skip
+        layers.selectbox("Layers", LAYER_CHOICES, key="layers", help=Config.help("layers"))
+        optimizer, dtype = st.columns([3, 2])
+        optimizer.selectbox(
+            "Optimizer", Config.choices("optimizer"), key="optimizer",
+            format_func=OPTIMIZER_NAMES.get, help=Config.help("optimizer"),
+        )  # fmt: skip
+        dtype.selectbox(
+            "Precision", Config.choices("dtype"), key="dtype", help=Config.help("dtype")
+        )
         st.slider(
             "Hidden size",
             *_int_range("hidden_size"),
@@ -594,11 +646,14 @@ def train_n(n: int, slot: DeltaGenerator) -> None:
     st.rerun()  # notices() tells of a divergence
 
 
-def refresh_every(playing: bool) -> float | None:
+def refresh_every(playing: bool, comparing: bool) -> float | None:
     """How often the open view redraws by itself: while playing, with a view open other than
-    Training (whose panel asks the server for its own updates, dashboard/live_feed.py)."""
-    training_open = st.session_state.get("view", VIEWS[0]) == VIEWS[0]
-    return PLAY_INTERVAL if playing and not training_open else None
+    Training (whose panel asks the server for its own updates, dashboard/live_feed.py), and
+    while Compare cells runs with its view open."""
+    view = st.session_state.get("view", VIEWS[0])
+    if comparing and view == VIEWS[3]:
+        return COMPARE_INTERVAL
+    return PLAY_INTERVAL if playing and view != VIEWS[0] else None
 
 
 def live_view(drawn_playing: bool, run_every: float | None) -> None:
@@ -612,9 +667,9 @@ def live_view(drawn_playing: bool, run_every: float | None) -> None:
     inside_open = st.session_state.get("view", VIEWS[0]) == VIEWS[2]
     # Only Inside the network draws the model itself: the other views take none of its copies.
     live = lab().snapshot(with_model=inside_open, copy_model=inside_open)
-    if live.playing != drawn_playing or refresh_every(live.playing) != run_every:
+    if live.playing != drawn_playing or refresh_every(live.playing, lab().comparing) != run_every:
         st.rerun(scope="app")
-    training, generate, inside, files = st.tabs(VIEWS, key="view", on_change="rerun")
+    training, generate, inside, compare, files = st.tabs(VIEWS, key="view", on_change="rerun")
     # Only the open tab is drawn: the page stays light however many views there are.
     if training.open:
         with training:
@@ -625,6 +680,9 @@ def live_view(drawn_playing: bool, run_every: float | None) -> None:
     if inside.open:
         with inside:
             drawn_safely(insight_view, live)
+    if compare.open:
+        with compare:
+            drawn_safely(compare_view, live)
     if files.open:
         with files:
             drawn_safely(files_view, live)
@@ -773,9 +831,26 @@ def insight_view(live: LiveSnapshot) -> None:
 
 
 def neurons_view(trace, live: LiveSnapshot) -> None:
+    layers, signals = live.state.config.layers, tuple(trace.signals)
+    if layers > 1 or len(signals) > 1:
+        which, layer = st.columns([3, 1])
+        signal = which.radio(
+            "Look at", signals, horizontal=True, key="signal",
+            format_func=lambda name: SIGNAL_NAMES.get(name, name),
+            help="The hidden units h are what a layer hands on. An LSTM also keeps a cell "
+            "state c behind its gates: the input gate i lets new values in, the forget gate f "
+            "keeps old ones, the output gate o lets them out. A GRU's update gate z keeps the "
+            "old state, its reset gate r forgets it when making the candidate n.",
+        )  # fmt: skip
+        chosen = layer.selectbox(
+            "Layer", range(1, layers + 1), index=layers - 1, key="layer",
+            help="Layer 1 reads the characters; each layer above reads the one below.",
+        )  # fmt: skip
+        trace = trace.looking_at(signal if signal in signals else "h", chosen - 1)
     ranked = rank_units(trace, text_features(trace.text)) + rank_units_by_variance(trace, top=5)
     st.markdown(
-        "**Units worth a look**: those that follow a simple feature of the text, and the busiest."
+        f"**Units worth a look** ({escape_markdown(signal_label(trace))}): those that follow a "
+        "simple feature of the text, and the busiest."
     )
     st.dataframe(
         [{"unit": u.unit, "follows": u.feature, "score": round(u.score, 3)} for u in ranked],
@@ -788,10 +863,85 @@ def neurons_view(trace, live: LiveSnapshot) -> None:
         range(live.state.config.hidden_size),
         index=ranked[0].unit if ranked else 0,
         key="unit",
-        help="Blue: activation near +1; red: near −1.",
+        help="Blue: near the top of its range; red: near the bottom.",
     )
     st.html(unit_activation_html(trace, unit))
     st.plotly_chart(activation_heatmap(trace), key="activation_heatmap", width="stretch")
+
+
+def compare_view(live: LiveSnapshot) -> None:
+    """Compare cells: an RNN, a GRU and an LSTM trained in turn on this text for the same CPU
+    time, their validation curves side by side and what each writes."""
+    current = lab()
+    vocab = live.corpus.vocab.size
+    st.caption(
+        "Trains each network below on this text for the same CPU time, one after another, in a "
+        "process of its own (it takes a Play slot), and draws their loss on the held-out text "
+        "side by side. Your own run is left as it is; “Train this one” starts a run with that "
+        "network."
+    )
+    st.dataframe(
+        [
+            {
+                "network": network_label(config),
+                "hidden": config.hidden_size,
+                "seq": config.seq_length,
+                "batch": config.batch_size,
+                "lr": f"{config.learning_rate:g}",
+                "parameters": f"{Architecture.of(config, vocab).param_count:,}",
+                "s per iteration": f"{seconds_per_iteration(config, vocab):.3f}",
+            }
+            for config in CELL_PRESETS.values()
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    left, right = st.columns([3, 1])
+    left.select_slider(
+        "CPU seconds per network", COMPARE_SECONDS, value=30, key="compare_seconds",
+        disabled=current.comparing,
+    )  # fmt: skip
+    if current.comparing:
+        right.button("■ Stop", key="compare_stop", on_click=on_stop_comparison, width="stretch")
+    else:
+        right.button(
+            "▶ Compare", key="compare", on_click=on_compare, type="primary", width="stretch",
+            disabled=live.playing, help="Pause Play first." if live.playing else None,
+        )  # fmt: skip
+    comparison = current.comparison
+    if comparison is None:
+        return
+    readings, results, outcome = comparison.progress()
+    if outcome is None:
+        label = readings[-1].label if readings else comparison.labels[0]
+        done = readings[-1].seconds if readings else 0.0
+        step = comparison.labels.index(label)
+        st.progress(
+            min(1.0, (step + min(done / comparison.seconds, 1.0)) / len(comparison.labels)),
+            text=f"Training the {label}: {done:.0f} of {comparison.seconds} CPU-seconds "
+            f"({step + 1} of {len(comparison.labels)})",
+        )
+    elif isinstance(outcome, ComparisonFailed):
+        st.error(escape_markdown(outcome.message))
+    elif isinstance(outcome, ComparisonStopped):
+        st.info("Stopped: what each network reached until then is below.")
+    st.plotly_chart(
+        comparison_figure(readings, comparison.labels), key="comparison", width="stretch"
+    )
+    for result in results:
+        with st.container(border=True):
+            head, button = st.columns([4, 1])
+            head.markdown(
+                f"**{escape_markdown(result.label)}**: best "
+                f"{result.best_bits:.3f} bits/char on held-out text after "
+                f"{result.iterations:,} iterations in {result.seconds:.0f} CPU-seconds"
+                + (f" ({escape_markdown(result.note)})" if result.note else "")
+            )
+            button.button(
+                "Train this one", key=f"use_{result.label}", on_click=on_use_compared,
+                args=(result.label,), width="stretch", disabled=live.playing,
+            )  # fmt: skip
+            st.code(result.sample, language=None, wrap_lines=True)
 
 
 def predictions_view(trace, live: LiveSnapshot) -> None:
@@ -838,8 +988,9 @@ def page() -> None:
     sidebar()
     st.title("rnnlab: watch a recurrent neural network learn")
     st.caption(
-        "A character-level vanilla RNN (one tanh layer) reads your text a few characters at a "
-        "time and learns to predict the next one. Step it, train it, or press Play and watch the "
+        "A character-level recurrent network (the classic vanilla RNN, or a GRU or LSTM of up "
+        "to three layers) reads your text a few characters at a time and learns to predict the "
+        "next one. Step it, train it, or press Play and watch the "
         "loss fall and the samples turn from noise into words."
     )
     # Read once, before the messages are taken: the live feed (another thread) may find the
@@ -850,7 +1001,7 @@ def page() -> None:
     pending_panel()
     corpus_card(lab().corpus, "Training on")
     requested_iterations, progress_slot = controls(playing)
-    run_every = refresh_every(playing)
+    run_every = refresh_every(playing, lab().comparing)
     st.fragment(run_every=run_every)(live_view)(playing, run_every)
     keep_settings_in_address()
     if requested_iterations:

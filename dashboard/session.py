@@ -67,7 +67,16 @@ COMPARE_SECONDS = (10, 30, 60, 120)
 TRAIN_MAX_SECONDS = 120.0
 
 # Hyperparameters that shape the model: changing them needs a new model (a new run).
-STRUCTURAL = ("hidden_size", "batch_size", "seed", "val_fraction")
+STRUCTURAL = (
+    "cell",
+    "layers",
+    "optimizer",
+    "dtype",
+    "hidden_size",
+    "batch_size",
+    "seed",
+    "val_fraction",
+)
 # While playing, the player draws the latest sample at most this often: a person reads a
 # 300-character sample in no less, and each costs the training a few milliseconds.
 PLAY_SAMPLE_EVERY = 1.0
