@@ -19,6 +19,7 @@ from test_app import (
     step,
     tab,
     train,
+    upload_checkpoint,
 )
 from test_app_learning import open_app_at
 
@@ -161,3 +162,35 @@ def test_compare_cells_can_be_stopped_and_says_so():
     assert not at.exception, at.exception
     assert not lab.comparing and not lab.holds_a_slot
     assert any("Stopped" in i.value for i in tab(at, COMPARE_VIEW).info)
+
+
+VIEWS_TO_DRAW = ("Training", "Generate", INSIGHT_VIEW, COMPARE_VIEW, "Model & runs")
+INSIGHT_TABS = ("Neurons", "Predictions", "Sampling in colour", "Training health")
+
+
+def test_every_view_draws_a_gru_and_its_checkpoint_resumes_on_the_page():
+    at = open_app_at({"cell": "gru", "layers": "2", "opt": "rmsprop", "dtype": "float32"})
+    train(at, 10)
+    lab = lab_of(at)
+    for view in VIEWS_TO_DRAW:
+        at.session_state["view"] = view
+        at.run()
+        assert not at.exception and not at.error, (view, at.exception, errors(at))
+    at.session_state["view"] = INSIGHT_VIEW
+    for inside in INSIGHT_TABS:
+        at.session_state["insight_view"] = inside
+        at.run()
+        assert not at.exception and not at.error, (inside, at.exception, errors(at))
+    at.session_state["view"] = "Generate"
+    at.run()
+    at.button(key="generate").click().run()
+    assert not at.exception and not at.error, errors(at)
+    saved = lab.checkpoint_bytes()
+    params = {name: value.copy() for name, value in lab.trainer.params.items()}
+    at.button(key="reset").click().run()
+    step(at)
+    upload_checkpoint(at, "gru.npz", saved)
+    assert not at.error, errors(at)
+    assert lab.trainer.iteration == 10 and lab.trainer.config.cell == "gru"
+    for name, value in params.items():
+        assert (lab.trainer.params[name] == value).all() and value.dtype.name == "float32"

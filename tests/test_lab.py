@@ -923,3 +923,25 @@ def test_sampled_settings_and_characters_equal_the_whole_runs_arrays():
     np.testing.assert_array_equal(
         state_module.chars_seen_at(config, events, [17, 3]), whole[[17, 3]]
     )
+
+
+# ------------------------------------------------------------------------ cells and layers
+@pytest.mark.parametrize(
+    "network",
+    [
+        {"cell": "lstm", "layers": 2, "optimizer": "adam", "dtype": "float32"},
+        {"cell": "gru", "layers": 3, "optimizer": "rmsprop"},
+    ],
+)
+def test_play_trains_every_network_exactly_as_stepping_does(network):
+    lab = make_lab(seed=2, learning_rate=0.003, **network)
+    lab.play()
+    try:
+        _wait_for(lab, lambda s: s.state.iteration >= 20)
+    finally:
+        lab.pause()
+    t = lab.trainer
+    assert (t.config.cell, t.config.layers) == (network["cell"], network["layers"])
+    same = _trained_headless(t.config, t.events, t.iteration)
+    _assert_same_training(lab.snapshot().state, same.state())
+    assert lab.latest_sample and lab.train(iterations=3).iterations == 3
