@@ -208,12 +208,14 @@ def test_settings_in_the_address_are_shown_and_kept_in_the_address(
         assert number(thumb_value(page, "temperature")) == 0.5
         expect(page.locator(".st-key-seed input")).to_have_value("3")
         panel = live_panel(page)
-        expect(panel.locator("#chart .gtitle")).to_have_text("Loss, H=64, T=25, lr=0.02, B=8")
+        expect(panel.locator("#chart .gtitle")).to_have_text("Loss, RNN, H=64, T=25, lr=0.02, B=8")
         expect(panel.locator("#sample-caption")).to_have_text("300 characters at temperature 0.5")
         assert not page.locator("[data-testid='stAlertContentError']").count()
         assert not page.get_by_text("Pending changes").count()
 
-    written = {**asked, "seq": "25"}  # the page adds what was left to the defaults
+    # The page adds what was left to the defaults.
+    written = {**asked, "seq": "25", "cell": "rnn", "layers": "1", "opt": "adagrad"}
+    written["dtype"] = "float64"
     shows_the_settings()
     wait_until(page, lambda: address_query(page) == written, "the settings in the address")
     page.reload(wait_until="domcontentloaded")  # a new session, from the address alone
