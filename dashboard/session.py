@@ -223,8 +223,8 @@ class Lab:
         snapshot's timeline is then only what was added since, unless that copy is no longer
         valid (a new run, a rollback, a pause, the copy meter becoming ready: see
         LiveSnapshot.timeline_replaces). copy_model=False: the state carries no model
-        (records_state), for views that draw only the records and the numbers: the live feed's
-        polls then copy nothing parameter-sized.
+        (Trainer.state(with_model=False)), for views that draw only the records and the
+        numbers: the live feed's polls then copy nothing parameter-sized.
         """
         if not self.lock.acquire(timeout=-1 if wait is None else wait):
             raise Busy("The session is busy; ask again.")
@@ -236,7 +236,7 @@ class Lab:
     def _snapshot(self, with_model: bool, timeline_since: str, copy_model: bool) -> LiveSnapshot:
         # The caller holds the lock.
         self._sync(with_model)
-        state = self.trainer.state() if copy_model else records_state(self.trainer)
+        state = self.trainer.state(with_model=copy_model)
         analysis = self._analysis
         shown = self.sample_settings.prime + self.latest_sample
         # Read before the meters: the index becoming ready after this only costs a replace later.
@@ -769,37 +769,6 @@ class Lab:
             "val_nats_per_char": val,
             "val_bits_per_char": None if val is None else val / math.log(2),
         }
-
-
-def records_state(trainer: Trainer) -> TrainerState:
-    """The trainer's state without its model, for drawing the records: settings, counters and
-    the records (the trainer's own read-only views, as in Trainer.state()), while the
-    parameters, optimizer memory and hidden state are empty, (0,), and so is the sampler's
-    state. Nothing can be trained or sampled from it; taking it copies nothing parameter-sized.
-    (Built here from the trainer's public attributes while trainer.py is being rewritten; it
-    belongs beside Trainer.state().)"""
-    return TrainerState(
-        config=trainer.config,
-        vocab=trainer.vocab.chars,
-        params=_NO_MODEL,
-        optimizer_memory=_NO_MODEL,
-        hidden=_NO_MODEL,
-        pointer=trainer.pointer,
-        iteration=trainer.iteration,
-        chars_seen=trainer.chars_seen,
-        smooth_loss=trainer.smooth_loss,
-        losses=trainer.losses,
-        smooth_losses=trainer.smooth_losses,
-        validation=trainer.validation_record,
-        events=trainer.events,
-        health=trainer.health.rows,
-        sample_rng={},
-        best=trainer.best,
-    )
-
-
-_NO_MODEL = np.zeros(0)
-_NO_MODEL.flags.writeable = False
 
 
 def fits(config: Config, vocab_size: int, processes: int = 1) -> None:

@@ -46,6 +46,10 @@ SNAPSHOT_EVERY = 25
 MAX_SNAPSHOTS = 6
 
 
+# What a state without its model holds in place of each parameter-sized array.
+NO_MODEL = frozen(np.zeros(0))
+
+
 class DivergenceError(ArithmeticError):
     """Training produced a non-finite loss or parameter; the trainer was rolled back."""
 
@@ -121,14 +125,19 @@ class Trainer:
         return train, val
 
     # ---------------------------------------------------------------------------- the state
-    def state(self) -> TrainerState:
-        """The whole state as one immutable value (see rnnlab.state)."""
+    def state(self, with_model: bool = True) -> TrainerState:
+        """The whole state as one immutable value (see rnnlab.state).
+
+        with_model=False leaves out what is parameter-sized: the parameters, optimizer memory and
+        hidden state are empty, (0,), and so is the sampler's state. That is a state for drawing
+        the records, which copies nothing big; it cannot be trained or sampled from.
+        """
         return TrainerState(
             config=self.config,
             vocab=self.vocab.chars,
-            params=frozen(self._params.flat),
-            optimizer_memory=frozen(self._optimizer.memory),
-            hidden=frozen(self.hidden),
+            params=frozen(self._params.flat) if with_model else NO_MODEL,
+            optimizer_memory=frozen(self._optimizer.memory) if with_model else NO_MODEL,
+            hidden=frozen(self.hidden) if with_model else NO_MODEL,
             pointer=self.pointer,
             iteration=self.iteration,
             chars_seen=self.chars_seen,
@@ -138,7 +147,7 @@ class Trainer:
             validation=self._validation.values,
             events=self.events,
             health=self.health.rows,
-            sample_rng=self._sample_rng.bit_generator.state,
+            sample_rng=self._sample_rng.bit_generator.state if with_model else {},
             best=self._best,
         )
 

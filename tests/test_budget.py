@@ -18,33 +18,22 @@ SONGBOOK = builtin_corpus("Songbook (bundled lyrics)")
 GB = 2**30
 
 
-@pytest.mark.parametrize(("H", "B", "T"), [(256, 64, 100), (512, 32, 50), (100, 256, 200)])
-def test_the_estimate_covers_what_training_allocates(H, B, T):
-    config = Config(hidden_size=H, batch_size=B, seq_length=T, seed=0, val_fraction=0.1)
-    tracemalloc.start()
-    try:
-        trainer = Trainer(SONGBOOK.text * 6, config)
-        Schedule(trainer, keep_timeline=False).train(iterations=30)
-        trainer.state()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    estimate = budget.training_bytes(config, trainer.vocab.size).total
-    assert 0.8 * peak <= estimate <= 2.0 * peak, (peak, estimate)
-
-
 @pytest.mark.parametrize(
-    "changes",
+    "settings",
     [
+        {"hidden_size": 256, "batch_size": 64, "seq_length": 100},
+        {"hidden_size": 512},
+        {"hidden_size": 100, "batch_size": 256, "seq_length": 200},
         {"cell": "lstm", "layers": 2, "optimizer": "adam", "hidden_size": 256},
         {"cell": "gru", "dtype": "float32", "optimizer": "rmsprop", "hidden_size": 384},
         {"cell": "rnn", "layers": 3, "optimizer": "adam", "hidden_size": 256},
         {"cell": "lstm", "dtype": "float32", "hidden_size": 128, "batch_size": 128},
     ],
 )
-def test_the_estimate_covers_every_cell_layer_count_optimizer_and_precision(changes):
-    settings = {"batch_size": 32, "seq_length": 50, "seed": 0, "val_fraction": 0.1, **changes}
-    config = Config(**settings)
+def test_the_estimate_covers_what_training_allocates(settings):
+    """For the classic and for every cell, layer count, optimizer and precision."""
+    config = Config(**{"batch_size": 32, "seq_length": 50, "seed": 0, "val_fraction": 0.1,
+                       **settings})  # fmt: skip
     tracemalloc.start()
     try:
         trainer = Trainer(SONGBOOK.text * 6, config)

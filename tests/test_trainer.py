@@ -591,3 +591,14 @@ def test_a_pickled_trainer_trains_on_exactly_like_the_original_and_carries_no_bu
     state = trainer.state()
     essential = state.params.nbytes + state.optimizer_memory.nbytes + len(TEXT)
     assert len(data) < 1.2 * essential + 20_000
+
+
+def test_a_state_without_the_model_has_the_records_and_cannot_be_trained_from() -> None:
+    trainer = rnnlab.Trainer(TEXT, rnnlab.Config(hidden_size=8, seq_length=5, seed=0))
+    trainer.step(4)
+    light = trainer.state(with_model=False)
+    whole = trainer.state()
+    assert light.params.size == light.optimizer_memory.size == light.hidden.size == 0
+    assert np.array_equal(light.losses, whole.losses) and light.iteration == 4
+    with pytest.raises(ValueError, match="params"):
+        rnnlab.Trainer.from_state(TEXT, light)
