@@ -706,7 +706,10 @@ class Lab:
             configs = {name: c.replace(val_fraction=val, seed=None) for name, c in configs.items()}
             for config in configs.values():
                 # The session's own run stays in memory beside the one being compared.
-                budget.check(config, self.trainer.vocab.size, SESSION_MEMORY_BYTES, 2)
+                budget.check(
+                    config, self.trainer.vocab.size, SESSION_MEMORY_BYTES, 2,
+                    "the network compared and the session's own run",
+                )  # fmt: skip
                 check_text_fits(len(self.corpus.text), config)
             with _playing_lock:
                 if len(_playing) >= MAX_PLAYERS:

@@ -80,9 +80,15 @@ def training_bytes(config: Config, vocab_size: int) -> Cost:
     return Cost(arch.itemsize * copies * arch.param_count, chunk)
 
 
-def check(config: Config, vocab_size: int, limit: int, processes: int = 1) -> None:
+def check(
+    config: Config,
+    vocab_size: int,
+    limit: int,
+    processes: int = 1,
+    why_twice: str = "the play process and the page's mirror",
+) -> None:
     """ValueError, naming the biggest factor and a setting that fits, when `processes` trainers
-    at `config` would need more than `limit` bytes."""
+    at `config` would need more than `limit` bytes (why_twice: what the second one is)."""
     cost = training_bytes(config, vocab_size)
     if cost.total * processes <= limit:
         return
@@ -92,7 +98,7 @@ def check(config: Config, vocab_size: int, limit: int, processes: int = 1) -> No
     else:
         what = f"{_size(cost.parameters)} of parameter copies (hidden size {config.hidden_size})"
         fits = _fitting(config, vocab_size, limit, processes, ("hidden_size",))
-    twice = " (twice: the play process and the page's mirror)" if processes > 1 else ""
+    twice = f" (twice: {why_twice})" if processes > 1 else ""
     raise ValueError(
         f"These settings need about {_size(cost.total * processes)}{twice}, more than the "
         f"{_size(limit)} a session may use here; most of it is {what}. {fits}"

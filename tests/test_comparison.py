@@ -99,3 +99,10 @@ def test_a_text_too_short_or_an_odd_budget_is_refused_before_starting(lab):
     with pytest.raises(ValueError, match="at least"):
         lab.compare_cells({"LSTM": SMALL["LSTM"].replace(seq_length=500, batch_size=64)}, 10)
     assert lab.comparison is None
+
+
+def test_a_comparison_over_the_memory_budget_is_refused_before_starting(lab, monkeypatch):
+    monkeypatch.setattr(session_module, "SESSION_MEMORY_BYTES", 16 * 2**20)
+    with pytest.raises(ValueError, match="the network compared and the session's own run"):
+        lab.compare_cells({"LSTM": SMALL["LSTM"].replace(hidden_size=512)}, 10)
+    assert lab.comparison is None and not lab.holds_a_slot
