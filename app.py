@@ -302,11 +302,17 @@ def on_stop_comparison() -> None:
 
 @guarded
 def on_use_compared(label: str) -> None:
-    """Start a run with a compared network: its settings go into the controls, then Apply."""
+    """Start a run with a compared network, on the current text: all of its settings, the live
+    ones (learning rate, sequence length) included, and the controls show them."""
     current = lab()
     config = CELL_PRESETS[label].replace(val_fraction=current.trainer.config.val_fraction)
+    try:
+        current.new_run(config)
+    except ValueError as error:
+        current.notify("error", f"Nothing was changed: {error}")
+        return
     _show_config_in_widgets(config)
-    on_apply()
+    st.session_state.prime = current.sample_settings.prime
 
 
 @guarded

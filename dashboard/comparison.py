@@ -72,6 +72,8 @@ class Comparison:
         )
         # Validation reads and the samples come on top of the training time.
         request = Request(text, configs, seconds, max_seconds=len(configs) * (2 * seconds + 60))
+        # Past this the session ends the child itself, whatever state it is in.
+        self.deadline = time.monotonic() + request.max_seconds + 30
         try:
             pickle.dump(request, self._process.stdin)
             self._process.stdin.flush()

@@ -727,10 +727,16 @@ class Lab:
             threading.Thread(target=self._release_when_compared, daemon=True).start()
 
     def _release_when_compared(self) -> None:
+        """Watch the comparison: end it at its hard deadline (a child that hangs or is stopped
+        never gets there by itself), then free the slot, unless something newer holds it."""
         comparison = self.comparison
         while comparison is not None and comparison.running:
+            if time.monotonic() > comparison.deadline:
+                comparison.stop()
             time.sleep(0.2)
-        _playing.discard(self)
+        with self.lock:
+            if self.comparison is comparison and self._player is None:
+                _playing.discard(self)
 
     def stop_comparison(self) -> None:
         with self.lock:

@@ -500,8 +500,9 @@ class Trace:
     """What a network computed over one stream of T characters, per layer (L layers of H units).
 
     hidden: (L, T, H) h after each character; probs: (T, V) the next-character distribution after
-    each; cells: (L, T, H) an LSTM's c, else None; gates: name -> (L, T, H) activations ("r", "z",
-    "n" for a GRU, "i", "f", "o", "g" for an LSTM); state: (S,) the state after the last character.
+    each (float64); cells: (L, T, H) an LSTM's c, else None; gates: name -> (L, T, H) activations
+    ("r", "z", "n" for a GRU, "i", "f", "o", "g" for an LSTM); state: (S,) the state after the
+    last character.
     """
 
     def __init__(self, hidden, probs, cells, gates, state):
@@ -573,7 +574,9 @@ def trace(params: dict[str, np.ndarray], inputs: np.ndarray, state: np.ndarray) 
             state_out[arch.c_slice(layer)] = c if T else state[arch.c_slice(layer)]
         state_out[arch.h_slice(layer)] = hidden[layer, -1] if T else state[arch.h_slice(layer)]
     logits = hidden[-1] @ params["Why"].T + params["by"][:, 0]
-    return Trace(hidden, softmax(logits), cells, gates, state_out)
+    # In float64 whatever the model's precision: a float32 probability underflows to 0 at a
+    # logit gap of about 104, and the validation loss would read log(1e-300) for it.
+    return Trace(hidden, softmax(logits.astype(np.float64)), cells, gates, state_out)
 
 
 def forward(

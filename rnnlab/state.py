@@ -175,8 +175,10 @@ class TrainerDelta:
 
 
 def frozen(array: np.ndarray) -> np.ndarray:
-    """A read-only copy of `array` as float64."""
-    copy = np.array(array, dtype=np.float64)
+    """A read-only copy of `array`: float32 stays float32 (a float32 model's snapshots are
+    half the size), anything else becomes float64."""
+    array = np.asarray(array)
+    copy = np.array(array, dtype=np.float32 if array.dtype == np.float32 else np.float64)
     copy.flags.writeable = False
     return copy
 

@@ -277,7 +277,7 @@ class Trainer:
         if delta.params is not None:
             self._params.flat[...] = delta.params
         if delta.hidden is not None:
-            self.hidden = np.array(delta.hidden)
+            self.hidden = np.array(delta.hidden, dtype=self.arch.float)
         if delta.best_changed:
             self._best = delta.best
         self._remember_at_rest()
@@ -673,6 +673,12 @@ class Trainer:
         )
 
 
+def _fits(values: np.ndarray, arch: Architecture) -> bool:
+    """Whether every value is finite in the model's precision (1e39 is not, in float32)."""
+    with np.errstate(over="ignore"):
+        return bool(np.isfinite(values.astype(arch.float)).all())
+
+
 def check_text_fits(n_chars: int, config: Config) -> None:
     """ValueError, saying what to change, when a text of n_chars is too short for `config`."""
     train_size, val_size = config.split_sizes(n_chars)
@@ -717,7 +723,8 @@ def _check_state(state: TrainerState, segment_length: int, arch: Architecture) -
     P = arch.param_count
     n = state.iteration
 
-    def array(name: str, shape: tuple[int | None, ...]) -> np.ndarray:
+    def array(name: str, shape: tuple[int | None, ...], model: bool = False) -> np.ndarray:
+        """The state's `name`, checked; model=True: it is the model's, in its precision."""
         value = getattr(state, name)
         if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
             raise ValueError(f"The state's {name} must be a numeric array.")
@@ -731,6 +738,8 @@ def _check_state(state: TrainerState, segment_length: int, arch: Architecture) -
             )
         if not np.isfinite(value).all():
             raise ValueError(f"The state's {name} holds NaN or infinite values.")
+        if model and not _fits(value, arch):
+            raise ValueError(f"The state's {name} holds values too large for {arch.dtype}.")
         return value
 
     for name, low, high in (
@@ -747,12 +756,12 @@ def _check_state(state: TrainerState, segment_length: int, arch: Architecture) -
         raise ValueError("The state's smooth_loss must be a number.")
     if not math.isfinite(state.smooth_loss):
         raise ValueError("The state's smooth_loss holds NaN or infinite values.")
-    array("params", (P,))
-    memory = array("optimizer_memory", (optimizer.slots(c.optimizer) * P,))
+    array("params", (P,), model=True)
+    memory = array("optimizer_memory", (optimizer.slots(c.optimizer) * P,), model=True)
     # Squared gradients (Adagrad, RMSprop; Adam's second half) are never negative.
     if (memory[-P:] < 0).any():
         raise ValueError("The state's optimizer memory has negative values; it is corrupt.")
-    hidden = array("hidden", (B, S))
+    hidden = array("hidden", (B, S), model=True)
     h_parts = [hidden[:, arch.h_slice(layer)] for layer in range(arch.layers)]
     if max(np.abs(h).max(initial=0.0) for h in h_parts) > 1.0:
         raise ValueError("The state's hidden state is outside tanh's range [-1, 1]; it is corrupt.")
@@ -791,6 +800,7 @@ def _check_state(state: TrainerState, segment_length: int, arch: Architecture) -
             not isinstance(best.params, np.ndarray)
             or best.params.shape != (P,)
             or not np.isfinite(best.params).all()
+            or not _fits(best.params, arch)
         ):
             raise ValueError(f"The state's best model must hold {P} finite parameters.")
     try:

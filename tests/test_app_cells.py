@@ -142,7 +142,8 @@ def test_compare_cells_trains_each_network_and_a_result_starts_a_run():
     assert lab.trainer.iteration == iteration  # the session's own run was not touched
     at.button(key="use_LSTM").click().run()
     assert not at.exception and not at.error, errors(at)
-    assert lab.trainer.config.cell == "lstm" and lab.trainer.iteration == 0
+    assert lab.trainer.iteration == 0
+    assert lab.trainer.config == CELL_PRESETS["LSTM"].replace(seed=lab.trainer.config.seed)
     assert at.sidebar.selectbox(key="cell").value == "lstm"
     assert at.sidebar.select_slider(key="learning_rate").value == 0.003
 

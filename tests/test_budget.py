@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import tracemalloc
 
+import numpy as np
 import pytest
 
 from dashboard import session as session_module
@@ -127,3 +128,23 @@ def test_play_has_a_hard_time_limit_whoever_looks(monkeypatch):
     [(kind, message)] = lab.take_messages()
     assert kind == "error" and "Play stops after" in message
     assert lab.trainer.iteration > 0
+
+
+def test_a_float32_run_keeps_its_copies_in_float32_and_the_estimate_covers_a_long_run():
+    """With all rollback snapshots taken (6 × 25 iterations), where parameter copies dominate."""
+    config = Config(cell="lstm", optimizer="adam", dtype="float32", hidden_size=256,
+                    batch_size=2, seq_length=10, seed=0, val_fraction=0.1)  # fmt: skip
+    tracemalloc.start()
+    try:
+        trainer = Trainer(SONGBOOK.text, config)
+        Schedule(trainer, keep_timeline=False).train(iterations=170)
+        trainer.record_validation(500)  # a best model kept
+        state = trainer.state()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert state.params.dtype == state.optimizer_memory.dtype == np.float32
+    assert trainer.best is not None and trainer.best.params.dtype == np.float32
+    estimate = budget.training_bytes(config, trainer.vocab.size)
+    assert estimate.parameters > estimate.chunk
+    assert 0.8 * peak <= estimate.total <= 2.0 * peak, (peak, estimate.total)

@@ -9,6 +9,7 @@ trainer below 1e-6.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import numpy as np
@@ -218,3 +219,31 @@ def test_every_cell_learns_and_samples_from_its_vocabulary(cell: str) -> None:
     assert trainer.validation_loss() < 0.8 * before
     sample = trainer.sample(60, prime="héllo", temperature=0.8, seed=5)
     assert len(sample) == 60 and set(sample) <= set(trainer.vocab.chars)
+
+
+def test_a_float32_state_with_values_beyond_float32_is_refused_on_loading():
+    config = rnnlab.Config(cell="lstm", dtype="float32", hidden_size=6, seq_length=5, seed=0)
+    trainer = rnnlab.Trainer(NON_ASCII_TEXT, config)
+    trainer.step(2)
+    state = trainer.state()
+    for field in ("params", "optimizer_memory", "hidden"):
+        value = np.array(getattr(state, field), dtype=np.float64)
+        value.flat[-1] = 1e39  # finite in float64, infinite in float32 (the last: an LSTM's c)
+        crafted = dataclasses.replace(state, **{field: value})
+        with pytest.raises(ValueError, match="too large for float32"):
+            rnnlab.Trainer.from_state(NON_ASCII_TEXT, crafted)
+
+
+def test_sampling_step_by_step_reads_as_the_trace_does_for_every_cell() -> None:
+    from rnnlab.model import step
+
+    for cell in CELLS:
+        arch = Architecture(cell, 2, hidden_size=6, vocab_size=9)
+        params = spread_params(arch, seed=8)
+        ids = np.random.default_rng(4).integers(0, 9, size=12)
+        state = np.zeros(arch.state_size)
+        expected = trace(params, ids, state)
+        for t, char in enumerate(ids):
+            logits, state = step(params, arch, int(char), state)
+            assert_close(rnnlab.model.softmax(logits), expected.probs[t], 1e-12, f"{cell} {t}")
+        assert_close(state, expected.state, 1e-12, f"{cell} state")

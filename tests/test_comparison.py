@@ -106,3 +106,22 @@ def test_a_comparison_over_the_memory_budget_is_refused_before_starting(lab, mon
     with pytest.raises(ValueError, match="the network compared and the session's own run"):
         lab.compare_cells({"LSTM": SMALL["LSTM"].replace(hidden_size=512)}, 10)
     assert lab.comparison is None and not lab.holds_a_slot
+
+
+def test_a_new_comparison_keeps_its_slot_when_the_stopped_one_is_released(lab):
+    lab.compare_cells(SMALL, 60)
+    lab.stop_comparison()
+    lab.compare_cells(SMALL, 60)
+    time.sleep(0.8)  # the first one's watcher has looked several times meanwhile
+    assert lab.comparing and lab.holds_a_slot
+    lab.stop_comparison()
+    assert not lab.holds_a_slot
+
+
+def test_the_session_ends_a_comparison_past_its_deadline(lab):
+    lab.compare_cells(SMALL, 60)
+    pid = lab.comparison.pid
+    lab.comparison.deadline = time.monotonic()  # as if it had hung for its whole lifetime
+    wait_until(lambda: not lab.comparing, timeout=10)
+    assert isinstance(lab.comparison.progress()[2], Stopped) and not alive(pid)
+    wait_until(lambda: not lab.holds_a_slot, timeout=5)
