@@ -287,6 +287,13 @@ def on_apply() -> None:
 
 
 @guarded
+def on_stop_train(n: int) -> None:
+    current = lab()
+    done = current.trainer.iteration - st.session_state.get("train_started_at", 0)
+    current.notify("success", f"Stopped after {done:,} of {n:,} iterations.")
+
+
+@guarded
 def on_compare() -> None:
     current = lab()
     try:
@@ -641,8 +648,14 @@ def controls(playing: bool) -> tuple[int | None, DeltaGenerator]:
 
 @guarded
 def train_n(n: int, slot: DeltaGenerator) -> None:
-    """Train N with a progress bar, after the rest of the page is on screen, then redraw it."""
-    progress = slot.progress(0.0, text=f"Training {n:,} iterations…")
+    """Train N with a progress bar and a Stop button, after the rest of the page is on screen,
+    then redraw it. Stop (or any other control) ends this run of the page at its next progress
+    update, between two slices of training, with the model as trained so far."""
+    with slot.container():
+        bar, stop = st.columns([5, 1])
+        progress = bar.progress(0.0, text=f"Training {n:,} iterations…")
+        stop.button("■ Stop", key="stop_train", on_click=on_stop_train, args=(n,))
+    st.session_state.train_started_at = lab().trainer.iteration
     lab().train(
         iterations=n,
         on_progress=lambda done, total: progress.progress(

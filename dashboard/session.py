@@ -11,6 +11,7 @@ it, brought up to date by every snapshot().
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import math
@@ -63,8 +64,10 @@ _playing_lock = threading.Lock()
 # Compare cells: the CPU seconds each network may train, as the page offers them.
 COMPARE_SECONDS = (10, 30, 60, 120)
 
-# Step and Train N run in the page's own run, which waits for them: at most this long.
+# Step and Train N run in the page's own run, which waits for them: at most this long, in
+# slices of this much work with the session's lock let go between them.
 TRAIN_MAX_SECONDS = 120.0
+TRAIN_SLICE_SECONDS = 0.25
 
 # Hyperparameters that shape the model: changing them needs a new model (a new run).
 STRUCTURAL = (
@@ -525,7 +528,8 @@ class Lab:
         limit = TRAIN_MAX_SECONDS if seconds is None else min(seconds, TRAIN_MAX_SECONDS)
         with self.lock:
             self._stop_player()
-            report = self._schedule.train(iterations, limit, on_progress)
+        report = self._train_in_slices(iterations, limit, on_progress)
+        with self.lock:
             if report.divergence:
                 self._timeline_replaced()  # cut back to the rolled-back model
                 self._paused_because(report.divergence)
@@ -544,6 +548,32 @@ class Lab:
                 )
             self.refresh_sample()
             return report
+
+    def _train_in_slices(
+        self,
+        iterations: int | None,
+        seconds: float,
+        on_progress: Callable[[int, int], None] | None,
+    ) -> TrainReport:
+        """Schedule.train in slices of TRAIN_SLICE_SECONDS, the lock taken for each and let go
+        between them, so the live feed and the page's other requests get their turn during a
+        long Train N (and a Stop, which interrupts the page's run, lands between two slices)."""
+        done, spent, report = 0, 0.0, TrainReport(0, 0.0)
+        while True:
+            left = seconds - spent
+            target = None if iterations is None else iterations - done
+            progress = None
+            if on_progress is not None:
+                progress = functools.partial(_progress_from, on_progress, done, iterations)
+            with self.lock:
+                if self.playing:  # Play has started meanwhile: the player trains now
+                    break
+                report = self._schedule.train(target, min(left, TRAIN_SLICE_SECONDS), progress)
+            done, spent = done + report.iterations, spent + report.seconds
+            finished = target is not None and report.iterations >= target
+            if report.divergence or report.stopped_at_best or finished or spent >= seconds:
+                break
+        return TrainReport(done, spent, report.divergence, report.stopped_at_best)
 
     def play(self) -> None:
         """Train in a process of its own until pause(), a divergence, or nobody looks any more."""
@@ -792,6 +822,14 @@ def _entries_held(mark: str, valid_for: str) -> int | None:
     marks starting `valid_for` name; None if not (or the mark is not one of ours)."""
     held = mark.removeprefix(valid_for) if mark.startswith(valid_for) else ""
     return int(held) if held.isdigit() and len(held) <= 12 else None
+
+
+def _progress_from(
+    on_progress: Callable[[int, int], None], before: int, total: int, done: int, _: int
+) -> None:
+    """A slice's progress (done of its own target) as the whole Train's (before + done of
+    total)."""
+    on_progress(before + done, total)
 
 
 def thinned(timeline: Sequence[TimelineEntry]) -> tuple[TimelineEntry, ...]:

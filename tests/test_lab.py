@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import statistics
+import threading
 import time
 import warnings
 
@@ -945,3 +946,25 @@ def test_play_trains_every_network_exactly_as_stepping_does(network):
     same = _trained_headless(t.config, t.events, t.iteration)
     _assert_same_training(lab.snapshot().state, same.state())
     assert lab.latest_sample and lab.train(iterations=3).iterations == 3
+
+
+def test_a_long_train_lets_go_of_the_lab_between_slices(monkeypatch):
+    """Train N holds the session's lock for one slice at a time: the live feed and the page's
+    other requests get their turn meanwhile, and see the training go on."""
+    monkeypatch.setattr(lab_module, "TRAIN_MAX_SECONDS", 3.0)
+    lab = make_lab(seed=0)
+    worker = threading.Thread(target=lab.train, kwargs={"iterations": 10**7}, daemon=True)
+    worker.start()
+    seen = []
+    try:
+        while worker.is_alive() and len(seen) < 4:
+            time.sleep(0.3)
+            assert lab.lock.acquire(timeout=2.0), "the lock was held for a whole slice and more"
+            try:
+                seen.append(lab.trainer.iteration)
+            finally:
+                lab.lock.release()
+    finally:
+        worker.join()
+    assert len(seen) >= 4 and seen == sorted(seen) and seen[-1] > seen[0]
+    assert lab.trainer.iteration < 10**7  # stopped by the time limit, as it says

@@ -315,3 +315,28 @@ def test_the_legend_stays_clear_of_the_plot_and_the_axes_with_five_runs(
         box = ticks.nth(k).bounding_box()
         assert not overlaps(legend, box), (ticks.nth(k).text_content(), legend, box)
     no_exceptions(page)
+
+
+def test_a_long_train_can_be_stopped_and_keeps_what_it_trained(
+    page: Page, streamlit_server: str, wait_for_app_run
+) -> None:
+    # Wide and long chunks: 5,000 iterations would take minutes here.
+    open_at(
+        page, streamlit_server, {"hidden": "512", "batch": "64", "seq": "100"}, wait_for_app_run
+    )
+    page.locator(".st-key-train_n").click()
+    page.get_by_role("option", name="5000", exact=True).click()
+    expect(page.locator(".st-key-train button")).to_have_text("Train 5,000")
+    wait_for_app_run(page)
+    page.locator(".st-key-train button").click()
+    progress = page.get_by_text(re.compile(r"Trained [\d,]+ of 5,000"))
+    expect(progress).to_be_visible(timeout=30_000)
+    page.locator(".st-key-stop_train button").click()
+    told = page.get_by_text(re.compile(r"Stopped after [\d,]+ of 5,000 iterations"))
+    expect(told).to_be_visible(timeout=30_000)
+    stopped = int(re.search(r"after ([\d,]+) of", told.inner_text()).group(1).replace(",", ""))
+    assert 0 < stopped < 5000
+    iteration = live_panel(page).locator("[data-stat='Iteration'] .value")
+    expect(iteration).to_have_text(re.compile(r"^[\d,]+$"))
+    assert 0 < number(iteration.inner_text()) < 5000
+    no_exceptions(page)
