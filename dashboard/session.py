@@ -68,6 +68,9 @@ COMPARE_SECONDS = (10, 30, 60, 120)
 # slices of this much work with the session's lock let go between them.
 TRAIN_MAX_SECONDS = 120.0
 TRAIN_SLICE_SECONDS = 0.25
+# Between two slices the trainer waits this long with the lock let go: a thread's lock is not
+# fair, and one that let go and took it again at once would starve whoever waits for it.
+TRAIN_SLICE_GAP = 0.005
 
 # Hyperparameters that shape the model: changing them needs a new model (a new run).
 STRUCTURAL = (
@@ -573,6 +576,7 @@ class Lab:
             finished = target is not None and report.iterations >= target
             if report.divergence or report.stopped_at_best or finished or spent >= seconds:
                 break
+            time.sleep(TRAIN_SLICE_GAP)
         return TrainReport(done, spent, report.divergence, report.stopped_at_best)
 
     def play(self) -> None:

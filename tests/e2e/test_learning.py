@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlencode, urlparse
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 from test_dashboard import (
     HOSTILE,
@@ -324,9 +325,18 @@ def test_a_long_train_can_be_stopped_and_keeps_what_it_trained(
     open_at(
         page, streamlit_server, {"hidden": "512", "batch": "64", "seq": "100"}, wait_for_app_run
     )
-    page.locator(".st-key-train_n").click()
-    page.get_by_role("option", name="5000", exact=True).click()
-    expect(page.locator(".st-key-train button")).to_have_text("Train 5,000")
+    option = page.get_by_role("option", name="5000", exact=True)
+
+    def chosen() -> bool:  # a click that lands during a rerun is undone by it: click again
+        try:
+            if not option.is_visible():
+                page.locator(".st-key-train_n").click(timeout=2_000)
+            option.click(timeout=2_000)
+        except PlaywrightError:
+            pass  # the list closed meanwhile (a rerun): the next look opens it again
+        return page.locator(".st-key-train button").inner_text() == "Train 5,000"
+
+    wait_until(page, chosen, "Train 5,000 chosen")
     wait_for_app_run(page)
     page.locator(".st-key-train button").click()
     progress = page.get_by_text(re.compile(r"Trained [\d,]+ of 5,000"))
