@@ -153,7 +153,7 @@ class Workspace:
         else:
             self.dacts = np.empty((T, B, GH), dtype)  # gradient w.r.t. the gates' pre-activations
             self.rec = np.empty((B, GH), dtype)  # one step's recurrent product
-            self.step = np.empty((4, B, H), dtype)  # one step's element-wise temporaries
+            self.step = np.empty((3, B, H), dtype)  # one step's element-wise temporaries
         if arch.cell == "gru":
             self.drec = np.empty((T, B, GH), dtype)  # gradient w.r.t. the recurrent product
         if arch.lstm:
@@ -314,6 +314,20 @@ def _sigmoid(x: np.ndarray) -> None:
     x += 0.5
 
 
+def _times_sigmoid_grad(d: np.ndarray, s: np.ndarray, tmp: np.ndarray) -> None:
+    """d ⊙= σ'(a) = s(1 − s), in place, given s = σ(a); tmp is scratch of d's shape."""
+    np.subtract(1.0, s, out=tmp)
+    tmp *= s
+    d *= tmp
+
+
+def _times_tanh_grad(d: np.ndarray, y: np.ndarray, tmp: np.ndarray) -> None:
+    """d ⊙= tanh'(a) = 1 − y², in place, given y = tanh(a); tmp is scratch of d's shape."""
+    np.multiply(y, y, out=tmp)
+    np.subtract(1.0, tmp, out=tmp)
+    d *= tmp
+
+
 def _gru_forward(Whh: np.ndarray, lb: LayerBuffers, ws: Workspace) -> None:
     hs, acts, rec = lb.hs, lb.acts, ws.rec
     H = hs.shape[2]
@@ -347,22 +361,16 @@ def _gru_backward(
         if t < T - 1:
             dh_t += ws.dh_next
         # dn_pre = dh ⊙ (1 − z) ⊙ (1 − n²)
-        np.multiply(n, n, out=tmp)
-        np.subtract(1.0, tmp, out=tmp)
         np.subtract(1.0, z, out=dn)
         dn *= dh_t
-        dn *= tmp
+        _times_tanh_grad(dn, n, tmp)
         # dz_pre = dh ⊙ (h_prev − n) ⊙ z(1 − z)
         np.subtract(hs[t], n, out=dz)
         dz *= dh_t
-        np.subtract(1.0, z, out=tmp)
-        tmp *= z
-        dz *= tmp
+        _times_sigmoid_grad(dz, z, tmp)
         # dr_pre = dn_pre ⊙ u_n ⊙ r(1 − r)
         np.multiply(dn, lb.u_n[t], out=dr)
-        np.subtract(1.0, r, out=tmp)
-        tmp *= r
-        dr *= tmp
+        _times_sigmoid_grad(dr, r, tmp)
         # The recurrent product's gradient: r scales u_n's share of n.
         drec[t][:, : 2 * H] = dacts[t][:, : 2 * H]
         np.multiply(dn, r, out=drec[t][:, 2 * H :])
@@ -406,30 +414,20 @@ def _lstm_backward(
         if t < T - 1:
             dh_t += ws.dh_next
         # dc = dc_next + dh ⊙ o ⊙ (1 − tanh²(c))
-        np.multiply(tc, tc, out=dc)
-        np.subtract(1.0, dc, out=dc)
-        dc *= o
-        dc *= dh_t
+        np.multiply(dh_t, o, out=dc)
+        _times_tanh_grad(dc, tc, tmp)
         if t < T - 1:
             dc += ws.dc_next
         # do_pre = dh ⊙ tanh(c) ⊙ o(1 − o)
         np.multiply(dh_t, tc, out=do)
-        np.subtract(1.0, o, out=tmp)
-        tmp *= o
-        do *= tmp
+        _times_sigmoid_grad(do, o, tmp)
         # di_pre = dc ⊙ g ⊙ i(1 − i);  dg_pre = dc ⊙ i ⊙ (1 − g²);  df_pre = dc ⊙ c_prev ⊙ f(1 − f)
         np.multiply(dc, g, out=di)
-        np.subtract(1.0, i, out=tmp)
-        tmp *= i
-        di *= tmp
+        _times_sigmoid_grad(di, i, tmp)
         np.multiply(dc, i, out=dg)
-        np.multiply(g, g, out=tmp)
-        np.subtract(1.0, tmp, out=tmp)
-        dg *= tmp
+        _times_tanh_grad(dg, g, tmp)
         np.multiply(dc, cs[t], out=df)
-        np.subtract(1.0, f, out=tmp)
-        tmp *= f
-        df *= tmp
+        _times_sigmoid_grad(df, f, tmp)
         if t > 0:
             np.multiply(dc, f, out=ws.dc_next)
             np.dot(dacts[t], Whh, out=ws.dh_next)
