@@ -370,23 +370,13 @@ class Trainer:
                 f"they were restored to iteration {self.iteration}."
             )
         T, B = self.config.seq_length, self.config.batch_size
-        segment, lr = self.segment_length, self.config.learning_rate
+        lr = self.config.learning_rate
         uniform_loss = math.log(self.vocab.size) * T
-        offsets = np.arange(B) * segment
         loss = float("nan")
         for _ in range(n):
             if self.iteration - self._snapshots[-1].iteration >= SNAPSHOT_EVERY:
                 self._take_snapshot()
-            wrapped = self.iteration == 0 or self.pointer + T + 1 >= segment
-            p = 0 if wrapped else self.pointer
-            # Ids are stored compactly (uint8); the kernel indexes with them, so widen the chunk.
-            if B == 1:
-                chunk = self._train[p : p + T + 1].astype(np.intp).reshape(T + 1, 1)
-            else:
-                chunk = self._train[offsets + p + np.arange(T + 1)[:, None]].astype(
-                    np.intp
-                )  # (T + 1, B)
-            state_prev = np.zeros_like(self.hidden) if wrapped else self.hidden
+            p, chunk, state_prev = self._next_chunk()
             loss = forward_backward(
                 self._params.views,
                 chunk[:-1],
@@ -424,6 +414,20 @@ class Trainer:
         self._remember_at_rest()
         return loss
 
+    def _next_chunk(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """Where the next iteration reads (p), its ids (T + 1, B) and the state it starts from:
+        the start of every segment and zeros when the streams wrap (or before the first)."""
+        T, B = self.config.seq_length, self.config.batch_size
+        wrapped = self.iteration == 0 or self.pointer + T + 1 >= self.segment_length
+        p = 0 if wrapped else self.pointer
+        # Ids are stored compactly (uint8); the kernel indexes with them, so widen the chunk.
+        if B == 1:
+            chunk = self._train[p : p + T + 1].astype(np.intp).reshape(T + 1, 1)
+        else:
+            rows = np.arange(B) * self.segment_length + p + np.arange(T + 1)[:, None]
+            chunk = self._train[rows].astype(np.intp)
+        return p, chunk, np.zeros_like(self.hidden) if wrapped else self.hidden
+
     def _record_health(self) -> None:
         layers = self._workspace.layers
         H = self.arch.hidden_size
@@ -442,12 +446,7 @@ class Trainer:
         of the model; the trainer is not changed. samples_per_param limits the entries checked
         in each array (all if None).
         """
-        T, B = self.config.seq_length, self.config.batch_size
-        wrapped = self.iteration == 0 or self.pointer + T + 1 >= self.segment_length
-        p = 0 if wrapped else self.pointer
-        offsets = np.arange(B) * self.segment_length
-        chunk = self._train[offsets + p + np.arange(T + 1)[:, None]].astype(np.intp)
-        state = np.zeros_like(self.hidden) if wrapped else self.hidden
+        _, chunk, state = self._next_chunk()
         params = {name: np.array(v, dtype=np.float64) for name, v in self.params.items()}
         return gradcheck(
             params,
