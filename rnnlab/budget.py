@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from . import optimizer
 from .architecture import Architecture
-from .config import Config
+from .config import Config, smaller_setting
 from .trainer import MAX_SNAPSHOTS
 
 
@@ -92,35 +92,21 @@ def check(
     cost = training_bytes(config, vocab_size)
     if cost.total * processes <= limit:
         return
+
+    def fitting(candidate: Config) -> bool:
+        return training_bytes(candidate, vocab_size).total * processes <= limit
+
     if cost.chunk >= cost.parameters:
         what = f"chunk buffers of {_size(cost.chunk)} (sequence length × batch size × units)"
-        fits = _fitting(config, vocab_size, limit, processes, ("batch_size", "seq_length"))
+        fits = smaller_setting(config, ("batch_size", "seq_length"), fitting)
     else:
         what = f"{_size(cost.parameters)} of parameter copies (hidden size {config.hidden_size})"
-        fits = _fitting(config, vocab_size, limit, processes, ("hidden_size",))
+        fits = smaller_setting(config, ("hidden_size",), fitting)
     twice = f" (twice: {why_twice})" if processes > 1 else ""
     raise ValueError(
         f"These settings need about {_size(cost.total * processes)}{twice}, more than the "
         f"{_size(limit)} a session may use here; most of it is {what}. {fits}"
     )
-
-
-def _fitting(
-    config: Config, vocab_size: int, limit: int, processes: int, names: tuple[str, ...]
-) -> str:
-    """A sentence proposing the first of `names`, halved until the run fits."""
-    for name in names:
-        low = Config.range(name)[0]
-        value = getattr(config, name)
-        while value > low:
-            value = value // 2
-            if name == "hidden_size":
-                value -= value % 4  # the slider's steps
-            value = max(int(low), value)
-            candidate = config.replace(**{name: value})
-            if training_bytes(candidate, vocab_size).total * processes <= limit:
-                return f"A {name.replace('_', ' ')} of {value} would fit."
-    return "Lower the hidden size, batch size or sequence length."
 
 
 def _size(n: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,3 +183,26 @@ SHORT_NAMES = {
 
 def _fmt(x: float | None) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+# The settings a refusal may propose to lower, in words.
+SIZE_NAMES = {
+    "seq_length": "sequence length",
+    "batch_size": "batch size",
+    "hidden_size": "hidden size",
+}
+
+
+def smaller_setting(config: Config, names: tuple[str, ...], fits: Callable[[Config], bool]) -> str:
+    """A sentence proposing the first of `names` (SIZE_NAMES), halved until `fits(config)` holds
+    (a hidden size in the slider's steps of 4), for a refusal to end with."""
+    for name in names:
+        low = int(Config.range(name)[0])
+        value = getattr(config, name)
+        while value > low:
+            value = max(low, value // 2)
+            if name == "hidden_size":
+                value = max(low, value - value % 4)
+            if fits(config.replace(**{name: value})):
+                return f"A {SIZE_NAMES[name]} of {value} would fit."
+    return "Lower the hidden size, batch size or sequence length."

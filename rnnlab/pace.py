@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import Config
+from .config import Config, smaller_setting
 
 # Element-wise float64 touches (a read or a write of one number) per element of each array in
 # one iteration, counted from model.forward_backward, trainer.step and optimizer.Adagrad:
@@ -48,9 +48,6 @@ PARAMETER_TOUCHES = 24
 # costs about as much again.
 CALLS_PER_STEP = 6
 CALLS_PER_ITERATION = 150
-
-
-LABELS = {"seq_length": "sequence length", "batch_size": "batch size", "hidden_size": "hidden size"}
 
 
 @dataclass(frozen=True)
@@ -190,27 +187,14 @@ def check(
     seconds = seconds_per_iteration(config, vocab_size, gates=gates, layers=layers)
     if seconds <= limit:
         return
+
+    def fits(candidate: Config) -> bool:
+        return seconds_per_iteration(candidate, vocab_size, gates=gates, layers=layers) <= limit
+
+    # A sequence length first: it applies at once, without a new run.
+    proposal = smaller_setting(config, ("seq_length", "batch_size", "hidden_size"), fits)
     raise ValueError(
         f"One iteration at these settings would take about {seconds:.2g} s here, more than the "
         f"{limit:.2g} s one may take (an iteration cannot be interrupted, and holds its session "
-        f"meanwhile). {_fitting(config, vocab_size, limit, gates, layers)}"
+        f"meanwhile). {proposal}"
     )
-
-
-def _fitting(
-    config: Config, vocab_size: int, limit: float, gates: int | None, layers: int | None
-) -> str:
-    """A sentence proposing a sequence length (it applies at once, without a new run), else a
-    batch size, else a hidden size: the first that fits, halving."""
-    for name in ("seq_length", "batch_size", "hidden_size"):
-        low = int(Config.range(name)[0])
-        value = getattr(config, name)
-        while value > low:
-            value = max(low, value // 2)
-            if name == "hidden_size":
-                value = max(low, value - value % 4)  # the slider's steps
-            candidate = config.replace(**{name: value})
-            work = iteration_work(candidate, vocab_size, gates=gates, layers=layers)
-            if machine_rates().seconds(work) <= limit:
-                return f"A {LABELS[name]} of {value} would fit."
-    return "Lower the hidden size, batch size or sequence length."

@@ -19,6 +19,7 @@ from dashboard import session as session_module
 from dashboard.guide import pace_note, train_time_note
 from rnnlab import Config, Trainer, pace
 from rnnlab import model as model_module
+from rnnlab.config import SIZE_NAMES
 from rnnlab.corpora import builtin_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +81,7 @@ def test_an_iteration_over_the_limit_is_refused_naming_a_setting_that_fits():
     name, value = re.search(
         r"A (batch size|sequence length|hidden size) of (\d+)", message
     ).groups()
-    field = {label: name for name, label in pace.LABELS.items()}[name]
+    field = {label: name for name, label in SIZE_NAMES.items()}[name]
     fitting = config.replace(**{field: int(value)})
     assert pace.seconds_per_iteration(fitting, 65) <= limit
     pace.check(fitting, 65, limit)  # no error
