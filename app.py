@@ -932,13 +932,11 @@ def compare_view(live: LiveSnapshot) -> None:
         return
     readings, results, outcome = comparison.progress()
     if outcome is None:
-        label = readings[-1].label if readings else comparison.labels[0]
-        done = readings[-1].seconds if readings else 0.0
-        step = comparison.labels.index(label)
+        label, seconds, share = comparison.status()
         st.progress(
-            min(1.0, (step + min(done / comparison.seconds, 1.0)) / len(comparison.labels)),
-            text=f"Training the {label}: {done:.0f} of {comparison.seconds} CPU-seconds "
-            f"({step + 1} of {len(comparison.labels)})",
+            share,
+            text=f"Training the {label}: {seconds:.0f} of {comparison.seconds} CPU-seconds "
+            f"({comparison.labels.index(label) + 1} of {len(comparison.labels)})",
         )
     elif isinstance(outcome, ComparisonFailed):
         st.error(escape_markdown(outcome.message))

@@ -17,12 +17,11 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from pathlib import Path
 
 from rnnlab.compare import CellResult, Reading, compare_cells
 from rnnlab.config import Config
 
-ROOT = Path(__file__).resolve().parents[1]
+from .player import Failed, child_environment
 
 
 @dataclass(frozen=True)
@@ -36,11 +35,6 @@ class Request:
 @dataclass(frozen=True)
 class Finished:
     pass
-
-
-@dataclass(frozen=True)
-class Failed:
-    message: str
 
 
 @dataclass(frozen=True)
@@ -59,16 +53,16 @@ class Comparison:
         self._results: list[CellResult] = []
         self._outcome: Finished | Failed | Stopped | None = None
         self._stopped = False
-        env = os.environ | {"PYTHONPATH": str(ROOT)}
         # One BLAS thread: the comparison is one core's work, as Play is.
+        env = child_environment()
         env |= dict.fromkeys(("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"), "1")
         self._process = subprocess.Popen(
             [sys.executable, "-m", "dashboard.comparison"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            cwd=ROOT,
             env=env,
+            start_new_session=True,  # a scheduling group of its own, as the play process has
         )
         # Validation reads and the samples come on top of the training time.
         request = Request(text, configs, seconds, max_seconds=len(configs) * (2 * seconds + 60))
@@ -125,6 +119,16 @@ class Comparison:
             self._process.kill()
         self._process.wait()
         self._reader.join(timeout=5)  # so the outcome is set when this returns
+
+    def status(self) -> tuple[str, float, float]:
+        """While running: the network training now, its training CPU-seconds so far, and the
+        share of the whole comparison done (0..1)."""
+        with self._lock:
+            latest = self._readings[-1] if self._readings else None
+        label = latest.label if latest else self.labels[0]
+        seconds = latest.seconds if latest else 0.0
+        done = self.labels.index(label) + min(seconds / self.seconds, 1.0)
+        return label, seconds, min(1.0, done / len(self.labels))
 
     @property
     def pid(self) -> int:

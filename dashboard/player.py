@@ -179,7 +179,7 @@ class Player:
             [sys.executable, "-m", "dashboard.player"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env=_child_environment(),
+            env=child_environment(),
             # On POSIX a session of its own is a scheduling group of its own (Linux autogroups),
             # so training gets a fair share of the CPU against a browser's many threads.
             start_new_session=True,
@@ -286,8 +286,9 @@ def _close_quietly(stream: BinaryIO) -> None:
         pass
 
 
-def _child_environment() -> dict[str, str]:
-    """The parent's environment, with this copy of the project first on the child's path."""
+def child_environment() -> dict[str, str]:
+    """The parent's environment, with this copy of the project first on the child's path (for
+    the play process and Compare cells' process alike)."""
     env = dict(os.environ)
     project = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [project, env.get("PYTHONPATH")]))

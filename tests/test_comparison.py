@@ -40,6 +40,10 @@ def test_a_comparison_trains_each_cell_in_a_child_and_reports_as_it_goes(lab):
     iteration = lab.trainer.iteration
     lab.compare_cells(SMALL, 10)
     assert lab.comparing
+    assert lab.comparison.status() == ("RNN", 0.0, 0.0)  # before the first reading
+    wait_until(lambda: len(lab.comparison.progress()[0]) >= 2)
+    label, seconds, share = lab.comparison.status()
+    assert label == "RNN" and 0 < seconds and 0 < share <= seconds / 10 / 3 + 1e-9
     with pytest.raises(ValueError, match="Compare cells is running"):
         lab.play()
     wait_until(lambda: not lab.comparing, timeout=120)
