@@ -86,7 +86,8 @@ SIGNAL_NAMES = {"h": "hidden units h", "c": "cell state c", **GATE_NAMES}
 SNIPPET_LENGTH = 300
 HIDDEN_STEP = 4
 VAL_STEP = 0.05
-CONTROLS = url_settings.Controls(LEARNING_RATES, BATCH_SIZES, HIDDEN_STEP, VAL_STEP)
+DROPOUT_STEP = 0.05
+CONTROLS = url_settings.Controls(LEARNING_RATES, BATCH_SIZES, HIDDEN_STEP, VAL_STEP, DROPOUT_STEP)
 
 
 # ------------------------------------------------------------------------------ session state
@@ -96,7 +97,11 @@ def lab() -> Lab:
     over the defaults."""
     if "lab" not in st.session_state:
         key = st.context.cookies.get(parking.COOKIE)
-        new = parking.claim(key)
+        # A reload keeps the address the lab wrote; another address (a shared link opened in
+        # this browser) asks for its own settings, and the parked lab stays parked.
+        new = parking.claim(
+            key, wanted=lambda parked: address_of(parked) == st.query_params.to_dict()
+        )
         if new is not None:
             new.notify(
                 "success",
@@ -164,12 +169,16 @@ def watched(_session: SessionEnd) -> SessionEnd:
     return _session
 
 
-def keep_settings_in_address() -> None:
-    """The address holds the current run's settings, so a copied link opens them again."""
-    current = lab()
-    wanted = url_settings.write(
+def address_of(current: Lab) -> dict[str, str]:
+    """The query that holds a lab's settings (url_settings.write)."""
+    return url_settings.write(
         current.trainer.config, current.corpus, current.sample_settings.temperature
     )
+
+
+def keep_settings_in_address() -> None:
+    """The address holds the current run's settings, so a copied link opens them again."""
+    wanted = address_of(lab())
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
 
@@ -181,6 +190,7 @@ def _show_config_in_widgets(config: Config) -> None:
     st.session_state.batch_size = config.batch_size
     st.session_state.seed = None
     st.session_state.val_fraction = config.val_fraction
+    st.session_state.dropout = config.dropout
     st.session_state.learning_rate = min(
         LEARNING_RATES, key=lambda lr: abs(lr - config.learning_rate)
     )
@@ -197,6 +207,7 @@ def wanted_config() -> Config:
         batch_size=st.session_state.batch_size,
         seed=None if seed is None else int(seed),
         val_fraction=st.session_state.val_fraction,
+        dropout=st.session_state.dropout,
         **{name: st.session_state[name] for name in NETWORK_FIELDS},
     )
 
@@ -474,6 +485,14 @@ def sidebar() -> None:
             step=VAL_STEP,
             key="val_fraction",
             help=Config.help("val_fraction"),
+        )
+        st.slider(
+            "Dropout",
+            0.0,
+            float(Config.range("dropout")[1]),
+            step=DROPOUT_STEP,
+            key="dropout",
+            help=Config.help("dropout"),
         )
 
         st.header("Training (applies now)")

@@ -14,6 +14,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 
 from .session import Lab
 
@@ -52,10 +53,10 @@ def park(key: str, lab: Lab) -> None:
         _lock.notify_all()
 
 
-def claim(key: str | None) -> Lab | None:
-    """The lab parked under `key`, taken out of the parking (None when there is none). If the
-    session that holds `key` is still attached (a reload's new session came first), wait a
-    moment for it to be parked."""
+def claim(key: str | None, wanted: Callable[[Lab], bool] = lambda lab: True) -> Lab | None:
+    """The lab parked under `key`, taken out of the parking (None when there is none, or when
+    it is not `wanted`: it then stays parked). If the session that holds `key` is still attached
+    (a reload's new session came first), wait a moment for it to be parked."""
     if not key:
         return None
     deadline = time.monotonic() + CLAIM_WAIT_SECONDS
@@ -66,8 +67,11 @@ def claim(key: str | None) -> Lab | None:
                 return None  # another live tab holds it: this session gets a lab of its own
             _lock.wait(left)
         _expire()
-        parked = _parked.pop(key, None)
-    return None if parked is None else parked[1]
+        parked = _parked.get(key)
+        if parked is None or not wanted(parked[1]):
+            return None
+        del _parked[key]
+    return parked[1]
 
 
 def parked_count() -> int:

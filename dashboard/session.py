@@ -82,6 +82,7 @@ STRUCTURAL = (
     "batch_size",
     "seed",
     "val_fraction",
+    "dropout",
 )
 # While playing, the player draws the latest sample at most this often: a person reads a
 # 300-character sample in no less, and each costs the training a few milliseconds.
@@ -158,6 +159,7 @@ def run_label(config: Config) -> str:
         f"{network_label(config)}, "
         f"H={config.hidden_size} T={config.seq_length} lr={config.learning_rate:g} "
         f"B={config.batch_size} seed={config.seed}"
+        + (f" dropout={config.dropout:g}" if config.dropout else "")
     )
 
 

@@ -1,6 +1,6 @@
 """Settings in the page's address, so that a copied link opens the same run's settings.
 
-    ?text=songbook&hidden=100&seq=25&lr=0.05&batch=16&seed=7&val=0.1&temp=0.8
+    ?text=songbook&hidden=100&seq=25&lr=0.05&batch=16&seed=7&val=0.1&dropout=0.2&temp=0.8
 
 Each value must be one the page's own controls can show (a learning rate from the slider's
 list, a hidden size in its steps); anything else is ignored, and said so, never half-applied.
@@ -33,6 +33,7 @@ class Controls:
     batch_sizes: tuple[int, ...]
     hidden_step: int
     val_step: float
+    dropout_step: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,8 @@ def _parse(field: str, raw: str, controls: Controls) -> int | float | str:
         raise ValueError(f"the hidden size goes in steps of {controls.hidden_step}")
     if field == "val_fraction" and not _on_step(value, controls.val_step):
         raise ValueError(f"the validation share goes in steps of {controls.val_step:g}")
+    if field == "dropout" and not _on_step(value, controls.dropout_step):
+        raise ValueError(f"the dropout goes in steps of {controls.dropout_step:g}")
     return value
 
 

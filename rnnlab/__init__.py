@@ -7,6 +7,7 @@ trainer.step(2000)
 print(trainer.smooth_loss, trainer.sample(300, temperature=0.8))
 """
 
+from .bases import base_models
 from .config import Config
 from .copying import CopyIndex
 from .gradcheck import gradcheck
@@ -24,6 +25,7 @@ __all__ = [
     "TextInfo",
     "Trainer",
     "Vocab",
+    "base_models",
     "baselines",
     "cap_vocabulary",
     "forward",

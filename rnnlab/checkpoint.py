@@ -28,7 +28,7 @@ from .architecture import Architecture
 from .config import Config
 from .health import HealthLog
 from .model import FlatParams
-from .state import BestModel, TrainerState, event_from_dict, frozen
+from .state import BestModel, Origin, TrainerState, event_from_dict, frozen
 
 FORMAT = "rnnlab-checkpoint-2"
 # Format 1 (before 2026-11-30) had no health log; it still loads, with an empty one.
@@ -91,6 +91,10 @@ def save_state(
         "health": state.health,
         "sample_rng": np.array(json.dumps(state.sample_rng)),
     }
+    if state.dropout_rng:
+        arrays["dropout_rng"] = np.array(json.dumps(state.dropout_rng))
+    if state.origin is not None:
+        arrays["origin"] = np.array(json.dumps(state.origin.to_dict()))
     if text_digest is not None:
         arrays["text_sha256"] = np.array(text_digest)
     if state.best is not None:
@@ -207,6 +211,18 @@ def _decode(arrays: dict[str, np.ndarray]) -> TrainerState:
     sample_rng = _json(arrays, "sample_rng")
     if not isinstance(sample_rng, dict):
         raise ValueError("The checkpoint's random state is malformed.")
+    # Both optional: checkpoints made before dropout and transfer (2026-12) have neither.
+    dropout_rng = _json(arrays, "dropout_rng") if "dropout_rng" in arrays else None
+    if dropout_rng is not None and not isinstance(dropout_rng, dict):
+        raise ValueError("The checkpoint's dropout random state is malformed.")
+    origin = None
+    if "origin" in arrays:
+        try:
+            origin = Origin.from_dict(_json(arrays, "origin"))
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"The checkpoint's origin (its base model) is malformed: {error}"
+            ) from error
     iteration = _integer(arrays, "iteration")
     if not 0 <= iteration <= MAX_ITERATIONS:
         raise ValueError(
@@ -230,6 +246,8 @@ def _decode(arrays: dict[str, np.ndarray]) -> TrainerState:
         health=health,
         sample_rng=sample_rng,
         best=_best(arrays),
+        dropout_rng=dropout_rng,
+        origin=origin,
     )
 
 

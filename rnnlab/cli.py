@@ -1,6 +1,7 @@
 """Command line: train a char-RNN on a text file, or sample from a saved checkpoint.
 
     python -m rnnlab train lyrics.txt --hidden 128 --steps 5000 --save lyrics.npz
+    python -m rnnlab train lyrics.txt --from english --steps 2000 --save lyrics.npz
     python -m rnnlab sample lyrics.npz --text lyrics.txt --prime "The " -n 300
 
 A thin layer over the public API: flag ranges and help come from Config, every check is the
@@ -23,6 +24,7 @@ from typing import NoReturn, TextIO
 
 import rnnlab
 from rnnlab.config import SHORT_NAMES
+from rnnlab.presets import TRANSFER_SETTINGS
 from rnnlab.schedule import VALIDATION_EVERY_CHARS, Schedule
 from rnnlab.text import MAX_VOCAB
 
@@ -63,6 +65,11 @@ def _config_flag_help(field: str) -> str:
     return f"{text}; default {shown_default}.".replace("%", "%%")  # argparse %-formats help
 
 
+def _settings(settings: dict) -> str:
+    flags = {field: flag for flag, field in CONFIG_FLAGS.items()}
+    return " ".join(f"--{flags[name]} {_number(value)}" for name, value in settings.items())
+
+
 def _number(value: float) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -79,6 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
         train.add_argument(
             f"--{flag}", type=kind, choices=choices, default=None, help=_config_flag_help(field)
         )
+    bases = ", ".join(rnnlab.base_models()) or "none bundled"
+    train.add_argument(
+        "--from",
+        dest="base",
+        metavar="BASE",
+        help=f"start from a base model's weights: a bundled base's name ({bases}) or a "
+        "checkpoint file, on any text. The network (--cell, --layers, --hidden, --dtype) is "
+        "then the base's; unset training flags take the transfer defaults "
+        f"({_settings(TRANSFER_SETTINGS)})",
+    )
     train.add_argument(
         "--steps", type=int, default=1000, help="iterations to train (>= 0; default 1000)"
     )
@@ -149,17 +166,23 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
     text, info = rnnlab.load_text(_read(args.file))
     text, rare = rnnlab.cap_vocabulary(text)  # as the dashboard does: the same model fits both
     chosen = {field: getattr(args, flag) for flag, field in CONFIG_FLAGS.items()}
-    config = rnnlab.Config(**{field: value for field, value in chosen.items() if value is not None})
-    trainer = rnnlab.Trainer(text, config)
+    chosen = {field: value for field, value in chosen.items() if value is not None}
+    if args.base:
+        trainer = rnnlab.Trainer.from_base(text, args.base, **(TRANSFER_SETTINGS | chosen))
+    else:
+        trainer = rnnlab.Trainer(text, rnnlab.Config(**chosen))
     c = trainer.config
     print(
         f"{args.file}: {info.n_chars:,} characters ({info.describe()}), "
         f"{trainer.vocab.size} distinct; "
         f"{trainer.arch.label} H={c.hidden_size} T={c.seq_length} lr={c.learning_rate:g} "
         f"B={c.batch_size} {c.optimizer} seed={c.seed} val={c.val_fraction:g} "
-        f"({trainer.param_count:,} parameters)",
+        + (f"dropout={c.dropout:g} " if c.dropout else "")
+        + f"({trainer.param_count:,} parameters)",
         file=out,
     )
+    if trainer.origin is not None:
+        print(trainer.origin.describe(), file=out)
     if rare is not None:
         print(
             f"{rare.describe()}: the text has {rare.distinct:,} different characters, more than "

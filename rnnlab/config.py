@@ -71,6 +71,13 @@ class Config:
         ("float64", "float32"),
         "Precision of every number the model computes with; float32 halves the memory traffic.",
     )
+    dropout: float = _spec(
+        0.0,
+        0.0,
+        0.7,
+        "Share of units dropped at random while training, between stacked layers and before the "
+        "output layer (never on the recurrent path): a regulariser for small texts; 0 is off.",
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -178,6 +185,7 @@ SHORT_NAMES = {
     "layers": "layers",
     "opt": "optimizer",
     "dtype": "dtype",
+    "dropout": "dropout",
 }
 
 

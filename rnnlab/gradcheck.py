@@ -15,11 +15,13 @@ def gradcheck(
     step: float = 1e-5,
     samples_per_param: int | None = None,
     rng: np.random.Generator | None = None,
+    masks: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Worst relative error per parameter between analytic and numerical gradients.
 
     params: any network's, named as rnnlab.architecture says; inputs, targets: (T,) or (T, B)
-    ids; h_prev: the carried state, (S, 1) or (S, B).
+    ids; h_prev: the carried state, (S, 1) or (S, B); masks: dropout multipliers held fixed
+    (see model.loss_and_grads), or None.
 
     Gradients are taken unclipped (the clip is not differentiable). Each checked entry is nudged
     by ±step and restored; samples_per_param limits how many entries of each array are checked
@@ -29,7 +31,7 @@ def gradcheck(
     that cannot be told apart to 1e-6 by any finite difference, so it is judged against the floor.
     """
     rng = rng or np.random.default_rng(0)
-    loss, grads, _ = loss_and_grads(params, inputs, targets, h_prev, clip=False)
+    loss, grads, _ = loss_and_grads(params, inputs, targets, h_prev, clip=False, masks=masks)
     resolution = 4 * np.finfo(np.float64).eps * max(abs(loss), 1.0) / (2 * step)
     floor = max(1e6 * resolution, 1e-12)
     worst: dict[str, float] = {}
@@ -42,9 +44,9 @@ def gradcheck(
         for index in indices:
             original = array[index]
             array[index] = original + step
-            loss_plus = loss_and_grads(params, inputs, targets, h_prev, clip=False)[0]
+            loss_plus = loss_and_grads(params, inputs, targets, h_prev, clip=False, masks=masks)[0]
             array[index] = original - step
-            loss_minus = loss_and_grads(params, inputs, targets, h_prev, clip=False)[0]
+            loss_minus = loss_and_grads(params, inputs, targets, h_prev, clip=False, masks=masks)[0]
             array[index] = original
             numerical = (loss_plus - loss_minus) / (2 * step)
             analytic = grads[name][index]

@@ -135,14 +135,19 @@ class LayerBuffers:
 
 
 class Workspace:
-    """Preallocated buffers for chunks of shape (T, B) of a network `arch`."""
+    """Preallocated buffers for chunks of shape (T, B) of a network `arch`; with dropout, room
+    for its masks (L, T, B, H) and what each layer hands on after them."""
 
-    def __init__(self, arch: Architecture, seq_length: int, batch_size: int):
+    def __init__(self, arch: Architecture, seq_length: int, batch_size: int, dropout: bool = False):
         T, B, H, V = seq_length, batch_size, arch.hidden_size, arch.vocab_size
         GH, dtype = arch.gates * H, arch.float
         self.arch = arch
         self.shape = (T, B, H, V)
         self.layers = [LayerBuffers(arch, T, B) for _ in range(arch.layers)]
+        if dropout:
+            self.masks = np.empty((arch.layers, T, B, H), dtype)
+            self.dropped = np.empty((arch.layers, T, B, H), dtype)
+            self.kept = np.empty((arch.layers, T, B, H), bool)
         self.probs = np.empty((T * B, V), dtype)  # logits, then probabilities, then dy
         self.dh = np.empty((T, B, H), dtype)  # gradient w.r.t. a layer's hidden states
         self.dh_next = np.empty((B, H), dtype)
@@ -175,12 +180,16 @@ def forward_backward(
     state_prev: np.ndarray,
     grads: dict[str, np.ndarray],
     ws: Workspace,
+    masks: np.ndarray | None = None,
 ) -> float:
     """One chunk forward and backward, gradients of the mean over streams written into `grads`.
 
     inputs, targets: (T, B) integer ids; state_prev: (B, S) the carried state; grads: arrays
-    shaped like params, written in place (not clipped). Returns the loss summed over time and
-    averaged over streams; the final state is left in `ws.state_out` (B, S).
+    shaped like params, written in place (not clipped). masks: (L, T, B, H) dropout multipliers
+    (0, or 1/(1 − p) for a kept unit: see draw_masks) for what each layer hands on, to the layer
+    above or, from the top layer, to the output; the recurrent path is never dropped (Zaremba et
+    al., 2014). None: no dropout. Returns the loss summed over time and averaged over streams;
+    the final state is left in `ws.state_out` (B, S).
     """
     arch = ws.arch
     T, B, H, V = ws.shape
@@ -188,7 +197,7 @@ def forward_backward(
     targets_flat = targets.reshape(T * B)
 
     for layer, buffers in enumerate(ws.layers):
-        below = inputs if layer == 0 else ws.layers[layer - 1].hs[1:]
+        below = inputs if layer == 0 else _handed_on(ws, layer - 1, masks)
         _input_projection(params, arch, layer, below, buffers.acts)
         buffers.hs[0] = state_prev[:, arch.h_slice(layer)]
         if arch.lstm:
@@ -198,7 +207,7 @@ def forward_backward(
         if arch.lstm:
             ws.state_out[:, arch.c_slice(layer)] = buffers.cs[-1]
 
-    hs_flat = ws.hs[1:].reshape(T * B, H)
+    hs_flat = _handed_on(ws, arch.layers - 1, masks).reshape(T * B, H)
     Why = params["Why"]
     np.dot(hs_flat, Why.T, out=probs)
     probs += params["by"][:, 0]
@@ -219,6 +228,8 @@ def forward_backward(
     np.dot(dy.T, hs_flat, out=grads["Why"])
     np.sum(dy, axis=0, out=grads["by"][:, 0])
     np.dot(dy, Why, out=ws.dh.reshape(T * B, H))
+    if masks is not None:
+        ws.dh *= masks[-1]
 
     for layer in range(arch.layers - 1, -1, -1):
         buffers = ws.layers[layer]
@@ -231,15 +242,37 @@ def forward_backward(
         if layer == 0:
             _scatter_input_grads(dpre_flat, inputs, grads[wx], ws)
         else:
-            below = ws.layers[layer - 1].hs[1:].reshape(T * B, H)
-            np.dot(dpre_flat.T, below, out=grads[wx])
+            below = ws.layers[layer - 1].hs[1:] if masks is None else ws.dropped[layer - 1]
+            np.dot(dpre_flat.T, below.reshape(T * B, H), out=grads[wx])
             # The layer below's dh: what this layer's input projection passed back to it.
             if arch.cell == "rnn":
                 np.dot(dpre_flat, params[wx], out=ws.dh_below.reshape(T * B, H))
                 ws.dh, ws.dh_below = ws.dh_below, ws.dh
             else:
                 np.dot(dpre_flat, params[wx], out=ws.dh.reshape(T * B, H))
+            if masks is not None:
+                ws.dh *= masks[layer - 1]
     return loss
+
+
+def _handed_on(ws: Workspace, layer: int, masks: np.ndarray | None) -> np.ndarray:
+    """(T, B, H): what `layer` hands on to the layer above (or the output): its hidden states,
+    times its dropout mask when there is one (kept in ws.dropped for the backward pass)."""
+    hs = ws.layers[layer].hs[1:]
+    if masks is None:
+        return hs
+    return np.multiply(hs, masks[layer], out=ws.dropped[layer])
+
+
+def draw_masks(rng: np.random.Generator, dropout: float, ws: Workspace) -> np.ndarray:
+    """Fresh inverted-dropout masks in ws.masks, (L, T, B, H): each unit kept with probability
+    1 − dropout and then scaled by 1/(1 − dropout), so that what the layer above reads is the
+    same on average as without dropout, and evaluation (validation, sampling) needs no change."""
+    keep = 1.0 - dropout
+    rng.random(dtype=ws.masks.dtype, out=ws.masks)
+    np.less(ws.masks, keep, out=ws.kept)
+    np.multiply(ws.kept, 1.0 / keep, out=ws.masks)
+    return ws.masks
 
 
 def _input_projection(
@@ -449,6 +482,7 @@ def loss_and_grads(
     targets: np.ndarray,
     h_prev: np.ndarray,
     clip: bool = True,
+    masks: np.ndarray | None = None,
 ) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
     """Loss, gradients and last state for one chunk, in the classic min-char-rnn interface.
 
@@ -456,6 +490,8 @@ def loss_and_grads(
     Why (V, H), bh (H, 1), by (V, 1)); the cell, layers and precision are read from them.
     inputs, targets: (T,) integer ids (or (T, B) for B streams).
     h_prev: the carried state, an (S, 1) column vector (or (S, B)); S = H for the classic RNN.
+    masks: dropout multipliers (L, T, H), or (L, T, B, H) for B streams (see forward_backward);
+    None for no dropout.
     Returns (loss, grads, h_last): the loss summed over the T steps (averaged over streams when
     B > 1), gradients keyed like params and clipped to [-5, 5] unless clip=False, and h_last
     shaped like h_prev.
@@ -484,9 +520,18 @@ def loss_and_grads(
     for name, value in params.items():
         flat_params[name][...] = value
     flat_grads = FlatParams(arch)
-    ws = Workspace(arch, T, B)
+    ws = Workspace(arch, T, B, dropout=masks is not None)
+    if masks is not None:
+        masks = np.asarray(masks, dtype=arch.float)
+        if masks.size != arch.layers * T * B * arch.hidden_size:
+            raise ValueError(
+                f"masks must have shape ({arch.layers}, {T}, {B}, {arch.hidden_size}); "
+                f"got {masks.shape}."
+            )
+        ws.masks[...] = masks.reshape(ws.masks.shape)
+        masks = ws.masks
     loss = forward_backward(
-        flat_params.views, inputs2d, targets2d, state_rows, flat_grads.views, ws
+        flat_params.views, inputs2d, targets2d, state_rows, flat_grads.views, ws, masks
     )
     if clip:
         clip_gradients(flat_grads.flat)

@@ -35,3 +35,14 @@ CELL_PRESETS = {
         optimizer="adam", dtype="float32",
     ),
 }  # fmt: skip
+
+# A run that starts from a base model (Trainer.from_base): the settings it trains with, chosen
+# with `python bench/transfer.py` (README, "Starting from a base model").
+TRANSFER_SETTINGS = {
+    "learning_rate": 0.001,
+    "seq_length": 50,
+    "batch_size": 16,
+    "optimizer": "adam",
+    "dropout": 0.0,
+    "val_fraction": 0.1,
+}

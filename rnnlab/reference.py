@@ -304,6 +304,10 @@ class ReferenceTrainer:
 #
 # then ``y_t = Why h_t^(L) + by``, ``p_t = softmax(y_t)``, ``loss = sum_t -log p_t[target_t]``.
 #
+# Dropout (training only, Zaremba et al. 2014): given masks ``m[k, t]`` (0, or 1/(1 - p) for a
+# kept unit), what layer k hands on at step t, to layer k+1 or the output, is ``h_t^(k) ⊙ m[k, t]``;
+# what it carries to step t+1 is ``h_t^(k)`` itself.
+#
 # State: one column ``(S, 1)`` laid out layer by layer, ``h^(1), [c^(1)], h^(2), [c^(2)], ...``
 # (the ``c`` blocks for LSTM only), so ``S = L·H`` (rnn, gru) or ``2·L·H`` (lstm).
 
@@ -552,13 +556,22 @@ _BACKWARD = {"rnn": _rnn_backward, "gru": _gru_backward, "lstm": _lstm_backward}
 
 
 def _forward_steps(
-    params: Params, inputs: Sequence[int], state: np.ndarray, cell: str, layers: int
+    params: Params,
+    inputs: Sequence[int],
+    state: np.ndarray,
+    cell: str,
+    layers: int,
+    masks: np.ndarray | None = None,
 ) -> tuple[Steps, dict[int, np.ndarray], np.ndarray]:
     """Run the stack over ``inputs`` step by step.
 
+    ``masks``: dropout multipliers ``(L, T, H)``; ``masks[k - 1, t]`` scales what layer ``k``
+    hands on at step ``t`` (to layer ``k + 1``, or from the top layer to the output), never
+    what it carries to step ``t + 1``.  ``None``: no dropout.
+
     Returns ``(steps, ps, state_last)``: ``steps[k][t]`` is the dict layer ``k`` computed at step
-    ``t``, ``ps[t]`` the probabilities ``(V, 1)`` and ``state_last`` the ``(S, 1)`` state after
-    the last step.
+    ``t`` (with ``"up"``, what it handed on), ``ps[t]`` the probabilities ``(V, 1)`` and
+    ``state_last`` the ``(S, 1)`` state after the last step.
     """
     V, H = _sizes(params, cell, layers)
     Why, by = params["Why"], params["by"]
@@ -573,8 +586,10 @@ def _forward_steps(
             steps[k][t] = _FORWARD[cell](W, x, hs[k], cs[k])
             hs[k] = steps[k][t]["h"]
             cs[k] = steps[k][t].get("c")
-            # The layer above reads this layer's h, never its cell state.
-            x = hs[k]
+            # The layer above reads this layer's h, never its cell state; dropped, if at all,
+            # only on its way up.
+            x = hs[k] if masks is None else hs[k] * masks[k - 1, t][:, None]
+            steps[k][t]["up"] = x
         y = np.dot(Why, x) + by
         # Un-shifted softmax, as in the classic (and so bit for bit the classic for rnn, L = 1).
         ps[t] = np.exp(y) / np.sum(np.exp(y))
@@ -588,12 +603,13 @@ def _cell_backward(
     state: np.ndarray,
     cell: str,
     layers: int,
+    masks: np.ndarray | None = None,
 ) -> tuple[float, Params, np.ndarray, np.ndarray]:
     """``(loss, unclipped grads, state_last, dstate)``; ``dstate (S, 1)`` is d loss / d state."""
     T = len(inputs)
     if len(targets) != T:
         raise ValueError(f"inputs and targets differ in length: {T} vs {len(targets)}")
-    steps, ps, state_last = _forward_steps(params, inputs, state, cell, layers)
+    steps, ps, state_last = _forward_steps(params, inputs, state, cell, layers, masks)
     H = params["Why"].shape[1]
     loss = 0.0
     for t in range(T):
@@ -611,17 +627,18 @@ def _cell_backward(
         # d loss / d y_t for softmax + cross-entropy is p_t - onehot(target_t).
         dy = np.copy(ps[t])
         dy[int(targets[t])] -= 1.0
-        grads["Why"] += np.dot(dy, steps[layers][t]["h"].T)
+        grads["Why"] += np.dot(dy, steps[layers][t]["up"].T)
         grads["by"] += dy
-        # h_t of each layer feeds the layer above at step t (for the top layer: the output) and
-        # itself at step t+1; walk down the stack adding the two.
-        dh_above = np.dot(Why.T, dy)
+        # h_t of each layer feeds the layer above at step t (for the top layer: the output),
+        # through its dropout mask, and itself at step t+1; walk down the stack adding the two.
+        d_up = np.dot(Why.T, dy)
         for k in range(layers, 0, -1):
             names = _layer_names(k)
             W = tuple(params[name] for name in names)
             dW = tuple(grads[name] for name in names)
+            dh_above = d_up if masks is None else d_up * masks[k - 1, t][:, None]
             dh = dh_above + dh_next[k]
-            dh_above, dh_next[k], dc_next[k] = _BACKWARD[cell](W, dW, steps[k][t], dh, dc_next[k])
+            d_up, dh_next[k], dc_next[k] = _BACKWARD[cell](W, dW, steps[k][t], dh, dc_next[k])
     return float(loss), grads, state_last, _join_state(dh_next, dc_next)
 
 
@@ -633,6 +650,7 @@ def reference_cell_loss_and_grads(
     cell: str = "rnn",
     layers: int = 1,
     clip: bool = True,
+    masks: np.ndarray | None = None,
 ) -> tuple[float, Params, np.ndarray]:
     """Loss, gradients and final state for one sequence through any cell and stack, by loops.
 
@@ -646,13 +664,14 @@ def reference_cell_loss_and_grads(
         cell: ``"rnn"``, ``"gru"`` or ``"lstm"``.
         layers: ``L``.
         clip: clip every gradient element-wise to ``[-5, 5]``; ``False`` for gradient checking.
+        masks: dropout multipliers ``(L, T, H)`` (see :func:`_forward_steps`), or ``None``.
 
     Returns:
         ``(loss, grads, state_last)``: the summed cross-entropy in nats, gradients keyed and
         shaped like ``params``, and the ``(S, 1)`` state after the last step.  For ``cell="rnn"``,
         ``layers=1`` this is :func:`reference_loss_and_grads`'s result, bit for bit.
     """
-    loss, grads, state_last, _ = _cell_backward(params, inputs, targets, state, cell, layers)
+    loss, grads, state_last, _ = _cell_backward(params, inputs, targets, state, cell, layers, masks)
     if clip:
         for dparam in grads.values():
             np.clip(dparam, -CLIP, CLIP, out=dparam)
@@ -892,11 +911,14 @@ class ReferenceCellTrainer:
         per_layer = 2 * self.hidden_size if self.cell == "lstm" else self.hidden_size
         return np.zeros((self.layers * per_layer, 1))
 
-    def step(self, n: int = 1) -> float:
-        """Run ``n`` training iterations; return the raw loss of the last one."""
+    def step(self, n: int = 1, masks: Sequence[np.ndarray] | None = None) -> float:
+        """Run ``n`` training iterations; return the raw loss of the last one.
+
+        ``masks``: for dropout, one ``(L, T, H)`` array of multipliers per iteration.
+        """
         T = self.seq_length
         loss = float("nan")
-        for _ in range(n):
+        for i in range(n):
             # Restart from the beginning with a fresh state once a full input/target window no
             # longer fits.
             if self.iteration == 0 or self.pointer + T + 1 >= len(self.data):
@@ -906,8 +928,9 @@ class ReferenceCellTrainer:
             inputs = self.data[p : p + T]
             targets = self.data[p + 1 : p + T + 1]
             loss, grads, self.state = reference_cell_loss_and_grads(
-                self.params, inputs, targets, self.state, self.cell, self.layers
-            )
+                self.params, inputs, targets, self.state, self.cell, self.layers,
+                masks=None if masks is None else masks[i],
+            )  # fmt: skip
             reference_update(
                 self.params, grads, self.memory, self.optimizer, self.learning_rate,
                 self.iteration + 1,

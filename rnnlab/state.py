@@ -102,6 +102,87 @@ class BestModel:
     params: np.ndarray  # (P,) read-only
 
 
+# The longest base name an Origin keeps (a file name, or a bundled base's name).
+MAX_BASE_NAME = 200
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a run's first weights came from when not from random numbers: a base model whose
+    weights it took over (rnnlab.transfer), and how the two vocabularies met."""
+
+    base: str  # the base's name ("english"), or what it was ("a checkpoint", a file name)
+    known: str  # the text's characters the base knew: they kept their weights
+    kin: tuple[tuple[str, str], ...]  # (new character, the known one it started from)
+    new: str  # the text's characters the base never saw, with no kin: started fresh
+    dropped: str  # the base's characters this text lacks: their outputs left the model
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.base, str) or not 0 < len(self.base) <= MAX_BASE_NAME:
+            raise ValueError(f"A base's name is 1 to {MAX_BASE_NAME} characters of text.")
+        for name in ("known", "new", "dropped"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"An origin's {name} characters must be a string.")
+        if not isinstance(self.kin, tuple) or not all(
+            isinstance(pair, tuple)
+            and len(pair) == 2
+            and all(isinstance(c, str) and len(c) == 1 for c in pair)
+            for pair in self.kin
+        ):
+            raise ValueError("An origin's kin must be pairs of single characters.")
+
+    @property
+    def text_chars(self) -> int:
+        """Distinct characters of the text trained on."""
+        return len(self.known) + len(self.kin) + len(self.new)
+
+    def describe(self) -> str:
+        """In a sentence: "Started from english, which knew 78 of the text's 85 characters; …"."""
+        parts = [
+            f"Started from {self.base}, which knew {len(self.known)} of the text's "
+            f"{self.text_chars} characters"
+        ]
+        if self.kin:
+            kin = ", ".join(f"{shown(c)} from {shown(k)}" for c, k in self.kin)
+            parts.append(f"{_count(len(self.kin), 'new one starts', 'new ones start')} from a "
+                         f"known one ({kin})")  # fmt: skip
+        if self.new:
+            fresh = ", ".join(shown(c) for c in self.new)
+            parts.append(f"{_count(len(self.new), 'starts', 'start')} fresh ({fresh})")
+        if self.dropped:
+            parts.append(
+                f"{_count(len(self.dropped), 'of its characters is', 'of its characters are')} "
+                "not in this text"
+            )
+        return "; ".join(parts) + "."
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "kin": [list(pair) for pair in self.kin]}
+
+    @classmethod
+    def from_dict(cls, values: Any) -> Origin:
+        fields = {"base", "known", "kin", "new", "dropped"}
+        if not isinstance(values, dict) or set(values) != fields:
+            raise ValueError(f"An origin needs exactly {', '.join(sorted(fields))}.")
+        kin = values["kin"]
+        if not isinstance(kin, list) or not all(isinstance(pair, list) for pair in kin):
+            raise ValueError("An origin's kin must be a list of pairs.")
+        return cls(
+            values["base"], values["known"], tuple(tuple(pair) for pair in kin),
+            values["new"], values["dropped"],
+        )  # fmt: skip
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def shown(char: str) -> str:
+    """A character as a person can see it in a sentence: quoted, with blanks named."""
+    names = {" ": "space", "\n": "newline", "\t": "tab", "\r": "carriage return"}
+    return names.get(char, repr(char) if not char.isprintable() else f"'{char}'")
+
+
 @dataclass(frozen=True, eq=False)
 class TrainerState:
     """Everything needed to go on training exactly, and to draw every view of a run.
@@ -125,6 +206,8 @@ class TrainerState:
     health: np.ndarray  # (k, W) rows of health.HealthLog
     sample_rng: dict  # the sampler's bit generator state (numpy's own form)
     best: BestModel | None = None  # the model at the lowest validation loss so far
+    dropout_rng: dict | None = None  # the dropout masks' bit generator (None: from the seed)
+    origin: Origin | None = None  # the base model the run started from, if it did
 
     @property
     def validation_history(self) -> list[tuple[int, float]]:

@@ -7,13 +7,15 @@ every step is the classic min-char-rnn's, to the last bit.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
-from typing import BinaryIO
+import os
+from typing import Any, BinaryIO
 
 import numpy as np
 
-from . import checkpoint, optimizer
+from . import checkpoint, optimizer, transfer
 from .architecture import Architecture
 from .config import Config
 from .gradcheck import gradcheck
@@ -23,6 +25,7 @@ from .model import (
     FlatParams,
     Workspace,
     clip_gradients,
+    draw_masks,
     forward_backward,
     init_flat_params,
     trace,
@@ -33,6 +36,7 @@ from .state import (
     Event,
     Marks,
     ModelRestored,
+    Origin,
     SettingChange,
     TrainerDelta,
     TrainerState,
@@ -81,8 +85,10 @@ class Trainer:
         self._build(config)
         self._params = init_flat_params(self.arch, np.random.default_rng(config.seed))
         self._optimizer = optimizer.make(config.optimizer, self.arch.param_count, self.arch.float)
-        # Sampling draws from its own generator, so it can never shift training's random stream.
+        # Sampling draws from its own generator, so it can never shift training's random stream;
+        # dropout's masks from another, part of the state, so that a resume draws the same ones.
         self._sample_rng = np.random.default_rng([config.seed, 1])
+        self._dropout_rng = np.random.default_rng([config.seed, 2])
         self.hidden = self._zero_state(config.batch_size)
         self.pointer = 0
         self.iteration = 0
@@ -92,6 +98,7 @@ class Trainer:
         self._smooth_losses = History()
         self._validation = History(row_shape=(2,))
         self.events: tuple[Event, ...] = ()
+        self.origin: Origin | None = None  # the base model it started from (from_base)
         self._best: BestModel | None = None
         # Gradient norms, clip share and saturation every k-th iteration (0: never).
         self.health_every = 10
@@ -108,7 +115,7 @@ class Trainer:
         train, val = self._split(config)
         arch = Architecture.of(config, self.vocab.size)
         grads = FlatParams(arch)
-        workspace = Workspace(arch, config.seq_length, config.batch_size)
+        workspace = Workspace(arch, config.seq_length, config.batch_size, config.dropout > 0)
         self.config, self.arch, self._train, self._val = config, arch, train, val
         self._grads, self._workspace = grads, workspace
 
@@ -149,6 +156,8 @@ class Trainer:
             health=self.health.rows,
             sample_rng=self._sample_rng.bit_generator.state if with_model else {},
             best=self._best,
+            dropout_rng=self._dropout_rng.bit_generator.state if with_model else {},
+            origin=self.origin,
         )
 
     @classmethod
@@ -165,6 +174,37 @@ class Trainer:
         trainer.load_state(state)
         return trainer
 
+    @classmethod
+    def from_base(
+        cls,
+        text: str,
+        base: TrainerState | str | os.PathLike | BinaryIO,
+        *,
+        base_name: str | None = None,
+        **changes: Any,
+    ) -> Trainer:
+        """A new run on `text` that starts from a base model's weights, on any vocabulary.
+
+        base: a TrainerState (trainer.state()), a bundled base's name (rnnlab.base_models()) or
+        a checkpoint file. The network (cell, layers, hidden size, precision) and every weight
+        come from the base; characters are matched one by one (rnnlab.transfer says how new ones
+        start), and `trainer.origin` says what was carried over. `changes` may set
+        learning_rate, seq_length, batch_size, optimizer, dropout, val_fraction and seed (the rest
+        of the config is the base's); the optimizer's memory, the records and the hidden state
+        start fresh. base_name: what to call the base in the origin (default: its name or file
+        name). ValueError for a change that is not allowed or a base that cannot be read.
+        """
+        state, name = transfer.read_base(base)
+        transfer.check_base(state)
+        trainer = cls(text, transfer.new_config(state.config, changes))
+        counts = np.bincount(trainer.vocab.encode(text), minlength=trainer.vocab.size)
+        params, origin = transfer.transferred_params(
+            state, trainer.vocab.chars, counts, base_name or name
+        )
+        fresh = trainer.state()
+        trainer.load_state(dataclasses.replace(fresh, params=frozen(params), origin=origin))
+        return trainer
+
     def load_state(self, state: TrainerState) -> None:
         """Put `state` in place of this trainer's (same text); ValueError leaves all as it was."""
         if not isinstance(state, TrainerState):
@@ -179,6 +219,9 @@ class Trainer:
         rule.memory[...] = state.optimizer_memory
         sample_rng = np.random.default_rng()
         sample_rng.bit_generator.state = state.sample_rng
+        dropout_rng = np.random.default_rng([state.config.seed, 2])
+        if state.dropout_rng is not None:  # None in checkpoints made before dropout
+            dropout_rng.bit_generator.state = state.dropout_rng
         records = (
             History(state.losses),
             History(state.smooth_losses),
@@ -187,6 +230,7 @@ class Trainer:
         )
         self._build(state.config)
         self._params, self._optimizer, self._sample_rng = params, rule, sample_rng
+        self._dropout_rng, self.origin = dropout_rng, state.origin
         self._losses, self._smooth_losses, self._validation, self.health = records
         self._assign_progress(state)
         self.events = tuple(state.events)
@@ -384,6 +428,7 @@ class Trainer:
                 state_prev,
                 self._grads.views,
                 self._workspace,
+                self._draw_masks(self._dropout_rng),
             )
             if not math.isfinite(loss) or (
                 self.divergence_factor and loss > self.divergence_factor * uniform_loss
@@ -428,6 +473,12 @@ class Trainer:
             chunk = self._train[rows].astype(np.intp)
         return p, chunk, np.zeros_like(self.hidden) if wrapped else self.hidden
 
+    def _draw_masks(self, rng: np.random.Generator) -> np.ndarray | None:
+        """The next iteration's dropout masks (L, T, B, H), None without dropout."""
+        if not self.config.dropout:
+            return None
+        return draw_masks(rng, self.config.dropout, self._workspace)
+
     def _record_health(self) -> None:
         layers = self._workspace.layers
         H = self.arch.hidden_size
@@ -443,11 +494,14 @@ class Trainer:
         central finite differences, on the chunk the next step() would train on.
 
         Values below 1e-6 (float64) mean the backward pass is right. Computed on a float64 copy
-        of the model; the trainer is not changed. samples_per_param limits the entries checked
-        in each array (all if None).
+        of the model, with the dropout masks the next step would draw held fixed; the trainer is
+        not changed. samples_per_param limits the entries checked in each array (all if None).
         """
         _, chunk, state = self._next_chunk()
         params = {name: np.array(v, dtype=np.float64) for name, v in self.params.items()}
+        rng = np.random.default_rng()
+        rng.bit_generator.state = self._dropout_rng.bit_generator.state
+        masks = self._draw_masks(rng)
         return gradcheck(
             params,
             chunk[:-1],
@@ -455,6 +509,7 @@ class Trainer:
             np.array(state, dtype=np.float64).T,
             step=step,
             samples_per_param=samples_per_param,
+            masks=None if masks is None else masks.astype(np.float64),
         )
 
     def set_learning_rate(self, learning_rate: float) -> None:
@@ -467,7 +522,9 @@ class Trainer:
         seq_length = self.config.replace(seq_length=seq_length).seq_length  # type and range first
         _check_long_enough(self.train_size, seq_length, self.config.batch_size, self.val_size)
         # Allocated before anything changes: if it fails, the trainer is as it was.
-        workspace = Workspace(self.arch, seq_length, self.config.batch_size)
+        workspace = Workspace(
+            self.arch, seq_length, self.config.batch_size, self.config.dropout > 0
+        )
         self._change("seq_length", seq_length)
         self._workspace = workspace
 
@@ -802,7 +859,13 @@ def _check_state(state: TrainerState, segment_length: int, arch: Architecture) -
             or not _fits(best.params, arch)
         ):
             raise ValueError(f"The state's best model must hold {P} finite parameters.")
-    try:
-        np.random.default_rng().bit_generator.state = state.sample_rng
-    except (TypeError, ValueError, KeyError) as error:
-        raise ValueError("The state's random state is malformed.") from error
+    for name in ("sample_rng", "dropout_rng"):
+        value = getattr(state, name)
+        if value is None and name == "dropout_rng":
+            continue
+        try:
+            np.random.default_rng().bit_generator.state = value
+        except (TypeError, ValueError, KeyError, OverflowError) as error:
+            raise ValueError(f"The state's random state ({name}) is malformed.") from error
+    if state.origin is not None and not isinstance(state.origin, Origin):
+        raise ValueError("The state's origin must be an Origin or None.")

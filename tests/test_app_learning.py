@@ -203,7 +203,7 @@ def test_settings_in_the_address_open_the_run_and_the_address_round_trips():
         "temperature": 0.5,
         "seed": None,  # none was asked: one is drawn, and the address then holds it
     }
-    network = {"cell": "rnn", "layers": "1", "opt": "adagrad", "dtype": "float64"}
+    network = {"cell": "rnn", "layers": "1", "opt": "adagrad", "dtype": "float64", "dropout": "0"}
     assert at.query_params == {**asked, "seed": str(config.seed), **network}
 
     # The written address opens the same run again, and is written back unchanged.

@@ -136,7 +136,8 @@ def test_a_zip_that_is_not_an_npz_raises_value_error() -> None:
 
 
 # Members that checkpoints made before 2026-11-30 do not have: they load without them.
-OPTIONAL_MEMBERS = ("text_sha256", "best", "best_params")
+ORIGIN = {"base": "english", "known": "abc", "kin": [["é", "e"]], "new": "", "dropped": "xyz"}
+OPTIONAL_MEMBERS = ("text_sha256", "best", "best_params", "dropout_rng", "origin")
 
 
 def test_each_missing_member_is_named() -> None:
@@ -209,13 +210,19 @@ def test_object_arrays_are_refused_without_unpickling(tmp_path: pathlib.Path) ->
         ("config", "{not json", ["config", "JSON"]),
         ("config", "[1, 2]", ["config"]),
         ("config", json.dumps(CONFIG.to_dict() | {"hidden_size": 2}), ["hidden_size"]),
-        ("config", json.dumps(CONFIG.to_dict() | {"dropout": 0.5}), ["dropout"]),
+        ("config", json.dumps(CONFIG.to_dict() | {"momentum": 0.5}), ["momentum"]),
+        ("config", json.dumps(CONFIG.to_dict() | {"dropout": 0.9}), ["dropout"]),
         ("events", "{}", ["event"]),
         ("events", '[{"x": 1}]', ["event"]),
         ("events", '[{"iteration": 3, "name": "hidden_size", "old": 8, "new": 16}]', ["event"]),
         ("events", '[{"iteration": 3, "name": "learning_rate", "old": 0.1, "new": 99}]', ["event"]),
         ("events", '[{"iteration": 99, "name": "learning_rate", "old": 0.1, "new": 0.2}]', ["99"]),
         ("sample_rng", '{"bit_generator": "nope"}', ["random state"]),
+        ("dropout_rng", '{"bit_generator": "nope"}', ["random state", "dropout_rng"]),
+        ("dropout_rng", "[1]", ["dropout random state"]),
+        ("origin", '{"base": "x"}', ["origin"]),
+        ("origin", json.dumps(ORIGIN | {"kin": [["ab", "c"]]}), ["origin", "kin"]),
+        ("origin", json.dumps(ORIGIN | {"base": "b" * 500}), ["origin", "name"]),
     ],
     ids=[
         "format",
@@ -223,12 +230,18 @@ def test_object_arrays_are_refused_without_unpickling(tmp_path: pathlib.Path) ->
         "config-list",
         "config-range",
         "config-unknown",
+        "config-dropout",
         "events",
         "event-keys",
         "event-not-live",
         "event-range",
         "event-after-the-end",
         "rng",
+        "dropout-rng",
+        "dropout-rng-list",
+        "origin-fields",
+        "origin-kin",
+        "origin-name",
     ],
 )
 def test_malformed_metadata_is_rejected(name: str, value: str, words: list[str]) -> None:

@@ -364,3 +364,32 @@ def test_a_text_with_a_huge_vocabulary_is_capped_and_the_sample_reads_it_the_sam
     assert f"{merged:,} rare characters (" in out and "share one symbol ⟨\ufffd⟩" in out
     assert rnnlab.Trainer.load(model, rnnlab.cap_vocabulary(TEXT + rare)[0]).vocab.size == 512
     assert cli.main(["sample", str(model), "--text", str(path), "-n", "20"]) == 0
+
+
+# -------------------------------------------------------------------------- from a base model
+def test_train_from_a_checkpoint_as_a_base_on_another_text(trained_model, tmp_path) -> None:
+    base, _ = trained_model
+    other = tmp_path / "dog.txt"
+    other.write_text("The DOG ran to the park; 2 cats sat still.\n" * 30, encoding="utf-8")
+    model = tmp_path / "dog.npz"
+    result = run(
+        "train", other, "--from", base, "--steps", 20, "--lr", 0.003, "--dropout", 0.2,
+        "--seed", 1, "--save", model, "--sample-every", 0,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Started from cat.model, which knew" in result.stdout
+    assert "dropout=0.2" in result.stdout and " adam " in result.stdout
+    trainer = rnnlab.Trainer.load(model, other.read_text(encoding="utf-8"))
+    assert trainer.origin.base == "cat.model" and "D" in dict(trainer.origin.kin)
+    assert (trainer.config.hidden_size, trainer.config.learning_rate) == (16, 0.003)
+    assert trainer.config.dropout == 0.2 and trainer.iteration == 20
+
+
+def test_the_network_cannot_change_when_starting_from_a_base(trained_model) -> None:
+    base, text = trained_model
+    result = run("train", text, "--from", base, "--hidden", 32, "--steps", 1)
+    assert_one_line_error(result, "hidden size (the base's: 16)", "random weights")
+
+
+def test_an_unknown_base_is_a_one_line_error(text_file) -> None:
+    assert_one_line_error(run("train", text_file, "--from", "klingon"), "No base model 'klingon'")

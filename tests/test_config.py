@@ -12,7 +12,7 @@ from rnnlab import Config
 
 FIELDS = [f.name for f in dataclasses.fields(Config)]
 INTEGER_FIELDS = ["hidden_size", "seq_length", "batch_size", "seed", "layers"]
-FLOAT_FIELDS = ["learning_rate", "val_fraction"]
+FLOAT_FIELDS = ["learning_rate", "val_fraction", "dropout"]
 CHOICE_FIELDS = ["cell", "optimizer", "dtype"]
 NUMERIC_FIELDS = INTEGER_FIELDS + FLOAT_FIELDS
 

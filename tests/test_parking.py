@@ -38,6 +38,16 @@ def test_a_parked_lab_is_claimed_once_with_its_key_and_never_without() -> None:
     assert parking.claim(key) is None, "claimed once"
 
 
+def test_a_lab_that_is_not_wanted_stays_parked() -> None:
+    """A shared link opened in the same browser asks for its own settings: the parked lab is not
+    taken, and a reload of its own address still gets it back."""
+    lab, key = a_lab(), parking.new_key()
+    parking.attach(key, lab)
+    parking.park(key, lab)
+    assert parking.claim(key, wanted=lambda parked: False) is None
+    assert parking.claim(key, wanted=lambda parked: parked is lab) is lab
+
+
 def test_keys_are_unguessable() -> None:
     keys = {parking.new_key() for _ in range(1000)}
     assert len(keys) == 1000 and all(len(key) >= 22 for key in keys)

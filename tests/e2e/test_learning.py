@@ -217,6 +217,7 @@ def test_settings_in_the_address_are_shown_and_kept_in_the_address(
     # The page adds what was left to the defaults.
     written = {**asked, "seq": "25", "cell": "rnn", "layers": "1", "opt": "adagrad"}
     written["dtype"] = "float64"
+    written["dropout"] = "0"
     shows_the_settings()
     wait_until(page, lambda: address_query(page) == written, "the settings in the address")
     page.reload(wait_until="domcontentloaded")  # a new session, from the address alone
