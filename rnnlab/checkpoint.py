@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from . import optimizer
 from .architecture import Architecture
 from .config import Config
 from .health import HealthLog
@@ -118,19 +119,24 @@ def read(file: str | os.PathLike | BinaryIO) -> Checkpoint:
     """The state and text digest in a checkpoint; ValueError for anything malformed."""
     try:
         raw = _read_bytes(file)
-        arrays = _read_arrays(raw)
+        if not raw.startswith(b"PK"):
+            raise ValueError("This is not an rnnlab checkpoint: it is not a .npz (zip) file.")
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            members = _Members(archive)
+            digest = None
+            if "text_sha256" in members:
+                digest = members.string("text_sha256")
+                if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                    raise ValueError("The checkpoint's text digest is not a SHA-256 in hex.")
+            return Checkpoint(_decode(members), digest)
     except ValueError:
         raise
+    except RecursionError as error:
+        raise ValueError("The checkpoint holds data nested too deeply to be real.") from error
     except Exception as error:  # zipfile, OSError, EOFError...: all mean the same to a person
         raise ValueError(
             f"This is not a readable rnnlab checkpoint ({type(error).__name__})."
         ) from error
-    digest = None
-    if "text_sha256" in arrays:
-        digest = _string(arrays, "text_sha256")
-        if not re.fullmatch(r"[0-9a-f]{64}", digest):
-            raise ValueError("The checkpoint's text digest is not a SHA-256 in hex.")
-    return Checkpoint(_decode(arrays), digest)
 
 
 def _read_bytes(file: str | os.PathLike | BinaryIO) -> bytes:
@@ -140,66 +146,142 @@ def _read_bytes(file: str | os.PathLike | BinaryIO) -> bytes:
     return file.read()
 
 
-def _read_arrays(raw: bytes) -> dict[str, np.ndarray]:
-    if not raw.startswith(b"PK"):
-        raise ValueError("This is not an rnnlab checkpoint: it is not a .npz (zip) file.")
-    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-        total = sum(info.file_size for info in archive.infolist())
-        if total > MAX_UNCOMPRESSED_BYTES:
+class _Members:
+    """The arrays of a checkpoint's zip, read one at a time and only when asked for, each after
+    its .npy header (shape and dtype) has been checked against what the caller expects: a
+    member that declares more than its config needs is refused before it is inflated."""
+
+    def __init__(self, archive: zipfile.ZipFile):
+        infos = archive.infolist()
+        if sum(info.file_size for info in infos) > MAX_UNCOMPRESSED_BYTES:
             raise ValueError("The checkpoint would unpack to more than 2 GB; refusing to read it.")
-        for info in archive.infolist():
-            _check_member_header(archive, info)
-    with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
-        return {name: npz[name] for name in npz.files}
+        self.archive = archive
+        # Not arrays (no .npy) are left out, as np.load leaves them; a missing one is named.
+        self.infos = {
+            info.filename.removesuffix(".npy"): info
+            for info in infos
+            if info.filename.endswith(".npy")
+        }
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.infos
+
+    def header(self, name: str) -> tuple[tuple[int, ...], np.dtype]:
+        """The member's declared shape and dtype, read from its header alone."""
+        if name not in self.infos:
+            raise ValueError(
+                f"The checkpoint is missing {name!r}; it is truncated or not an rnnlab checkpoint."
+            )
+        with self.archive.open(self.infos[name]) as member:
+            version = np.lib.format.read_magic(member)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(member)
+        if dtype.hasobject:
+            raise ValueError(
+                f"The checkpoint's {name!r} holds Python objects (a pickle); refusing to read it."
+            )
+        return shape, dtype
+
+    def numbers(self, name: str, shape: tuple[int | None, ...] | None = None) -> np.ndarray:
+        """A numeric member as a read-only array (float32 and float64 as they are, anything else
+        as float64), refused from its header if it is not numeric or not of `shape` (None
+        entries: any length; the shape itself None: any shape)."""
+        declared, dtype = self.header(name)
+        if dtype.kind not in "fiu" or dtype.itemsize > 8:
+            raise ValueError(f"The checkpoint's {name!r} must be numeric, not {dtype}.")
+        rows = declared[0] if declared else 1
+        if name in MAX_ROWS and rows > MAX_ROWS[name]:
+            raise ValueError(
+                f"The checkpoint's {name!r} holds {rows:,} rows, more than a run this dashboard "
+                f"loads ({MAX_ITERATIONS:,} iterations at most); refusing to read it."
+            )
+        if shape is not None and (
+            len(declared) != len(shape)
+            or any(
+                want is not None and got != want for got, want in zip(declared, shape, strict=True)
+            )
+        ):
+            shown = tuple("n" if want is None else want for want in shape)
+            raise ValueError(
+                f"The checkpoint's {name!r} has shape {declared}, but its config needs {shown}; "
+                "it is corrupt or was edited."
+            )
+        with self.archive.open(self.infos[name]) as member:
+            value = np.lib.format.read_array(member, allow_pickle=False)
+        if value.dtype not in (np.float32, np.float64):
+            return frozen(value)
+        value.flags.writeable = False
+        return value
+
+    def string(self, name: str) -> str:
+        shape, dtype = self.header(name)
+        if dtype.kind != "U" or shape != () or dtype.itemsize > 4 * MAX_JSON_CHARS:
+            raise ValueError(f"The checkpoint's {name!r} must be a single string.")
+        with self.archive.open(self.infos[name]) as member:
+            return str(np.lib.format.read_array(member, allow_pickle=False))
+
+    def json(self, name: str):
+        value = self.string(name)
+        if len(value) > MAX_JSON_CHARS:
+            raise ValueError(f"The checkpoint's {name!r} is implausibly large.")
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"The checkpoint's {name!r} is not valid JSON.") from error
+        except RecursionError as error:
+            raise ValueError(f"The checkpoint's {name!r} is nested too deeply.") from error
+
+    def real(self, name: str) -> float:
+        value = self.numbers(name, ())
+        return float(value)
+
+    def integer(self, name: str) -> int:
+        shape, dtype = self.header(name)
+        if dtype.kind not in "iu" or shape != ():
+            raise ValueError(f"The checkpoint's {name!r} must be a single whole number.")
+        with self.archive.open(self.infos[name]) as member:
+            return int(np.lib.format.read_array(member, allow_pickle=False))
 
 
-def _check_member_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-    """Refuse a member whose .npy header declares an object array or more rows than a run of
-    MAX_ITERATIONS would have, before its data is read."""
-    if not info.filename.endswith(".npy"):
-        return  # not an array: np.load leaves it out, and a missing member is named later
-    name = info.filename.removesuffix(".npy")
-    with archive.open(info) as member:
-        version = np.lib.format.read_magic(member)
-        read_header = (
-            np.lib.format.read_array_header_1_0
-            if version == (1, 0)
-            else np.lib.format.read_array_header_2_0
-        )
-        shape, _, dtype = read_header(member)
-    if dtype.hasobject:
-        raise ValueError(
-            f"The checkpoint's {name!r} holds Python objects (a pickle); refusing to read it."
-        )
-    rows = shape[0] if shape else 1
-    if name in MAX_ROWS and rows > MAX_ROWS[name]:
-        raise ValueError(
-            f"The checkpoint's {name!r} holds {rows:,} rows, more than a run this dashboard "
-            f"loads ({MAX_ITERATIONS:,} iterations at most); refusing to read it."
-        )
-
-
-def _decode(arrays: dict[str, np.ndarray]) -> TrainerState:
-    version = _string(arrays, "format")
+def _decode(members: _Members) -> TrainerState:
+    """The state, read in an order that knows each array's size before inflating it: the format,
+    config and vocabulary first (small), then every array against the shape they imply."""
+    version = members.string("format")
     if version not in READABLE_FORMATS:
         raise ValueError(f"Unknown checkpoint format {version!r}; expected {FORMAT!r}.")
-    config_values = _json(arrays, "config")
+    config_values = members.json("config")
     if not isinstance(config_values, dict):
         raise ValueError("The checkpoint's config is not a set of named values.")
     try:
         config = Config.from_dict(config_values)
     except (TypeError, ValueError) as error:
         raise ValueError(f"The checkpoint's config is invalid: {error}") from error
-    if version == FORMAT:
-        params, memory = _numbers(arrays, "params"), _numbers(arrays, "optimizer_memory")
-        validation, health = _numbers(arrays, "validation"), _numbers(arrays, "health")
-    else:
-        params, memory = _flat_from_version_1(arrays, config)
-        validation, health = (
-            _numbers(arrays, "validation_history"),
-            np.zeros((0, HealthLog.columns())),
+    vocab = members.string("vocab")
+    if not vocab:
+        raise ValueError("The checkpoint's vocabulary is empty.")
+    arch = Architecture.of(config, len(vocab))
+    P = arch.param_count
+    iteration = members.integer("iteration")
+    if not 0 <= iteration <= MAX_ITERATIONS:
+        raise ValueError(
+            f"The checkpoint claims {iteration:,} iterations; this dashboard loads runs of up to "
+            f"{MAX_ITERATIONS:,}."
         )
-    events = _json(arrays, "events")
+    if version == FORMAT:
+        params = members.numbers("params", (P,))
+        memory = members.numbers("optimizer_memory", (optimizer.slots(config.optimizer) * P,))
+        validation = members.numbers("validation", (None, 2))
+        health_width = HealthLog.columns(len(arch.param_names), len(arch.gate_names))
+        health = members.numbers("health", (None, health_width))
+    else:
+        params, memory = _flat_from_version_1(members, arch)
+        validation = members.numbers("validation_history")
+        health = np.zeros((0, HealthLog.columns()))
+    events = members.json("events")
     if not isinstance(events, list):
         raise ValueError("The checkpoint's events (setting changes) are not a list.")
     try:
@@ -208,54 +290,56 @@ def _decode(arrays: dict[str, np.ndarray]) -> TrainerState:
         raise ValueError(
             f"The checkpoint's events (setting changes) are malformed: {error}"
         ) from error
-    sample_rng = _json(arrays, "sample_rng")
-    if not isinstance(sample_rng, dict):
-        raise ValueError("The checkpoint's random state is malformed.")
-    # Both optional: checkpoints made before dropout and transfer (2026-12) have neither.
-    dropout_rng = _json(arrays, "dropout_rng") if "dropout_rng" in arrays else None
-    if dropout_rng is not None and not isinstance(dropout_rng, dict):
-        raise ValueError("The checkpoint's dropout random state is malformed.")
-    origin = None
-    if "origin" in arrays:
-        try:
-            origin = Origin.from_dict(_json(arrays, "origin"))
-        except (TypeError, ValueError) as error:
-            raise ValueError(
-                f"The checkpoint's origin (its base model) is malformed: {error}"
-            ) from error
-    iteration = _integer(arrays, "iteration")
-    if not 0 <= iteration <= MAX_ITERATIONS:
-        raise ValueError(
-            f"The checkpoint claims {iteration:,} iterations; this dashboard loads runs of up to "
-            f"{MAX_ITERATIONS:,}."
-        )
     return TrainerState(
         config=config,
-        vocab=_string(arrays, "vocab"),
+        vocab=vocab,
         params=params,
         optimizer_memory=memory,
-        hidden=_numbers(arrays, "hidden"),
-        pointer=_integer(arrays, "pointer"),
+        hidden=members.numbers("hidden", (config.batch_size, arch.state_size)),
+        pointer=members.integer("pointer"),
         iteration=iteration,
-        chars_seen=_integer(arrays, "chars_seen"),
-        smooth_loss=_real(arrays, "smooth_loss"),
-        losses=_numbers(arrays, "losses"),
-        smooth_losses=_numbers(arrays, "smooth_losses"),
+        chars_seen=members.integer("chars_seen"),
+        smooth_loss=members.real("smooth_loss"),
+        losses=members.numbers("losses", (iteration,)),
+        smooth_losses=members.numbers("smooth_losses", (iteration,)),
         validation=validation.reshape(-1, 2) if validation.size == 0 else validation,
         events=events,
         health=health,
-        sample_rng=sample_rng,
-        best=_best(arrays),
-        dropout_rng=dropout_rng,
-        origin=origin,
+        sample_rng=_random_state(members, "sample_rng"),
+        best=_best(members, P),
+        # Both optional: checkpoints made before dropout and transfer (2026-12) have neither.
+        dropout_rng=_random_state(members, "dropout_rng") if "dropout_rng" in members else None,
+        origin=_origin(members) if "origin" in members else None,
     )
 
 
-def _best(arrays: dict[str, np.ndarray]) -> BestModel | None:
+def _random_state(members: _Members, name: str) -> dict:
+    """A bit generator's state, refused unless NumPy takes it."""
+    state = members.json(name)
+    what = "dropout random state" if name == "dropout_rng" else "random state"
+    try:
+        if not isinstance(state, dict):
+            raise TypeError
+        np.random.default_rng().bit_generator.state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as error:
+        raise ValueError(f"The checkpoint's {what} ({name}) is malformed.") from error
+    return state
+
+
+def _origin(members: _Members) -> Origin:
+    try:
+        return Origin.from_dict(members.json("origin"))
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"The checkpoint's origin (its base model) is malformed: {error}"
+        ) from error
+
+
+def _best(members: _Members, P: int) -> BestModel | None:
     """The best model, if the checkpoint keeps one (those made before 2026-11-30 do not)."""
-    if "best" not in arrays:
+    if "best" not in members:
         return None
-    values = _json(arrays, "best")
+    values = members.json("best")
     if not isinstance(values, dict) or set(values) != {"iteration", "validation"}:
         raise ValueError("The checkpoint's best model needs exactly an iteration and a validation.")
     iteration, validation = values["iteration"], values["validation"]
@@ -263,71 +347,15 @@ def _best(arrays: dict[str, np.ndarray]) -> BestModel | None:
         raise ValueError("The checkpoint's best model's iteration must be a whole number.")
     if isinstance(validation, bool) or not isinstance(validation, (int, float)):
         raise ValueError("The checkpoint's best validation loss must be a number.")
-    return BestModel(iteration, float(validation), _numbers(arrays, "best_params"))
+    return BestModel(iteration, float(validation), members.numbers("best_params", (P,)))
 
 
-def _flat_from_version_1(
-    arrays: dict[str, np.ndarray], config: Config
-) -> tuple[np.ndarray, np.ndarray]:
+def _flat_from_version_1(members: _Members, arch: Architecture) -> tuple[np.ndarray, np.ndarray]:
     """Format 1 stored each parameter (and its Adagrad memory) as its own (rows, columns) array."""
-    vocab_size = len(_string(arrays, "vocab"))
     flats = []
     for prefix in ("param", "memory"):
-        flat = FlatParams(Architecture.of(config, vocab_size))
+        flat = FlatParams(arch)
         for name, shape in flat.shapes.items():
-            value = _numbers(arrays, f"{prefix}_{name}")
-            if value.shape != shape:
-                raise ValueError(
-                    f"The checkpoint's {prefix}_{name!r} has shape {value.shape}, but its config "
-                    f"needs {shape}; the file is corrupt or was edited."
-                )
-            flat[name][...] = value
+            flat[name][...] = members.numbers(f"{prefix}_{name}", shape)
         flats.append(frozen(flat.flat))
     return flats[0], flats[1]
-
-
-def _get(arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
-    if name not in arrays:
-        raise ValueError(
-            f"The checkpoint is missing {name!r}; it is truncated or not an rnnlab checkpoint."
-        )
-    return arrays[name]
-
-
-def _string(arrays: dict[str, np.ndarray], name: str) -> str:
-    value = _get(arrays, name)
-    if value.dtype.kind != "U" or value.shape != ():
-        raise ValueError(f"The checkpoint's {name!r} must be a single string.")
-    return str(value)
-
-
-def _json(arrays: dict[str, np.ndarray], name: str):
-    value = _string(arrays, name)
-    if len(value) > MAX_JSON_CHARS:
-        raise ValueError(f"The checkpoint's {name!r} is implausibly large.")
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"The checkpoint's {name!r} is not valid JSON.") from error
-
-
-def _numbers(arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
-    """A numeric member as a read-only float64 array (its shape is checked by the trainer)."""
-    value = _get(arrays, name)
-    if value.dtype.kind not in "fiu":
-        raise ValueError(f"The checkpoint's {name!r} must be numeric, not {value.dtype}.")
-    return frozen(value)
-
-
-def _real(arrays: dict[str, np.ndarray], name: str) -> float:
-    value = _numbers(arrays, name)
-    if value.shape != ():
-        raise ValueError(f"The checkpoint's {name!r} must be a single number.")
-    return float(value)
-
-
-def _integer(arrays: dict[str, np.ndarray], name: str) -> int:
-    value = _get(arrays, name)
-    if value.dtype.kind not in "iu" or value.shape != ():
-        raise ValueError(f"The checkpoint's {name!r} must be a single whole number.")
-    return int(value)

@@ -408,3 +408,57 @@ def test_a_record_longer_than_the_limit_is_refused_from_its_header(name: str, ro
 def test_a_checkpoint_claiming_too_many_iterations_is_refused() -> None:
     arrays = valid_arrays() | {"iteration": np.array(checkpoint.MAX_ITERATIONS + 1)}
     assert "claims" in load_error(npz_bytes(arrays))
+
+
+@pytest.mark.parametrize("name", ["params", "optimizer_memory", "best_params", "hidden"])
+def test_a_member_declaring_more_than_its_config_needs_is_refused_before_it_is_inflated(
+    name: str,
+) -> None:
+    """A small file whose member unpacks to 240 MB of zeros: refused from its header, so that
+    loading it never holds more than a few MB (it took 3.7 GB before 2026-12-04)."""
+    import tracemalloc
+
+    arrays = valid_arrays()
+    if name == "best_params":
+        arrays["best"] = np.array(json.dumps({"iteration": 1, "validation": 1.0}))
+    arrays[name] = np.zeros(30_000_000)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    assert len(buffer.getvalue()) < 2 * 2**20
+    tracemalloc.start()
+    try:
+        message = load_error(buffer.getvalue())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert repr(name) in message and "but its config needs" in message, message
+    assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MB"
+
+
+def test_events_nested_absurdly_deep_are_a_clear_refusal() -> None:
+    arrays = valid_arrays()
+    arrays["events"] = np.array("[" * 100_000 + "]" * 100_000)
+    assert "nested too deeply" in load_error(npz_bytes(arrays))
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"bit_generator": "PCG64", "state": {"state": 10**400, "inc": 1}, "has_uint32": 0,
+         "uinteger": 0},
+        {"bit_generator": "PCG64", "state": {"state": -1, "inc": 1}, "has_uint32": 0,
+         "uinteger": 0},
+        {"bit_generator": "PCG64"},
+    ],
+)  # fmt: skip
+def test_a_bad_sampler_state_is_a_clear_refusal(state: dict) -> None:
+    arrays = valid_arrays()
+    arrays["sample_rng"] = np.array(json.dumps(state))
+    assert "random state" in load_error(npz_bytes(arrays))
+
+
+def test_a_checkpoint_keeps_its_float32_arrays_as_they_were_saved() -> None:
+    config = Config(hidden_size=8, seq_length=6, seed=0, dtype="float32", cell="gru")
+    state = checkpoint.load_state(io.BytesIO(checkpoint_bytes(trained(config=config))))
+    assert state.params.dtype == np.float32 and not state.params.flags.writeable
+    assert state.optimizer_memory.dtype == np.float32
