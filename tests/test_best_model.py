@@ -143,8 +143,8 @@ def checkpoint_with(trainer: Trainer, **members: np.ndarray) -> bytes:
         ({"best": np.array(json.dumps({"iteration": 10**9, "validation": 1.0}))}, "beyond"),
         ({"best": np.array(json.dumps({"iteration": 1}))}, "exactly"),
         ({"best": np.array(json.dumps({"iteration": 1, "validation": "x"}))}, "number"),
-        ({"best_params": np.zeros(3)}, "parameters"),
-        ({"best_params": np.full(1, np.nan)}, "parameters"),
+        ({"best_params": np.zeros(3)}, "'best_params' has shape"),
+        ({"best_params": np.full(1, np.nan)}, "'best_params' has shape"),
         (
             {"events": np.array(json.dumps([{"kind": "restored", "iteration": 5}]))},
             "malformed",
@@ -165,6 +165,15 @@ def test_a_crafted_best_model_or_restore_event_is_refused(members, words) -> Non
     trainer.record_validation()
     with pytest.raises(ValueError, match=words):
         Trainer.load(io.BytesIO(checkpoint_with(trainer, **members)), SMALL)
+
+
+def test_a_best_model_of_the_right_size_holding_nan_is_refused() -> None:
+    trainer = Trainer(SMALL, OVERFITTING)
+    trainer.step(20)
+    trainer.record_validation()
+    nan = np.full(trainer.param_count, np.nan)
+    with pytest.raises(ValueError, match="best model must hold .* finite parameters"):
+        Trainer.load(io.BytesIO(checkpoint_with(trainer, best_params=nan)), SMALL)
 
 
 def test_a_mirror_receives_the_best_model_in_deltas_with_the_model() -> None:
