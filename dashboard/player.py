@@ -47,7 +47,9 @@ from rnnlab.trainer import Trainer
 PLAY_SLICE_SECONDS = 0.015
 # How long the session waits for an answer before it gives the child up as hung. One slice is
 # at most one iteration over its time budget, and the largest models take well under a second.
-ANSWER_TIMEOUT = 60.0
+ANSWER_TIMEOUT = float(os.environ.get("RNNLAB_ANSWER_TIMEOUT", "60"))
+# After it is killed, how long to wait for the kernel to end a child before going on without it.
+KILL_WAIT = 5.0
 
 
 class PlayerFailed(RuntimeError):
@@ -148,12 +150,16 @@ def read_message(stream: BinaryIO) -> tuple[object, int]:
 
 
 def _read_into(stream: BinaryIO, inbox: queue.Queue) -> None:
-    """Put (message, size) into `inbox` until the stream ends; then an EOFError."""
+    """Put (message, size) into `inbox` until the stream ends; then an EOFError. The stream is
+    this thread's: it closes it when it ends (closing it from another thread while this one
+    reads would wait for the child to write)."""
     try:
         while True:
             inbox.put(read_message(stream))
-    except (EOFError, OSError, pickle.UnpicklingError) as error:
+    except (EOFError, OSError, ValueError, pickle.UnpicklingError) as error:
         inbox.put((EOFError(str(error)), 0))
+    finally:
+        _close_quietly(stream)
 
 
 # ---------------------------------------------------------------------------- the parent's side
@@ -246,18 +252,22 @@ class Player:
         return answer
 
     def kill(self) -> None:
-        for stream in (self._process.stdin, self._process.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
-        if self.alive:
+        """End the child now, whatever it is doing (a stopped child too), never waiting on it:
+        the process first, then its input. Its output is the reader thread's, which reads the
+        end of it once the process is gone."""
+        try:
             self._process.kill()
-        self._process.wait(timeout=5)
+        except OSError:
+            pass  # already reaped
+        _close_quietly(self._process.stdin)
+        try:
+            self._process.wait(timeout=KILL_WAIT)
+        except subprocess.TimeoutExpired:
+            pass  # the kernel finishes it; Popen reaps it later
 
     def _ask(self, question: object) -> object:
         try:
-            self.bytes_sent.append(write_message(self._process.stdin, question))
+            self.bytes_sent.append(self._write(question))
             answer, size = self._answers.get(timeout=ANSWER_TIMEOUT)
         except queue.Empty:
             self.kill()
@@ -274,15 +284,40 @@ class Player:
         self.bytes_received.append(size)
         return answer
 
+    def _write(self, message: object) -> int:
+        """write_message to the child, giving it up (killed) if its input stays full for
+        ANSWER_TIMEOUT: a stopped child reads nothing, and a large message would wait for it."""
+        written: list[int] = []
+        errors: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                written.append(write_message(self._process.stdin, message))
+            except BaseException as error:  # noqa: BLE001 - handed to the asking thread
+                errors.append(error)
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        writer.join(ANSWER_TIMEOUT)
+        if writer.is_alive():
+            self.kill()  # which ends the write with a broken pipe
+            raise queue.Empty
+        if errors:
+            raise errors[0]
+        return written[0]
+
     def _end(self) -> None:
-        self._process.stdin.close()
-        self._process.wait(timeout=5)  # it ends right after its last answer
+        _close_quietly(self._process.stdin)
+        try:
+            self._process.wait(timeout=KILL_WAIT)  # it ends right after its last answer
+        except subprocess.TimeoutExpired:
+            self.kill()
 
 
 def _close_quietly(stream: BinaryIO) -> None:
     try:
         stream.close()
-    except OSError:
+    except (OSError, ValueError):
         pass
 
 

@@ -968,3 +968,38 @@ def test_a_long_train_lets_go_of_the_lab_between_slices(monkeypatch):
         worker.join()
     assert len(seen) >= 4 and seen == sorted(seen) and seen[-1] > seen[0]
     assert lab.trainer.iteration < 10**7  # stopped by the time limit, as it says
+
+
+def test_a_stopped_play_process_holds_its_session_only_for_the_give_up_time(monkeypatch):
+    """A play process that stops answering (SIGSTOP) is given up after ANSWER_TIMEOUT: killed
+    without waiting on it, its reader thread ends quietly, and the session goes on from its
+    last whole state. (Before 2026-12-04 the kill waited for the stopped child for ever.)"""
+    from dashboard import player as player_module
+
+    monkeypatch.setattr(player_module, "ANSWER_TIMEOUT", 1.0)
+    thread_errors = []
+    monkeypatch.setattr(threading, "excepthook", thread_errors.append)
+    lab = make_lab(seed=9)
+    lab.train(iterations=5)
+    lab.play()
+    pid = lab.player_pid
+    try:
+        _wait_for(lab, lambda s: s.state.iteration >= 10)
+        os.kill(pid, signal.SIGSTOP)
+        started = time.monotonic()
+        snap = lab.snapshot()
+        waited = time.monotonic() - started
+    finally:
+        if not _process_is_gone(pid):
+            os.kill(pid, signal.SIGKILL)
+    assert not snap.playing and lab.player_pid is None
+    assert waited < 1.0 + player_module.KILL_WAIT + 5, f"held for {waited:.1f} s"
+    ((kind, text),) = lab.take_messages()
+    assert kind == "error" and "no answer within 1 s" in text
+    assert snap.state.iteration == 5  # where Play was pressed: its last whole state
+    deadline = time.monotonic() + DEADLINE
+    while not _process_is_gone(pid):
+        assert time.monotonic() < deadline, "the stopped child was not ended"
+        time.sleep(0.05)
+    assert lab.train(iterations=3).iterations == 3
+    assert not thread_errors, thread_errors
