@@ -9,12 +9,21 @@ import re
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&\"'=])")
 
 
+# What GitHub-flavoured markdown turns into links by itself (www.…, http://…, name@host), found
+# in the text after escapes are read, so escaping cannot stop it: a word joiner (U+2060,
+# invisible) after "www", "@" and the scheme's ":" can.
+_AUTOLINK_TRIGGERS = re.compile(r"(?i)(www)(?=\.)|(@)|(?<=http)(:)|(?<=https)(:)")
+WORD_JOINER = "\u2060"
+
+
 def escape_markdown(text: str) -> str:
-    """Backslash-escape every markdown-significant character so `text` renders literally.
+    """Backslash-escape every markdown-significant character so `text` renders literally, and
+    break what would become an automatic link.
 
     For messages that carry uploaded names or content into elements that render markdown
     (errors, captions); the text itself is shown through plain-text elements instead.
     """
+    text = _AUTOLINK_TRIGGERS.sub(lambda m: m.group(0) + WORD_JOINER, text)
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 

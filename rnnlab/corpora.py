@@ -72,7 +72,9 @@ def _stdlib_source() -> Corpus:
     return Corpus("Python standard library (this machine's source)", text, "stdlib", info)
 
 
-MB = 2**20
+# A megabyte of 10^6 bytes, as the browser's uploader counts Streamlit's limit (outside Windows)
+# and shows file sizes: "50 MB" here is the same 50,000,000 bytes there.
+MB = 10**6
 # The shortest text a model can train on: a chunk of the shortest sequence length (2) and the
 # character after it.
 MIN_CHARS = 3
@@ -97,7 +99,6 @@ def uploaded_corpus(file_name: str, data: bytes, max_bytes: int | None = None) -
     """A corpus from an uploaded file; ValueError with a clear message if it cannot be one.
     Beyond text.MAX_VOCAB distinct characters the rarest share one symbol (Corpus.rare)."""
     if max_bytes is not None and len(data) > max_bytes:
-        # In MB of 2**20 bytes, as Streamlit counts its upload limit and shows file sizes.
         raise ValueError(
             f"{file_name} is {len(data) / MB:,.1f} MB; the limit is {max_bytes / MB:,.0f} MB. "
             "Upload a smaller file or a part of it."

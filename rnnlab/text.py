@@ -54,9 +54,10 @@ class TextInfo:
 def load_text(data: bytes) -> tuple[str, TextInfo]:
     """Decode an uploaded file into text.
 
-    UTF-8 (a leading BOM is dropped), or UTF-16 or UTF-32 with a BOM; anything else that is not
-    valid UTF-8 is decoded with cp1252, or latin-1 where cp1252 leaves bytes undefined, and
-    `info` says so.
+    UTF-8 (a leading BOM is dropped), UTF-16 or UTF-32 with a BOM, or UTF-16 without one when its
+    zero bytes say so (every other byte zero, as in text of mostly Latin letters); anything else
+    that is not valid UTF-8 is decoded with cp1252, or latin-1 where cp1252 leaves bytes
+    undefined, and `info` says so.
     CRLF and CR line endings become LF. Raises ValueError for empty or binary data.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -74,11 +75,15 @@ def load_text(data: bytes) -> tuple[str, TextInfo]:
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
         encoding, bom_removed = "utf-16", True
         text = _decode_or_raise(data, "utf-16")
+    elif (codec := _utf16_without_bom(data)) is not None:
+        encoding = "utf-16"
+        text = _decode_or_raise(data, codec)
     else:
         if b"\x00" in data:
             raise ValueError(
                 "This looks like a binary file (it contains NUL bytes), not text. "
-                "Upload a plain text file such as .txt, .md or .py."
+                "Upload a plain text file such as .txt, .md or .py (a UTF-16 file of text that "
+                "is not mostly Latin letters needs its byte-order mark)."
             )
         if data.startswith(b"\xef\xbb\xbf"):
             data, bom_removed = data[3:], True
@@ -185,6 +190,21 @@ def _decode_or_raise(data: bytes, encoding: str) -> str:
         raise ValueError(
             f"The file starts like {encoding} text but is not valid {encoding}."
         ) from error
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """ "utf-16-le" or "utf-16-be" when the zero bytes show UTF-16 without a byte-order mark:
+    in text of mostly Latin letters every character's high byte is zero, so one of the two byte
+    positions is mostly zeros and the other almost never; else None."""
+    if len(data) < 2 or len(data) % 2 or b"\x00" not in data:
+        return None
+    even, odd = data[0::2], data[1::2]
+    zero_even, zero_odd = even.count(0) / len(even), odd.count(0) / len(odd)
+    if zero_odd > 0.5 and zero_even < 0.01:
+        return "utf-16-le"
+    if zero_even > 0.5 and zero_odd < 0.01:
+        return "utf-16-be"
+    return None
 
 
 def _sample(text: str, size: int = 100_000) -> str:

@@ -85,6 +85,18 @@ def test_utf16_with_bom_is_decoded(codec: str) -> None:
     assert info.bom_removed and info.newlines_normalised
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_is_told_by_its_zero_bytes(codec: str) -> None:
+    raw = "Grüße aus Köln — a song\r\nline two, «café»\n".encode(codec) * 20
+    text, info = load_text(raw)
+    assert text.startswith("Grüße aus Köln — a song\nline two") and info.encoding == "utf-16"
+
+
+def test_binary_with_nul_bytes_in_a_utf16_like_pattern_is_still_binary() -> None:
+    with pytest.raises(ValueError, match="(?i)binary"):
+        load_text(bytes(range(1, 200)) + b"\x00" * 7)
+
+
 def test_truncated_utf16_raises_value_error() -> None:
     with pytest.raises(ValueError, match="utf-16"):
         load_text(codecs.BOM_UTF16_LE + "abc".encode("utf-16-le")[:-1])

@@ -496,3 +496,15 @@ def test_the_timeline_sent_as_changes_is_whole_after_many_answers_and_after_a_re
     replaced = {**added, "timeline": [{"iteration": 5}], "timeline_replace": True}
     assert merge(held, replaced) == [5]
     no_exceptions(page)
+
+
+def test_file_names_that_look_like_addresses_are_not_links(page: Page, wait_for_app_run) -> None:
+    for name in ("www.example.org-songs.txt", "me@example.com.txt"):
+        upload_text(page, name, LYRICS.read_bytes(), wait_for_app_run)
+        # As a reader sees it: the name, with invisible word joiners where links would start.
+        shown = "\u2060?".join(map(re.escape, name))
+        expect(page.get_by_text(re.compile(f"Training on: {shown}"))).to_be_visible()
+        # The alert that told of the upload, and the card's label, as text without links.
+        links = page.locator("[data-testid='stAlert'] a, [data-testid='stExpander'] summary a")
+        expect(links).to_have_count(0)
+    no_exceptions(page)
