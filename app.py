@@ -29,7 +29,13 @@ from dashboard import live_feed, parking, url_settings
 from dashboard.comparison import Failed as ComparisonFailed
 from dashboard.comparison import Stopped as ComparisonStopped
 from dashboard.figures import UNITS, X_AXES, comparison_figure
-from dashboard.guide import data_size_advice, meter_caption, pace_note, train_time_note
+from dashboard.guide import (
+    base_knowledge,
+    data_size_advice,
+    meter_caption,
+    pace_note,
+    train_time_note,
+)
 from dashboard.insight_figures import (
     GATE_NAMES,
     activation_heatmap,
@@ -55,14 +61,31 @@ from dashboard.session import (
     Lab,
     LiveSnapshot,
 )
+from dashboard.starts import (
+    CHECKPOINT,
+    CURRENT,
+    RANDOM,
+    Start,
+    base_start,
+    current_model,
+    from_checkpoint,
+)
 from rnnlab import Config
 from rnnlab.architecture import Architecture, network_label
+from rnnlab.bases import base_card, base_models
+from rnnlab.compare import FromBase, config_of
 from rnnlab.corpora import BUILTIN_CORPORA, DEFAULT_CORPUS, MB, builtin_corpus, uploaded_corpus
 from rnnlab.health import HealthLog
 from rnnlab.insight import rank_units, rank_units_by_variance, text_features, top_k_predictions
 from rnnlab.model import named_params
 from rnnlab.pace import seconds_per_iteration
-from rnnlab.presets import CELL_PRESETS, DASHBOARD_DEFAULTS, STOP_AT_BEST
+from rnnlab.presets import (
+    CELL_PRESETS,
+    DASHBOARD_DEFAULTS,
+    DEFAULT_START,
+    STOP_AT_BEST,
+    TRANSFER_SETTINGS,
+)
 from rnnlab.sampling import PRIME_MAX_CHARS, SAMPLE_LENGTH_RANGE, TEMPERATURE_RANGE
 from rnnlab.text import MAX_VOCAB
 
@@ -117,6 +140,7 @@ def lab() -> Lab:
         st.session_state.feed_token = live_feed.register(new)
         parking.attach(key, new)
         _show_config_in_widgets(new.trainer.config)
+        st.session_state.start_from = new.start.key
         st.session_state.seed = seed
         st.session_state.builtin_choice = text or DEFAULT_CORPUS
         st.session_state.stop_at_best = new.stop_at_best
@@ -127,13 +151,18 @@ def lab() -> Lab:
 def new_lab_from_address() -> tuple[Lab, str, int | None]:
     """A lab with the settings in the address over the defaults, its built-in text's name and
     the seed asked for; what was ignored, and why, is told on the page."""
-    asked = url_settings.read(st.query_params, DASHBOARD_DEFAULTS, CONTROLS)
+    starts = {key: start_defaults(key) for key in address_starts()}
+    asked = url_settings.read(st.query_params, DASHBOARD_DEFAULTS, CONTROLS, starts)
     text = asked.text or DEFAULT_CORPUS
     seed = asked.config.seed
+    start_key = asked.start or default_start_key()
     try:
-        new = Lab(builtin_corpus(text), asked.config, STOP_AT_BEST)
-    except ValueError as error:  # settings that do not fit the text: the defaults instead
-        new = Lab(builtin_corpus(DEFAULT_CORPUS), DASHBOARD_DEFAULTS, STOP_AT_BEST)
+        new = Lab(builtin_corpus(text), asked.config, STOP_AT_BEST, start_of(start_key))
+    except ValueError as error:  # settings that do not fit the text: the start's defaults
+        new = Lab(
+            builtin_corpus(DEFAULT_CORPUS), start_defaults(start_key), STOP_AT_BEST,
+            start_of(start_key),
+        )  # fmt: skip
         text, seed = DEFAULT_CORPUS, None
         new.notify("error", f"The settings in the address were not used: {error}")
     if asked.temperature is not None:
@@ -171,9 +200,73 @@ def watched(_session: SessionEnd) -> SessionEnd:
 
 def address_of(current: Lab) -> dict[str, str]:
     """The query that holds a lab's settings (url_settings.write)."""
+    start = current.start.key
     return url_settings.write(
-        current.trainer.config, current.corpus, current.sample_settings.temperature
+        current.trainer.config,
+        current.corpus,
+        current.sample_settings.temperature,
+        start if start in address_starts() else None,
     )
+
+
+# ---------------------------------------------------------------------------------- starting
+def address_starts() -> tuple[str, ...]:
+    """The starts an address can name: random weights and the bundled bases."""
+    return (RANDOM, *base_models())
+
+
+def default_start_key() -> str:
+    """The start a new visitor gets (presets.DEFAULT_START, when this server has that base)."""
+    return DEFAULT_START if DEFAULT_START in address_starts() else RANDOM
+
+
+def start_of(key: str) -> Start:
+    """The Start that the "Start from" control's `key` means now."""
+    if key == RANDOM:
+        return Start()
+    if key == CURRENT:
+        return current_model(lab().trainer)
+    if key == CHECKPOINT:
+        return lab().offered_start or Start(CHECKPOINT)
+    return base_start(key)
+
+
+def start_defaults(key: str) -> Config:
+    """The settings a run from `key` starts with: the dashboard's defaults, and for a transfer
+    the transfer's training settings (the network is the base's)."""
+    if key == RANDOM:
+        return DASHBOARD_DEFAULTS
+    return DASHBOARD_DEFAULTS.replace(**TRANSFER_SETTINGS)
+
+
+def wanted_start() -> Start:
+    return start_of(st.session_state.get("start_from", RANDOM))
+
+
+def start_note(current: Lab) -> str:
+    """Which start the current run took, and the other one click away."""
+    if current.start.kind == RANDOM:
+        others = " or ".join(f"“{name}”" for name in base_models())
+        if not others:
+            return "This run started from random weights."
+        return (
+            "This run started from random weights: watch it learn from nothing. To begin from a "
+            f"model that already reads English, choose the base {others} under “Start from”."
+        )
+    return (
+        f"This run started from {current.start.describe()}, so it writes words from the start. "
+        "To watch a network learn from nothing, choose “Random weights” under “Start from”."
+    )
+
+
+def start_label(key: str) -> str:
+    if key == RANDOM:
+        return "Random weights (watch noise turn into words)"
+    if key == CURRENT:
+        return "The current model (go on with a new text)"
+    if key == CHECKPOINT:
+        return "An uploaded checkpoint (made on any text)"
+    return f"Base “{key}”: {base_card(key).summary}"
 
 
 def keep_settings_in_address() -> None:
@@ -184,21 +277,32 @@ def keep_settings_in_address() -> None:
 
 
 def _show_config_in_widgets(config: Config) -> None:
+    _show_network_in_widgets(config)
+    st.session_state.seed = None
+    st.session_state.learning_rate = closest_learning_rate(config.learning_rate)
+    st.session_state.seq_length = config.seq_length
+
+
+def _show_network_in_widgets(config: Config) -> None:
+    """The Model controls (those that need a new run) show `config`."""
     for name in NETWORK_FIELDS:
         st.session_state[name] = getattr(config, name)
     st.session_state.hidden_size = config.hidden_size
     st.session_state.batch_size = config.batch_size
-    st.session_state.seed = None
     st.session_state.val_fraction = config.val_fraction
     st.session_state.dropout = config.dropout
-    st.session_state.learning_rate = min(
-        LEARNING_RATES, key=lambda lr: abs(lr - config.learning_rate)
-    )
-    st.session_state.seq_length = config.seq_length
+
+
+def closest_learning_rate(learning_rate: float) -> float:
+    return min(LEARNING_RATES, key=lambda lr: abs(lr - learning_rate))
 
 
 def wanted_config() -> Config:
+    """The settings the Model controls ask for. The learning rate and sequence length apply at
+    once to the current run; a new run from another start takes that start's instead."""
     live = lab().trainer.config
+    if st.session_state.get("start_from", RANDOM) != lab().start.key:
+        live = start_defaults(st.session_state.start_from)
     seed = st.session_state.get("seed")
     return Config(
         hidden_size=st.session_state.hidden_size,
@@ -290,11 +394,45 @@ def on_apply() -> None:
     """Reset / Apply: a new run with the wanted settings and text; the current run is kept."""
     current = lab()
     try:
-        current.new_run(wanted_config(), current.pending_corpus)
+        current.new_run(wanted_config(), current.pending_corpus, wanted_start())
     except ValueError as error:
         current.notify("error", f"Nothing was changed: {error}")
         return
     st.session_state.prime = current.sample_settings.prime  # cleared if the new text cannot read it
+    # A new start's own learning rate and sequence length: the controls show the new run's.
+    st.session_state.learning_rate = closest_learning_rate(current.trainer.config.learning_rate)
+    st.session_state.seq_length = current.trainer.config.seq_length
+    if current.trainer.origin is not None:
+        current.notify("success", current.trainer.origin.describe())
+
+
+@guarded
+def on_start_from() -> None:
+    """A new start: the network controls show the base's network (a transfer keeps it), and the
+    settings controls that start's defaults; all of it pending until Apply."""
+    start = wanted_start()
+    if not start.ready:
+        return  # an uploaded checkpoint: its network shows once it is uploaded
+    _show_network_in_widgets(start.config(start_defaults(start.key)))
+
+
+@guarded
+def on_base_upload() -> None:
+    upload = st.session_state.base_upload
+    if upload is None:
+        lab().offer_start(None)
+        return
+    try:
+        start = from_checkpoint(upload.getvalue(), upload.name)
+    except ValueError as error:
+        lab().notify("error", f"{upload.name} cannot be started from: {error}")
+        return
+    lab().offer_start(start)
+    _show_network_in_widgets(start.config(start_defaults(CHECKPOINT)))
+    lab().notify(
+        "success", f"Read {upload.name}: {start.config(DASHBOARD_DEFAULTS).hidden_size} units. "
+        "Apply to start a new run from it on the current text.",
+    )  # fmt: skip
 
 
 @guarded
@@ -308,7 +446,7 @@ def on_stop_train(n: int) -> None:
 def on_compare() -> None:
     current = lab()
     try:
-        current.compare_cells(CELL_PRESETS, st.session_state.compare_seconds)
+        current.compare_cells(compared_networks(), st.session_state.compare_seconds)
     except ValueError as error:
         current.notify("error", f"Compare cells did not start: {error}")
 
@@ -323,14 +461,26 @@ def on_use_compared(label: str) -> None:
     """Start a run with a compared network, on the current text: all of its settings, the live
     ones (learning rate, sequence length) included, and the controls show them."""
     current = lab()
-    config = CELL_PRESETS[label].replace(val_fraction=current.trainer.config.val_fraction)
+    network = compared_networks()[label]
+    start = base_start(network.base) if isinstance(network, FromBase) else Start()
+    config = config_of(network).replace(val_fraction=current.trainer.config.val_fraction)
     try:
-        current.new_run(config)
+        current.new_run(config, start=start)
     except ValueError as error:
         current.notify("error", f"Nothing was changed: {error}")
         return
-    _show_config_in_widgets(config)
+    _show_config_in_widgets(current.trainer.config)
+    st.session_state.start_from = start.key
     st.session_state.prime = current.sample_settings.prime
+
+
+def compared_networks() -> dict[str, Config | FromBase]:
+    """What Compare cells trains: each cell from random weights, and each bundled base."""
+    networks: dict[str, Config | FromBase] = dict(CELL_PRESETS)
+    for name in base_models():
+        config = base_start(name).config(start_defaults(name))
+        networks[f"From {name}"] = FromBase(name, config)
+    return networks
 
 
 @guarded
@@ -424,6 +574,7 @@ def on_checkpoint_upload() -> None:
         lab().notify("error", f"{upload.name} was not loaded, your model is unchanged: {error}")
         return
     _show_config_in_widgets(lab().trainer.config)
+    st.session_state.start_from = lab().start.key
     lab().notify("success", f"Resumed from {upload.name} at iteration {lab().trainer.iteration:,}.")
 
 
@@ -446,26 +597,33 @@ def sidebar() -> None:
         )
 
         st.header("Model (needs a new run)")
+        start_from()
+        # A run that starts from a base keeps the base's network.
+        fixed = st.session_state.start_from != RANDOM
         cell, layers = st.columns([3, 2])
         cell.selectbox(
             "Cell", Config.choices("cell"), key="cell", format_func=CELL_NAMES.get,
-            help=Config.help("cell"),
+            help=Config.help("cell"), disabled=fixed,
         )  # fmt: skip
-        layers.selectbox("Layers", LAYER_CHOICES, key="layers", help=Config.help("layers"))
+        layers.selectbox(
+            "Layers", LAYER_CHOICES, key="layers", help=Config.help("layers"), disabled=fixed
+        )
         optimizer, dtype = st.columns([3, 2])
         optimizer.selectbox(
             "Optimizer", Config.choices("optimizer"), key="optimizer",
             format_func=OPTIMIZER_NAMES.get, help=Config.help("optimizer"),
         )  # fmt: skip
         dtype.selectbox(
-            "Precision", Config.choices("dtype"), key="dtype", help=Config.help("dtype")
-        )
+            "Precision", Config.choices("dtype"), key="dtype", help=Config.help("dtype"),
+            disabled=fixed,
+        )  # fmt: skip
         st.slider(
             "Hidden size",
             *_int_range("hidden_size"),
             step=HIDDEN_STEP,
             key="hidden_size",
             help=Config.help("hidden_size"),
+            disabled=fixed,
         )
         st.select_slider(
             "Batch size", BATCH_SIZES, key="batch_size", help=Config.help("batch_size")
@@ -558,10 +716,34 @@ def sidebar() -> None:
         )
 
 
+def start_from() -> None:
+    """The "Start from" control, and the checkpoint uploader when that is what it says."""
+    keys = (RANDOM, *base_models(), CURRENT, CHECKPOINT)
+    st.selectbox(
+        "Start from", keys, key="start_from", format_func=start_label, on_change=on_start_from,
+        help="Random weights: watch a network learn from nothing, noise first. A base model "
+        "has already read a lot of English and adapts to your text within seconds, on any "
+        "characters. The current model goes on learning on a new text. A run from a base keeps "
+        "the base's network (cell, layers, precision, hidden size).",
+    )  # fmt: skip
+    if st.session_state.start_from == CHECKPOINT:
+        st.file_uploader(
+            "Checkpoint to start from (.npz, made on any text)",
+            type=["npz"],
+            key="base_upload",
+            on_change=on_base_upload,
+        )
+    elif st.session_state.start_from != RANDOM:
+        st.caption("The network below is the base's; a run from it keeps it.")
+
+
 def pace_caption() -> None:
     """How fast the settings on the left train here, estimated (rnnlab.pace) before they do."""
     current = lab()
     wanted = wanted_config()
+    start = wanted_start()
+    if start.ready:
+        wanted = start.config(wanted)
     corpus = current.pending_corpus or current.corpus
     seconds = seconds_per_iteration(wanted, corpus.vocab.size)
     note = f"At these settings: {pace_note(seconds, wanted.chars_per_iteration)}."
@@ -585,13 +767,17 @@ def notices() -> None:
 
 def pending_panel() -> None:
     current = lab()
-    changes = current.pending_changes(wanted_config(), current.pending_corpus)
+    changes = current.pending_changes(wanted_config(), current.pending_corpus, wanted_start())
     if changes:
         st.warning(
             "**Pending changes** (they need a new model): "
             + "; ".join(escape_markdown(change) for change in changes)
             + ". Apply to start a new run; the current run stays in the chart for comparison."
         )
+        start = wanted_start()
+        if start.key != current.start.key and start.ready and start.transfers:
+            corpus = current.pending_corpus or current.corpus
+            st.caption(escape_markdown(base_knowledge(start.knows(corpus.vocab.chars))))
         st.button("Apply and start a new run", on_click=on_apply, type="primary", key="apply")
         if current.pending_corpus is not None:
             corpus_card(current.pending_corpus, "Pending text")
@@ -612,7 +798,12 @@ def corpus_card(corpus, title: str) -> None:
                 )
             )
         st.code(corpus.preview(), language=None, wrap_lines=True)
+        start = wanted_start()
+        if start.ready and start.transfers:
+            st.caption(escape_markdown(base_knowledge(start.knows(corpus.vocab.chars))))
         wanted = wanted_config()
+        if start.ready:
+            wanted = start.config(wanted)
         train_chars, _ = wanted.split_sizes(len(corpus.text))
         st.caption(
             escape_markdown(
@@ -915,13 +1106,16 @@ def compare_view(live: LiveSnapshot) -> None:
     st.caption(
         "Trains each network below on this text for the same CPU time, one after another, in a "
         "process of its own (it takes a Play slot), and draws their loss on the held-out text "
-        "side by side. Your own run is left as it is; “Train this one” starts a run with that "
-        "network."
+        "side by side: each cell from random weights, and each base model adapting what it "
+        "has read to this text. Your own run is left as it is; “Train this one” starts a run "
+        "with that network."
     )
     st.dataframe(
         [
             {
-                "network": network_label(config),
+                "network": label,
+                "cell": network_label(config),
+                "starts from": network.base if isinstance(network, FromBase) else "random weights",
                 "hidden": config.hidden_size,
                 "seq": config.seq_length,
                 "batch": config.batch_size,
@@ -929,7 +1123,8 @@ def compare_view(live: LiveSnapshot) -> None:
                 "parameters": f"{Architecture.of(config, vocab).param_count:,}",
                 "s per iteration": f"{seconds_per_iteration(config, vocab):.3f}",
             }
-            for config in CELL_PRESETS.values()
+            for label, network in compared_networks().items()
+            for config in (config_of(network),)
         ],
         hide_index=True,
         width="stretch",
@@ -1029,6 +1224,7 @@ def page() -> None:
         "next one. Step it, train it, or press Play and watch the "
         "loss fall and the samples turn from noise into words."
     )
+    st.caption(escape_markdown(start_note(lab())))
     # Read once, before the messages are taken: the live feed (another thread) may find the
     # player stopped at any moment, and queue why; live_view then sees that playing no longer
     # holds and runs the page again, which shows the message and the Play button.

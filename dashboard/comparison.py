@@ -18,7 +18,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from rnnlab.compare import CellResult, Reading, compare_cells
+from rnnlab.compare import CellResult, FromBase, Reading, compare_cells
 from rnnlab.config import Config
 
 from .player import Failed, child_environment
@@ -27,7 +27,7 @@ from .player import Failed, child_environment
 @dataclass(frozen=True)
 class Request:
     text: str
-    configs: dict[str, Config]
+    configs: dict[str, Config | FromBase]
     seconds: float  # of training CPU time for each network
     max_seconds: float  # the child's whole life, however the work goes
 
@@ -45,7 +45,7 @@ class Stopped:
 class Comparison:
     """One comparison running in a child process; read its progress with `progress()`."""
 
-    def __init__(self, text: str, configs: dict[str, Config], seconds: float):
+    def __init__(self, text: str, configs: dict[str, Config | FromBase], seconds: float):
         self.labels = tuple(configs)
         self.seconds = seconds
         self._lock = threading.Lock()

@@ -14,6 +14,7 @@ from rnnlab.config import Config
 from rnnlab.state import (
     Event,
     ModelRestored,
+    Origin,
     TrainerState,
     chars_seen_at,
     initial_config,
@@ -140,7 +141,7 @@ def loss_figure(
                 annotation_font={"size": 10, "color": YARDSTICK_COLOUR},
             )
     fig.update_layout(
-        title=f"Loss, {run_label_short(start)}",
+        title=f"Loss, {run_label_short(start, state.origin)}",
         xaxis_title=x_axis,
         yaxis_title=f"loss ({units})",
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
@@ -254,7 +255,7 @@ def _short(name: str) -> str:
     return {"learning_rate": "lr", "seq_length": "T"}.get(name, name)
 
 
-def run_label_short(config: Config) -> str:
+def run_label_short(config: Config, origin: Origin | None = None) -> str:
     c = config
     settings = f"H={c.hidden_size}, T={c.seq_length}, lr={c.learning_rate:g}, B={c.batch_size}"
-    return f"{network_label(c)}, {settings}"
+    return f"{network_label(c)}{f' from {origin.base}' if origin else ''}, {settings}"

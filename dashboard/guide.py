@@ -9,7 +9,7 @@ import numpy as np
 
 from rnnlab.copying import CopyReport
 from rnnlab.overfitting import Overfitting
-from rnnlab.state import TrainerState, per_iteration_at
+from rnnlab.state import Origin, TrainerState, per_iteration_at
 from rnnlab.yardsticks import LABELS, below_since
 
 # Points of the smoothed training loss looked at when nothing is held out (a thinned curve: the
@@ -157,3 +157,13 @@ def duration(seconds: float) -> str:
 
 def _two_digits(x: float) -> str:
     return f"{x:.2g}" if x < 10 else f"{x:.0f}"
+
+
+def base_knowledge(origin: Origin) -> str:
+    """What a base knows of a text, for its card: "english knows 60 of this text's 63
+    characters; 1 new one starts from a known one ('’' from "'"); …"."""
+    first = (
+        f"Starting from {origin.base}: it knows {len(origin.known)} of this text's "
+        f"{origin.text_chars} characters"
+    )
+    return "; ".join([first, *origin.details()]) + "."

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from rnnlab.copying import CopyReport
-from rnnlab.schedule import VALIDATION_EVERY_CHARS
+from rnnlab.schedule import validation_cadence
 
 from .figures import UNITS, X_AXES, copy_figure, loss_figure
 from .guide import meter_caption, overfitting_note, yardstick_note
@@ -96,7 +96,7 @@ def stat_rows(live: LiveSnapshot) -> list[list[str]]:
             "Validation bits/char",
             "—" if val is None else f"{val:.3f}",
             "Mean loss per character on the held-out end of the text (bits = nats / ln 2), "
-            f"read after every {VALIDATION_EVERY_CHARS:,} characters trained.",
+            f"read after every {validation_cadence(live.state):,} characters trained.",
         ],
     ]
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from rnnlab import budget, checkpoint, pace
 from rnnlab.architecture import network_label
+from rnnlab.compare import FromBase, config_of
 from rnnlab.config import Config
 from rnnlab.copying import CopyReport
 from rnnlab.corpora import Corpus
@@ -33,10 +34,11 @@ from rnnlab.insight import DrawnText, SnippetTrace, run_snippet, sample_side_by_
 from rnnlab.overfitting import Overfitting, detect_since_restore
 from rnnlab.presets import DASHBOARD_DEFAULTS, STOP_AT_BEST
 from rnnlab.sampling import SampleSettings
-from rnnlab.schedule import Schedule, TimelineEntry, TrainReport
+from rnnlab.schedule import Schedule, TimelineEntry, TrainReport, validation_cadence
 from rnnlab.state import (
     LIVE_SETTINGS,
     Event,
+    Origin,
     TrainerState,
     bits_per_char,
     initial_config,
@@ -46,6 +48,7 @@ from rnnlab.trainer import Trainer, check_text_fits
 
 from .comparison import Comparison
 from .player import Player, PlayerFailed, Stopped
+from .starts import CURRENT, RANDOM_START, Start, from_trainer, start_of_run
 from .text_analysis import TextAnalysis, analysis_for
 
 # The memory one session may use, both processes counted while playing (README, "Hosting it").
@@ -121,10 +124,11 @@ class Run:
     smooth_losses: np.ndarray
     validation_history: list[tuple[int, float]]
     events: tuple[Event, ...]
+    origin: Origin | None = None  # the base model it started from, if it did
 
     @property
     def label(self) -> str:
-        return f"Run {self.number}: {run_label(self.config)}"
+        return f"Run {self.number}: {run_label(self.config, self.origin)}"
 
 
 @dataclass(frozen=True)
@@ -154,9 +158,9 @@ class LiveSnapshot:
     timeline_replaces: bool = True  # `timeline` is the whole shown timeline, not an addition
 
 
-def run_label(config: Config) -> str:
+def run_label(config: Config, origin: Origin | None = None) -> str:
     return (
-        f"{network_label(config)}, "
+        f"{network_label(config)}{f' from {origin.base}' if origin else ''}, "
         f"H={config.hidden_size} T={config.seq_length} lr={config.learning_rate:g} "
         f"B={config.batch_size} seed={config.seed}"
         + (f" dropout={config.dropout:g}" if config.dropout else "")
@@ -168,11 +172,20 @@ class Busy(RuntimeError):
 
 
 class Lab:
-    def __init__(self, corpus: Corpus, config: Config, stop_at_best: bool = STOP_AT_BEST):
+    def __init__(
+        self,
+        corpus: Corpus,
+        config: Config,
+        stop_at_best: bool = STOP_AT_BEST,
+        start: Start = RANDOM_START,
+    ):
         self.lock = threading.RLock()
         self.corpus = corpus
+        config = start.config(config)
         fits(config, corpus.vocab.size)
-        self.trainer = Trainer(corpus.text, config)
+        self.trainer = start.trainer(corpus.text, config)
+        self.start = start  # where the current run's weights came from
+        self.offered_start: Start | None = None  # an uploaded checkpoint to start from
         self.sample_settings = SampleSettings()
         self.stop_at_best = stop_at_best
         self.runs: tuple[Run, ...] = ()
@@ -329,9 +342,15 @@ class Lab:
         with self.lock:
             self._messages.append((kind, text))
 
-    def pending_changes(self, wanted: Config, corpus: Corpus | None) -> list[str]:
-        """Human-readable differences that need a new run to take effect."""
+    def pending_changes(
+        self, wanted: Config, corpus: Corpus | None, start: Start | None = None
+    ) -> list[str]:
+        """Human-readable differences that need a new run to take effect (start: where the new
+        run's weights would come from; None: as the current run's did)."""
+        start = self.start if start is None else start
         current = self.trainer.config
+        if start.ready:
+            wanted = start.config(wanted)
         changes = [
             f"{name.replace('_', ' ')}: {getattr(current, name)} → {getattr(wanted, name)}"
             for name in STRUCTURAL
@@ -341,6 +360,8 @@ class Lab:
             changes.append(f"seed: {current.seed} → {wanted.seed}")
         if corpus is not None and corpus != self.corpus:
             changes.append(f"text: {self.corpus.name} → {corpus.name}")
+        if start.key != self.start.key:
+            changes.insert(0, f"start from: {self.start.describe()} → {start.describe()}")
         return changes
 
     def run_snippet(self, text: str) -> SnippetTrace:
@@ -372,25 +393,38 @@ class Lab:
         with self.lock:
             self.pending_corpus = corpus
 
+    def offer_start(self, start: Start | None) -> None:
+        """An uploaded checkpoint to start a new run from (None: it was removed)."""
+        with self.lock:
+            self.offered_start = start
+
     def withdraw_uploaded_text(self) -> None:
         """The uploaded file was removed: so is the text it offered, if it is still pending."""
         with self.lock:
             if self.pending_corpus is not None and self.pending_corpus.source == "upload":
                 self.pending_corpus = None
 
-    def new_run(self, config: Config, corpus: Corpus | None = None) -> None:
+    def new_run(
+        self, config: Config, corpus: Corpus | None = None, start: Start | None = None
+    ) -> None:
         """Start a new run (Reset / Apply); the current one is kept for comparison.
 
-        The new trainer is built first, so a config that does not fit the text raises ValueError
-        and leaves the current run untouched.
+        start: where its weights come from (None: as the current run's did); the current model
+        is taken as it is now. The new trainer is built first, so settings that do not fit the
+        text raise ValueError and leave the current run untouched (but paused).
         """
         with self.lock:
             corpus = corpus or self.corpus
+            start = self.start if start is None else start
+            if start.kind == CURRENT:
+                self._stop_player()  # its latest state, as the player left it
+                start = from_trainer(self.trainer, f"the model of run {self.run_number}")
+            config = start.config(config)
             fits(config, corpus.vocab.size)
-            trainer = Trainer(corpus.text, config)
+            trainer = start.trainer(corpus.text, config)
             self._stop_player()  # the run is archived as the player left it
             self._archive_current()
-            self.corpus, self.trainer = corpus, trainer
+            self.corpus, self.trainer, self.start = corpus, trainer, start
             self.pending_corpus = None
             self.run_number += 1
             s = self.sample_settings
@@ -410,6 +444,7 @@ class Lab:
             self._stop_player()
             self._archive_current()
             self.trainer = trainer
+            self.start = start_of_run(trainer)
             self.run_number += 1
             self._start_schedule()
             self.refresh_sample()
@@ -461,6 +496,7 @@ class Lab:
                 smooth_losses=t.smooth_losses,
                 validation_history=t.validation_history,
                 events=t.events,
+                origin=t.origin,
             ),
         )
 
@@ -508,7 +544,8 @@ class Lab:
             if best is None:
                 raise ValueError(
                     "There is no best model yet: it is kept at each validation check, after "
-                    "every 100,000 characters trained, when part of the text is held out."
+                    f"every {validation_cadence(self.trainer):,} characters trained, when part "
+                    "of the text is held out."
                 )
             self.trainer.restore_best()
             self.refresh_sample()
@@ -730,7 +767,7 @@ class Lab:
         """Whether this session counts against MAX_PLAYERS now (playing or comparing)."""
         return self in _playing
 
-    def compare_cells(self, configs: dict[str, Config], seconds: float) -> None:
+    def compare_cells(self, configs: dict[str, Config | FromBase], seconds: float) -> None:
         """Train each of `configs` in turn for `seconds` of CPU time on this text, in a process
         of its own (a Play slot: it takes a core). The session's own run is left as it is."""
         if seconds not in COMPARE_SECONDS:
@@ -740,7 +777,8 @@ class Lab:
                 raise ValueError("Pause Play (or wait for the comparison) first.")
             val = self.trainer.config.val_fraction or DASHBOARD_DEFAULTS.val_fraction
             configs = {name: c.replace(val_fraction=val, seed=None) for name, c in configs.items()}
-            for config in configs.values():
+            for network in configs.values():
+                config = config_of(network)
                 # The session's own run stays in memory beside the one being compared.
                 budget.check(
                     config, self.trainer.vocab.size, SESSION_MEMORY_BYTES, 2,

@@ -20,6 +20,7 @@ from rnnlab.sampling import TEMPERATURE_RANGE
 TEXT_SLUGS = {name.split()[0].lower(): name for name in BUILTIN_CORPORA}
 TEXT_KEY = "text"
 TEMPERATURE_KEY = "temp"
+START_KEY = "from"  # where the run's weights came from: "random" or a bundled base's name
 TEMPERATURE_STEP = 0.05
 # URL key -> Config field: the command line's flag names.
 CONFIG_KEYS = SHORT_NAMES
@@ -44,11 +45,25 @@ class UrlSettings:
     text: str | None  # a key of BUILTIN_CORPORA, or None to keep the default
     temperature: float | None
     ignored: tuple[str, ...]  # one sentence per ignored value
+    start: str | None = None  # one of the start keys read() was given, or None: the default
 
 
-def read(query: Mapping[str, str], defaults: Config, controls: Controls) -> UrlSettings:
-    """The settings asked for in `query` (st.query_params), over `defaults`."""
+def read(
+    query: Mapping[str, str],
+    defaults: Config,
+    controls: Controls,
+    starts: Mapping[str, Config] | None = None,
+) -> UrlSettings:
+    """The settings asked for in `query` (st.query_params), over `defaults`, or over the
+    defaults of the start it asks for (starts: start key -> its defaults)."""
     ignored: list[str] = []
+    start = None
+    if START_KEY in query and starts is not None:
+        start = query[START_KEY] if query[START_KEY] in starts else None
+        if start is None:
+            ignored.append(f"{START_KEY}={query[START_KEY]!r}: one of {', '.join(starts)}")
+        else:
+            defaults = starts[start]
     config = defaults
     for key, field in CONFIG_KEYS.items():
         if key not in query:
@@ -73,7 +88,7 @@ def read(query: Mapping[str, str], defaults: Config, controls: Controls) -> UrlS
             temperature = _temperature(query[TEMPERATURE_KEY])
         except ValueError as error:
             ignored.append(f"{TEMPERATURE_KEY}={query[TEMPERATURE_KEY]!r}: {error}")
-    return UrlSettings(config, text, temperature, tuple(ignored))
+    return UrlSettings(config, text, temperature, tuple(ignored), start)
 
 
 def builtin_name(corpus: Corpus) -> str | None:
@@ -82,10 +97,12 @@ def builtin_name(corpus: Corpus) -> str | None:
     return TEXT_SLUGS.get(slug) if corpus.source != "upload" else None
 
 
-def write(config: Config, corpus: Corpus, temperature: float) -> dict[str, str]:
+def write(
+    config: Config, corpus: Corpus, temperature: float, start: str | None = None
+) -> dict[str, str]:
     """The query that read() turns back into these settings (an uploaded text is left out: an
-    address cannot carry it)."""
-    query = {}
+    address cannot carry it, nor a start that is not a key read() knows: pass None)."""
+    query = {} if start is None else {START_KEY: start}
     name = builtin_name(corpus)
     if name is not None:
         query[TEXT_KEY] = next(slug for slug, known in TEXT_SLUGS.items() if known == name)

@@ -44,9 +44,10 @@ class BaseCard:
         )
 
 
-def base_models(folder: Path = BASE_DIR) -> dict[str, Path]:
-    """Bundled base models by name -> their checkpoint file, in name order (those with a card)."""
-    return dict(_found(folder))
+def base_models(folder: Path | None = None) -> dict[str, Path]:
+    """Bundled base models by name -> their checkpoint file, in name order (those with a card);
+    folder: where to look instead of data/base."""
+    return dict(_found(folder or BASE_DIR))
 
 
 @functools.cache
@@ -60,7 +61,7 @@ def _found(folder: Path) -> tuple[tuple[str, Path], ...]:
     )
 
 
-def base_card(name: str, folder: Path = BASE_DIR) -> BaseCard:
+def base_card(name: str, folder: Path | None = None) -> BaseCard:
     """The card of the bundled base `name`; ValueError if there is no such base."""
     models = base_models(folder)
     if name not in models:

@@ -13,7 +13,8 @@ would fit. `check(config, vocab_size, limit)` does that; `training_bytes` is the
 * the chunk buffers of one iteration, per layer: (T + 1)·B·H hidden states and T·B·G·H gate
   values (an LSTM's cell states and their tanh besides), then the gradients of one layer at a
   time, T·B·V probabilities and the products built from them, and the indices (and float64
-  weights) of the scatter-add that makes the first layer's input gradient.
+  weights) of the scatter-add that makes the first layer's input gradient; with dropout, its
+  masks and what each layer hands on through them.
 
 While playing, a second process holds the same again (the session keeps a mirror).
 """
@@ -75,7 +76,11 @@ def training_bytes(config: Config, vocab_size: int) -> Cost:
     # The first layer's input gradient is scattered with one bincount: (character, row) cell
     # indices of 8 bytes, and its weights converted to float64 when the model is float32.
     scatter = 8 * T * B * G * H * (1 + (arch.itemsize < 8))
-    chunk = arch.itemsize * (L * per_layer + gradients + OUTPUT_COPIES * T * B * V) + scatter
+    # Dropout's masks and what each layer hands on through them, and the masks' booleans.
+    dropout = (2 * arch.itemsize + 1) * L * T * B * H if config.dropout else 0
+    chunk = (
+        arch.itemsize * (L * per_layer + gradients + OUTPUT_COPIES * T * B * V) + scatter + dropout
+    )
     copies = parameter_copies(optimizer.slots(config.optimizer))
     return Cost(arch.itemsize * copies * arch.param_count, chunk)
 

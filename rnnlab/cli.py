@@ -25,7 +25,7 @@ from typing import NoReturn, TextIO
 import rnnlab
 from rnnlab.config import SHORT_NAMES
 from rnnlab.presets import TRANSFER_SETTINGS
-from rnnlab.schedule import VALIDATION_EVERY_CHARS, Schedule
+from rnnlab.schedule import TRANSFER_VALIDATION_EVERY_CHARS, VALIDATION_EVERY_CHARS, Schedule
 from rnnlab.text import MAX_VOCAB
 
 EXIT_BAD_INPUT = 2
@@ -117,10 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--val-every",
         type=int,
-        default=VALIDATION_EVERY_CHARS,
+        default=None,
         metavar="CHARS",
         help=f"measure the validation loss after every CHARS characters trained (>= 1; default "
-        f"{VALIDATION_EVERY_CHARS:,})",
+        f"{VALIDATION_EVERY_CHARS:,}, or {TRANSFER_VALIDATION_EVERY_CHARS:,} with --from)",
     )
     train.add_argument(
         "--temperature", type=float, default=1.0, help="sampling temperature (0: greedy; default 1)"
@@ -155,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _train(args: argparse.Namespace, out: TextIO) -> int:
     for name in ("steps", "log_every", "sample_every", "sample_length"):
         _require(getattr(args, name) >= 0, f"--{name.replace('_', '-')} cannot be negative")
-    _require(args.val_every >= 1, "--val-every must be at least 1")
+    _require(args.val_every is None or args.val_every >= 1, "--val-every must be at least 1")
     _require_temperature(args.temperature)
     if args.save:
         folder = os.path.dirname(os.path.abspath(args.save))
@@ -168,7 +168,7 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
     chosen = {field: getattr(args, flag) for flag, field in CONFIG_FLAGS.items()}
     chosen = {field: value for field, value in chosen.items() if value is not None}
     if args.base:
-        trainer = rnnlab.Trainer.from_base(text, args.base, **(TRANSFER_SETTINGS | chosen))
+        trainer = rnnlab.Trainer.from_base(text, args.base, **chosen)
     else:
         trainer = rnnlab.Trainer(text, rnnlab.Config(**chosen))
     c = trainer.config

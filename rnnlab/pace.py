@@ -48,6 +48,10 @@ PARAMETER_TOUCHES = 24
 # costs about as much again.
 CALLS_PER_STEP = 6
 CALLS_PER_ITERATION = 150
+# Dropout, per unit of each layer's (T, B, H) chunk: the random draw (about as dear as four
+# passes), the comparison and the scaling that make the mask, and the mask's product forward and
+# back.
+DROPOUT_TOUCHES = 12
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,7 @@ def iteration_work(
             + OUTPUT_TOUCHES * rows * V
             + PARAMETER_TOUCHES * parameters
             + matrix_reads
+            + (DROPOUT_TOUCHES * rows * H * L if config.dropout else 0)
         ),
         transcendentals=float(rows * (G * H * L + V)),
         calls=float(CALLS_PER_STEP * T * L + CALLS_PER_ITERATION),

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import overfitting
+from .state import TrainerState
 from .trainer import DivergenceError, Trainer
 
 # Iterations at which a sample is kept in the timeline: dense early, when change is fastest.
@@ -29,6 +30,17 @@ TIMELINE_SAMPLE_LENGTH = 200
 # reading held-out text goes one character at a time and does not get cheaper with the batch.
 VALIDATION_CHARS = 5000
 VALIDATION_EVERY_CHARS = 100_000
+# A run that starts from a base model is at its best within a few epochs of a small text (its
+# held-out loss falls from the first iteration): it is checked four times as often, so that the
+# best point is found and Play stops soon after it (README, "Starting from a base model").
+TRANSFER_VALIDATION_EVERY_CHARS = 25_000
+
+
+def validation_cadence(run: Trainer | TrainerState) -> int:
+    """Characters trained between validations: fewer for a run that started from a base."""
+    return TRANSFER_VALIDATION_EVERY_CHARS if run.origin else VALIDATION_EVERY_CHARS
+
+
 # A slice is about this much work; between slices a caller can look up (progress, questions).
 SLICE_SECONDS = 0.05
 
@@ -73,7 +85,8 @@ class Schedule:
 
     temperature: what milestone samples are drawn at (0 is taken as 1: a greedy sample would
     repeat itself and say little about what the model learned). keep_timeline=False skips the
-    milestone samples. validation_every_chars: the validation cadence, in characters trained.
+    milestone samples. validation_every_chars: the validation cadence, in characters trained
+    (None: validation_cadence(trainer)).
     stop_at_best: once the validation loss has not improved for overfitting.PATIENCE checks,
     stop training and bring back the best model (see TrainReport.stopped_at_best).
     """
@@ -84,9 +97,11 @@ class Schedule:
         timeline: tuple[TimelineEntry, ...] | list[TimelineEntry] = (),
         temperature: float = 1.0,
         keep_timeline: bool = True,
-        validation_every_chars: int = VALIDATION_EVERY_CHARS,
+        validation_every_chars: int | None = None,
         stop_at_best: bool = False,
     ):
+        if validation_every_chars is None:
+            validation_every_chars = validation_cadence(trainer)
         if validation_every_chars < 1:
             raise ValueError("Validation needs a cadence of at least one character.")
         self.trainer = trainer

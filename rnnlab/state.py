@@ -138,10 +138,15 @@ class Origin:
 
     def describe(self) -> str:
         """In a sentence: "Started from english, which knew 78 of the text's 85 characters; …"."""
-        parts = [
+        first = (
             f"Started from {self.base}, which knew {len(self.known)} of the text's "
             f"{self.text_chars} characters"
-        ]
+        )
+        return "; ".join([first, *self.details()]) + "."
+
+    def details(self) -> list[str]:
+        """What became of the characters the base did not know, and of those the text lacks."""
+        parts = []
         if self.kin:
             kin = ", ".join(f"{shown(c)} from {shown(k)}" for c, k in self.kin)
             parts.append(f"{_count(len(self.kin), 'new one starts', 'new ones start')} from a "
@@ -154,7 +159,7 @@ class Origin:
                 f"{_count(len(self.dropped), 'of its characters is', 'of its characters are')} "
                 "not in this text"
             )
-        return "; ".join(parts) + "."
+        return parts
 
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "kin": [list(pair) for pair in self.kin]}
@@ -180,7 +185,9 @@ def _count(n: int, one: str, many: str) -> str:
 def shown(char: str) -> str:
     """A character as a person can see it in a sentence: quoted, with blanks named."""
     names = {" ": "space", "\n": "newline", "\t": "tab", "\r": "carriage return"}
-    return names.get(char, repr(char) if not char.isprintable() else f"'{char}'")
+    if char in names or not char.isprintable():
+        return names.get(char, repr(char))
+    return f'"{char}"' if char == "'" else f"'{char}'"
 
 
 @dataclass(frozen=True, eq=False)

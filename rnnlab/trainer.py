@@ -7,7 +7,6 @@ every step is the classic min-char-rnn's, to the last bit.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import os
@@ -70,7 +69,11 @@ class Trainer:
     # this a too-large learning rate would only show as a curve shooting off; None disables it.
     divergence_factor: float | None = 10.0
 
-    def __init__(self, text: str, config: Config | None = None):
+    def __init__(
+        self, text: str, config: Config | None = None, initial_params: np.ndarray | None = None
+    ):
+        """initial_params: (P,) the weights to start from (in the layout of state().params)
+        instead of the seed's random draw; copied."""
         config = config or Config()
         if not isinstance(text, str):
             raise TypeError(
@@ -83,7 +86,10 @@ class Trainer:
         self.vocab = Vocab.from_text(text)
         self._data = self.vocab.encode(text)
         self._build(config)
-        self._params = init_flat_params(self.arch, np.random.default_rng(config.seed))
+        if initial_params is None:
+            self._params = init_flat_params(self.arch, np.random.default_rng(config.seed))
+        else:
+            self._params = FlatParams(self.arch, np.array(initial_params, dtype=self.arch.float))
         self._optimizer = optimizer.make(config.optimizer, self.arch.param_count, self.arch.float)
         # Sampling draws from its own generator, so it can never shift training's random stream;
         # dropout's masks from another, part of the state, so that a resume draws the same ones.
@@ -188,21 +194,23 @@ class Trainer:
         base: a TrainerState (trainer.state()), a bundled base's name (rnnlab.base_models()) or
         a checkpoint file. The network (cell, layers, hidden size, precision) and every weight
         come from the base; characters are matched one by one (rnnlab.transfer says how new ones
-        start), and `trainer.origin` says what was carried over. `changes` may set
-        learning_rate, seq_length, batch_size, optimizer, dropout, val_fraction and seed (the rest
-        of the config is the base's); the optimizer's memory, the records and the hidden state
-        start fresh. base_name: what to call the base in the origin (default: its name or file
-        name). ValueError for a change that is not allowed or a base that cannot be read.
+        start), and `trainer.origin` says what was carried over. It trains at the transfer's
+        settings (rnnlab.presets.TRANSFER_SETTINGS), over which `changes` may set learning_rate,
+        seq_length, batch_size, optimizer, dropout, val_fraction and seed (the base's seed unless
+        changed); the optimizer's memory, the records and the hidden state start fresh.
+        base_name: what to call the base in the origin (default: its name or file name).
+        ValueError for a change that is not allowed or a base that cannot be read.
         """
         state, name = transfer.read_base(base)
         transfer.check_base(state)
-        trainer = cls(text, transfer.new_config(state.config, changes))
-        counts = np.bincount(trainer.vocab.encode(text), minlength=trainer.vocab.size)
-        params, origin = transfer.transferred_params(
-            state, trainer.vocab.chars, counts, base_name or name
-        )
-        fresh = trainer.state()
-        trainer.load_state(dataclasses.replace(fresh, params=frozen(params), origin=origin))
+        config = transfer.new_config(state.config, changes)
+        if not isinstance(text, str) or not text:
+            return cls(text, config)  # which says what is wrong with the text
+        vocab = Vocab.from_text(text)
+        counts = np.bincount(vocab.encode(text), minlength=vocab.size)
+        params, origin = transfer.transferred_params(state, vocab.chars, counts, base_name or name)
+        trainer = cls(text, config, initial_params=params)
+        trainer.origin = origin
         return trainer
 
     def load_state(self, state: TrainerState) -> None:

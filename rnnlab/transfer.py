@@ -23,6 +23,7 @@ Nothing else changes: a base on a text with its own vocabulary predicts exactly 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import unicodedata
 from pathlib import Path
@@ -34,6 +35,7 @@ from . import checkpoint
 from .architecture import Architecture
 from .config import Config
 from .model import FlatParams
+from .presets import TRANSFER_SETTINGS
 from .state import Origin, TrainerState
 
 # What a transfer may change; everything else (the network) comes from the base.
@@ -68,8 +70,9 @@ def kin(char: str, known: str | set[str]) -> str | None:
 
 
 def new_config(base: Config, changes: dict) -> Config:
-    """The base's config with `changes` (names in CHANGEABLE); ValueError naming what may not
-    change, and why."""
+    """The base's network trained at the transfer's settings (presets.TRANSFER_SETTINGS, chosen
+    for adapting a base to a small text) with `changes` (names in CHANGEABLE) over them; the
+    seed is the base's unless changed. ValueError naming what may not change, and why."""
     refused = sorted(set(changes) - set(CHANGEABLE))
     if refused:
         fields = {f: getattr(base, f, None) for f in refused}
@@ -83,7 +86,7 @@ def new_config(base: Config, changes: dict) -> Config:
             f"{', '.join(_words(name) for name in CHANGEABLE)}; to choose the network, start "
             "from random weights."
         )
-    return base.replace(**changes)
+    return base.replace(**(TRANSFER_SETTINGS | changes))
 
 
 def _words(name: str) -> str:
@@ -131,15 +134,9 @@ def transferred_params(
     for name in arch.param_names:
         if name not in ("Wxh", "Why", "by"):
             new[name][...] = old[name]
+    origin = match_vocabulary(base.vocab, chars, base_name)
     index = {c: i for i, c in enumerate(base.vocab)}
-    known, kinships, fresh = [], [], []
-    for c in chars:
-        if c in index:
-            known.append(c)
-        elif (k := kin(c, index)) is not None:
-            kinships.append((c, k))
-        else:
-            fresh.append(c)
+    known, kinships, fresh = origin.known, origin.kin, origin.new
     position = {c: j for j, c in enumerate(chars)}
     for c in known:
         i, j = index[c], position[c]
@@ -160,9 +157,36 @@ def transferred_params(
         new["Wxh"][:, j] = old["Wxh"].mean(axis=1)
         new["Why"][j] = old["Why"].mean(axis=0)
         new["by"][j] = old["by"].min()
-    dropped = "".join(c for c in base.vocab if c not in position)
-    origin = Origin(base_name, "".join(known), tuple(kinships), "".join(fresh), dropped)
     return new.flat, origin
+
+
+def match_vocabulary(base_vocab: str, chars: str, base_name: str) -> Origin:
+    """How a base's vocabulary meets the characters `chars` of a new text: which it knows, which
+    start from their kin, which start fresh, and which of the base's the text lacks."""
+    index = set(base_vocab)
+    known, kinships, fresh = [], [], []
+    for c in chars:
+        if c in index:
+            known.append(c)
+        elif (k := kin(c, index)) is not None:
+            kinships.append((c, k))
+        else:
+            fresh.append(c)
+    dropped = "".join(c for c in base_vocab if c not in set(chars))
+    return Origin(base_name, "".join(known), tuple(kinships), "".join(fresh), dropped)
+
+
+def as_base(state: TrainerState) -> TrainerState:
+    """`state` with only what a transfer reads (config, vocabulary, parameters): the records,
+    optimizer memory, hidden state and best model dropped, so that keeping it costs one copy of
+    the parameters."""
+    empty = np.zeros(0)
+    empty.flags.writeable = False
+    return dataclasses.replace(
+        state, optimizer_memory=empty, hidden=empty, losses=empty, smooth_losses=empty,
+        validation=empty.reshape(0, 2), health=empty.reshape(0, 0), events=(), best=None,
+        pointer=0, iteration=0, chars_seen=0,
+    )  # fmt: skip
 
 
 def check_base(state: TrainerState) -> np.ndarray:

@@ -48,7 +48,10 @@ INJECTION = (
 
 # ----------------------------------------------------------------------------------- helpers
 def open_app() -> AppTest:
+    """A fresh session of the page from random weights (from=random): the classic start, whose
+    small RNN these tests drive; the default start has tests of its own (test_app_transfer)."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["from"] = "random"
     at.run()
     assert not at.exception, at.exception
     return at

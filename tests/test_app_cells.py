@@ -24,6 +24,7 @@ from test_app import (
 from test_app_learning import open_app_at
 
 from dashboard.comparison import Finished
+from rnnlab.bases import base_models
 from rnnlab.presets import CELL_PRESETS
 
 COMPARE_VIEW = "Compare cells"
@@ -122,7 +123,9 @@ def test_compare_cells_trains_each_network_and_a_result_starts_a_run():
     lab = lab_of(at)
     iteration = lab.trainer.iteration
     open_view(at, COMPARE_VIEW)
-    assert len(tab(at, COMPARE_VIEW).dataframe[0].value) == 3
+    # Each cell from random weights, and each bundled base adapting to the text.
+    networks = [*CELL_PRESETS, *(f"From {name}" for name in base_models())]
+    assert list(tab(at, COMPARE_VIEW).dataframe[0].value["network"]) == networks
     at.select_slider(key="compare_seconds").set_value(10)
     at.button(key="compare").click().run()
     assert not at.exception and not at.error, errors(at)
@@ -134,11 +137,11 @@ def test_compare_cells_trains_each_network_and_a_result_starts_a_run():
     at.run()
     assert not at.exception, at.exception
     _, results, outcome = lab.comparison.progress()
-    assert isinstance(outcome, Finished) and [r.label for r in results] == list(CELL_PRESETS)
+    assert isinstance(outcome, Finished) and [r.label for r in results] == networks
     shown = " ".join(m.value for m in tab(at, COMPARE_VIEW).markdown)
-    for label in CELL_PRESETS:
+    for label in networks:
         assert f"**{label}**: best" in shown
-    assert len(tab(at, COMPARE_VIEW).code) == 3  # each network's sample, as plain text
+    assert len(tab(at, COMPARE_VIEW).code) == len(networks)  # each sample, as plain text
     assert lab.trainer.iteration == iteration  # the session's own run was not touched
     at.button(key="use_LSTM").click().run()
     assert not at.exception and not at.error, errors(at)

@@ -63,9 +63,10 @@ STOPPED = "Stopped at the best validation point"
 
 # ----------------------------------------------------------------------------------- helpers
 def open_app_at(query: dict[str, str]) -> AppTest:
-    """A fresh session opened at an address with `query` as its query string."""
+    """A fresh session opened at an address with `query` as its query string (from random
+    weights unless it says otherwise, as open_app)."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.query_params.update(query)
+    at.query_params.update({"from": "random", **query})
     at.run()
     assert not at.exception, at.exception
     return at
@@ -204,6 +205,7 @@ def test_settings_in_the_address_open_the_run_and_the_address_round_trips():
         "seed": None,  # none was asked: one is drawn, and the address then holds it
     }
     network = {"cell": "rnn", "layers": "1", "opt": "adagrad", "dtype": "float64", "dropout": "0"}
+    network["from"] = "random"
     assert at.query_params == {**asked, "seed": str(config.seed), **network}
 
     # The written address opens the same run again, and is written back unchanged.

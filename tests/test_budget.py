@@ -29,6 +29,7 @@ GB = 2**30
         {"cell": "gru", "dtype": "float32", "optimizer": "rmsprop", "hidden_size": 384},
         {"cell": "rnn", "layers": 3, "optimizer": "adam", "hidden_size": 256},
         {"cell": "lstm", "dtype": "float32", "hidden_size": 128, "batch_size": 128},
+        {"cell": "gru", "layers": 2, "dropout": 0.3, "hidden_size": 128, "batch_size": 128},
     ],
 )
 def test_the_estimate_covers_what_training_allocates(settings):

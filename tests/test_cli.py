@@ -370,7 +370,7 @@ def test_a_text_with_a_huge_vocabulary_is_capped_and_the_sample_reads_it_the_sam
 def test_train_from_a_checkpoint_as_a_base_on_another_text(trained_model, tmp_path) -> None:
     base, _ = trained_model
     other = tmp_path / "dog.txt"
-    other.write_text("The DOG ran to the park; 2 cats sat still.\n" * 30, encoding="utf-8")
+    other.write_text("The DOG ran to the park; 2 cats sat still.\n" * 100, encoding="utf-8")
     model = tmp_path / "dog.npz"
     result = run(
         "train", other, "--from", base, "--steps", 20, "--lr", 0.003, "--dropout", 0.2,
@@ -393,3 +393,17 @@ def test_the_network_cannot_change_when_starting_from_a_base(trained_model) -> N
 
 def test_an_unknown_base_is_a_one_line_error(text_file) -> None:
     assert_one_line_error(run("train", text_file, "--from", "klingon"), "No base model 'klingon'")
+
+
+def test_train_from_the_bundled_base_by_name(text_file, tmp_path) -> None:
+    model = tmp_path / "cat-from-english.npz"
+    result = run(
+        "train", text_file, "--from", "english", "--steps", 5, "--save", model,
+        "--sample-every", 0, "--log-every", 5, "--batch", 4,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Started from english, which knew" in result.stdout
+    trainer = rnnlab.Trainer.load(model, text_file.read_text(encoding="utf-8"))
+    base = rnnlab.checkpoint.load_state(rnnlab.base_models()["english"]).config
+    assert (trainer.config.cell, trainer.config.hidden_size) == (base.cell, base.hidden_size)
+    assert trainer.config.optimizer == "adam" and trainer.origin.base == "english"

@@ -16,6 +16,7 @@ import pytest
 
 import rnnlab
 from rnnlab.model import trace
+from rnnlab.presets import TRANSFER_SETTINGS
 from rnnlab.transfer import kin
 from tests.test_engine_vs_reference import NON_ASCII_TEXT
 
@@ -28,7 +29,7 @@ BASE_TEXT = (
 NEW_TEXT = (
     "Quiet now, the river’s low, café lights are burning slow\n"
     "Verse 2 - hold me close and let it go, the water knows the way we row\n"
-) * 5
+) * 40
 
 
 def base_trainer(cell: str = "gru", layers: int = 2, dtype: str = "float64") -> rnnlab.Trainer:
@@ -52,7 +53,7 @@ NETWORKS = [
 @pytest.mark.parametrize(("cell", "layers", "dtype"), NETWORKS)
 def test_a_base_on_its_own_vocabulary_predicts_exactly_as_the_base(cell, layers, dtype) -> None:
     base = base_trainer(cell, layers, dtype)
-    again = rnnlab.Trainer.from_base(BASE_TEXT, base.state(), learning_rate=0.002)
+    again = rnnlab.Trainer.from_base(BASE_TEXT, base.state(), batch_size=2, seq_length=10)
     ids = base.vocab.encode(BASE_TEXT[:200])
     state = np.zeros(base.arch.state_size, base.arch.float)
     assert np.array_equal(
@@ -140,7 +141,8 @@ def test_a_transfer_changes_only_what_it_may() -> None:
     assert new.iteration == 0 and len(new.losses) == 0 and new.best is None
     assert not new.state().optimizer_memory.any() and not new.hidden.any()
     kept = rnnlab.Trainer.from_base(NEW_TEXT, base.state())
-    assert kept.config.learning_rate == base.config.learning_rate
+    for name, value in TRANSFER_SETTINGS.items():
+        assert getattr(kept.config, name) == value, name
     assert kept.config.seed == base.config.seed
 
 
@@ -152,7 +154,7 @@ def test_a_transfer_changes_only_what_it_may() -> None:
         ({"dtype": "float32"}, ["dtype"]),
         ({"momentum": 0.9}, ["Unknown settings: momentum"]),
         ({"dropout": 0.9}, ["dropout must be between 0 and 0.7"]),
-        ({"seq_length": 400}, ["sequence length of 400"]),
+        ({"seq_length": 500}, ["sequence length of 500"]),
     ],
 )
 def test_refused_changes_say_what_and_why(changes: dict, words: list[str]) -> None:
@@ -218,6 +220,7 @@ def test_a_transferred_model_starts_where_the_base_is_not_from_scratch() -> None
     base.step(400)
     text = BASE_TEXT.replace("river", "rïver") + "Quay 7!\n"
     config = dict(val_fraction=0.2, seed=1)
+    config |= dict(batch_size=2, seq_length=10)
     transferred = rnnlab.Trainer.from_base(text, base.state(), **config)
     scratch = rnnlab.Trainer(text, base.config.replace(**config))
     uniform = np.log(transferred.vocab.size)
@@ -228,7 +231,9 @@ def test_a_transferred_model_starts_where_the_base_is_not_from_scratch() -> None
 def test_every_cell_trains_on_after_a_transfer() -> None:
     for cell in ("rnn", "gru", "lstm"):
         base = base_trainer(cell, 2)
-        new = rnnlab.Trainer.from_base(NON_ASCII_TEXT, base.state(), learning_rate=0.003)
+        new = rnnlab.Trainer.from_base(
+            NON_ASCII_TEXT, base.state(), learning_rate=0.003, batch_size=2, seq_length=10
+        )
         new.step(20)
         assert np.isfinite(new.losses).all() and new.iteration == 20
         assert max(new.gradcheck(samples_per_param=5).values()) < 1e-6

@@ -11,8 +11,10 @@ play_processes (session)    the callable `play_processes()`: the pids of the pla
 browser (session)           a headless Chromium launched by Playwright. The executable is
                             /usr/bin/chromium (Debian's package) unless env RNNLAB_CHROMIUM
                             names another. A missing browser FAILS the tests; it never skips.
-page (function)             a fresh browser context + page, already loaded at the app and
-                            waited on until the first script run has finished.
+page (function)             a fresh browser context + page, already loaded at the app (from
+                            random weights: /?from=random, the start these tests drive; the
+                            default start has tests of its own) and waited on until the first
+                            script run has finished.
 wait_for_app_run (function) the callable `wait_for_app_run(page)`: blocks until Streamlit has
                             finished the rerun triggered by the last interaction.
 """
@@ -200,7 +202,7 @@ def page(browser, streamlit_server: str):
     context.set_default_timeout(PAGE_TIMEOUT_MS)
     pg = context.new_page()
     try:
-        pg.goto(streamlit_server, wait_until="domcontentloaded")
+        pg.goto(f"{streamlit_server}/?from=random", wait_until="domcontentloaded")
         pg.locator(_APP_ROOT).wait_for(state="attached")
         _wait_for_app_run(pg, initial_wait_ms=0)
         yield pg

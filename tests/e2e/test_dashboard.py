@@ -260,6 +260,7 @@ def test_a_zoom_into_the_chart_lasts_while_it_updates_during_play(
     script_runs = count_script_runs(page)
     wait_until(page, lambda: number(metric(page, "Iteration")) >= 25, "a loss curve to zoom into")
     # Drag across the middle of the plot area, as a person zooms with the mouse.
+    live_panel(page).locator(".nsewdrag").first.scroll_into_view_if_needed()
     area = live_panel(page).locator(".nsewdrag").first.bounding_box()
     y = area["y"] + area["height"] / 2
     page.mouse.move(area["x"] + area["width"] * 0.3, y)

@@ -34,8 +34,9 @@ SHORT_TEXT = "the quick brown fox jumps over the lazy dog\n" * 25
 
 # ------------------------------------------------------------------------------------ helpers
 def open_at(page: Page, server: str, query: dict[str, str], wait) -> None:
-    """Open the app (a new session) at an address with `query` as its query string."""
-    page.goto(f"{server}/?{urlencode(query)}", wait_until="domcontentloaded")
+    """Open the app (a new session) at an address with `query` as its query string (from
+    random weights unless it says otherwise, as the page fixture)."""
+    page.goto(f"{server}/?{urlencode({'from': 'random', **query})}", wait_until="domcontentloaded")
     wait(page, initial_wait_ms=0)
 
 
@@ -197,6 +198,7 @@ def test_settings_in_the_address_are_shown_and_kept_in_the_address(
         "val": "0.2",
         "temp": "0.5",
         "text": "poems",
+        "from": "random",
     }
     open_at(page, streamlit_server, asked, wait_for_app_run)
 
