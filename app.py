@@ -1003,7 +1003,7 @@ def files_view(live: LiveSnapshot) -> None:
             "run": r.number,
             "text": r.corpus_name,
             "settings": r.label,
-            "iterations": len(r.losses),
+            "iterations": r.trained,
             "final smoothed loss": round(float(r.smooth_losses[-1]), 2),
         }
         for r in live.runs

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from rnnlab.architecture import network_label
 from rnnlab.compare import Reading
 from rnnlab.config import Config
+from rnnlab.records import iterations_at
 from rnnlab.state import (
     Event,
     ModelRestored,
@@ -54,9 +55,11 @@ def loss_figure(
     fig = go.Figure()
     if show_runs:
         for k, run in enumerate(runs):
+            # Every row of an archived run's is a sample with its iteration: all "thinned".
             x, _, smooth = _series(
-                run.config, run.events, run.losses, run.smooth_losses, units, x_axis
-            )
+                run.config, run.events, run.iterations, run.smooth_losses, run.smooth_losses,
+                units, x_axis,
+            )  # fmt: skip
             fig.add_trace(
                 go.Scatter(
                     x=x,
@@ -70,10 +73,11 @@ def loss_figure(
                 )
             )
     start = initial_config(state.config, state.events)
+    thinned = state.thinned_ends if state.thinned_ends is not None else np.zeros(0, np.int64)
     x, raw, smooth = _series(
-        state.config, state.events, state.losses, state.smooth_losses, units, x_axis
+        state.config, state.events, thinned, state.losses, state.smooth_losses, units, x_axis
     )
-    n = len(state.losses)
+    n = state.iteration
     fig.add_trace(
         go.Scatter(
             x=x,
@@ -220,18 +224,21 @@ def _event_label(event: Event) -> str:
 def _series(
     config: Config,
     events: tuple[Event, ...],
+    thinned: np.ndarray,
     losses: np.ndarray,
     smooth: np.ndarray,
     units: str,
     x_axis: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """x, raw loss and smoothed loss at no more than MAX_POINTS iterations of the run (evenly
-    spread, the first and last kept), (k,) each, in the chosen units and axis. Only those points
+    """x, raw loss and smoothed loss at no more than MAX_POINTS rows of the run's records
+    (evenly spread, the first and last kept), (k,) each, in the chosen units and axis;
+    thinned: the iterations the record's thinned rows end at (rnnlab.records). Only those points
     are read: a poll costs the same after a day of Play as after a minute."""
     keep = _downsample(len(losses))
-    x = _x_at(config, events, keep + 1, x_axis)
+    counts = iterations_at(keep, thinned)
+    x = _x_at(config, events, counts, x_axis)
     if units == UNITS[1]:
-        scale = 1 / (per_iteration_at(config, events, "seq_length", keep) * math.log(2))
+        scale = 1 / (per_iteration_at(config, events, "seq_length", counts - 1) * math.log(2))
     else:
         scale = np.ones(len(keep))
     return x, losses[keep] * scale, smooth[keep] * scale

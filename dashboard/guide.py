@@ -9,6 +9,7 @@ import numpy as np
 
 from rnnlab.copying import CopyReport
 from rnnlab.overfitting import Overfitting
+from rnnlab.records import iterations_at
 from rnnlab.state import Origin, TrainerState, per_iteration_at
 from rnnlab.yardsticks import LABELS, below_since
 
@@ -68,9 +69,12 @@ def overfitting_note(turn: Overfitting, state: TrainerState) -> str:
     )
 
 
-def meter_caption(reading: CopyReport | None) -> str:
-    """One line under a sample: its longest copy, known words and new words."""
+def meter_caption(reading: CopyReport | None, unavailable: bool = False) -> str:
+    """One line under a sample: its longest copy, known words and new words (unavailable: the
+    text could not be measured, see text_analysis)."""
     if reading is None:
+        if unavailable:
+            return "No copy meter for this text (see above the chart)."
         return "The copy meter is still indexing the text."
     copied = (
         "nothing copied"
@@ -118,8 +122,10 @@ def _smoothed_bits(state: TrainerState) -> np.ndarray:
     if n == 0:
         return np.zeros((0, 2))
     keep = np.unique(np.linspace(0, n - 1, min(n, TRAINING_POINTS)).astype(np.int64))
-    seq = per_iteration_at(state.config, state.events, "seq_length", keep)
-    return np.column_stack([keep + 1, state.smooth_losses[keep] / seq / math.log(2)])
+    thinned = state.thinned_ends if state.thinned_ends is not None else np.zeros(0, np.int64)
+    iterations = iterations_at(keep, thinned)
+    seq = per_iteration_at(state.config, state.events, "seq_length", iterations - 1)
+    return np.column_stack([iterations, state.smooth_losses[keep] / seq / math.log(2)])
 
 
 def _article(label: str) -> str:

@@ -126,7 +126,7 @@ def panel_content(live: LiveSnapshot, units: str, x_axis: str, show_runs: bool) 
         "sample_caption": f"{s.length} characters at temperature {s.temperature:g}"
         + (", primed" if s.prime else ""),
         "sample_copy": _span(live.latest_copy),
-        "sample_meter": meter_caption(live.latest_copy),
+        "sample_meter": meter_caption(live.latest_copy, live.analysis_failure is not None),
         "timeline": [
             {
                 "iteration": e.iteration,
@@ -146,7 +146,8 @@ def panel_content(live: LiveSnapshot, units: str, x_axis: str, show_runs: bool) 
 
 
 def notes(live: LiveSnapshot) -> list[dict[str, str]]:
-    """Lines above the chart: the overfitting guide (a warning) and the yardsticks passed."""
+    """Lines above the chart: the overfitting guide (a warning), the yardsticks passed, or why
+    the text has none."""
     lines = []
     if live.overfitting is not None:
         lines.append({"kind": "warning", "text": overfitting_note(live.overfitting, live.state)})
@@ -157,6 +158,9 @@ def notes(live: LiveSnapshot) -> list[dict[str, str]]:
                 "text": yardstick_note(live.state, live.yardsticks, live.yardsticks_in_sample),
             }
         )
+    elif live.analysis_failure is not None:
+        text = f"No yardsticks or copy meter for this text. {live.analysis_failure}"
+        lines.append({"kind": "info", "text": text})
     return lines
 
 

@@ -41,8 +41,9 @@ from rnnlab.state import (
     Origin,
     TrainerState,
     bits_per_char,
+    chars_seen_at,
     initial_config,
-    per_iteration,
+    per_iteration_at,
 )
 from rnnlab.trainer import Trainer, check_text_fits
 
@@ -107,6 +108,9 @@ SNIPPET_MAX_CHARS = 1000
 # latest ones; a day of Play makes thousands.
 TIMELINE_FIRST = 16
 TIMELINE_LATEST = 40
+# Earlier runs a session keeps for the chart (the oldest go first), and the points of each.
+MAX_RUNS = 10
+RUN_POINTS = 800
 # The copy meter's series keeps the latest samples' readings, this many at most.
 COPY_SERIES_LENGTH = 2000
 # Timeline generations, unique across the server's labs: a mark names one (Lab.snapshot).
@@ -120,7 +124,9 @@ class Run:
     number: int
     corpus_name: str
     config: Config  # as the run started
-    losses: np.ndarray
+    trained: int  # iterations
+    # What the chart draws of it: its smoothed loss at RUN_POINTS rows at most, (k,) each.
+    iterations: np.ndarray
     smooth_losses: np.ndarray
     validation_history: list[tuple[int, float]]
     events: tuple[Event, ...]
@@ -156,6 +162,7 @@ class LiveSnapshot:
     # Which timeline a holder of `timeline` has now: bring it back to snapshot() for the changes.
     timeline_mark: str = ""
     timeline_replaces: bool = True  # `timeline` is the whole shown timeline, not an addition
+    analysis_failure: str | None = None  # why the text has no yardsticks or copy meter, if so
 
 
 def run_label(config: Config, origin: Origin | None = None) -> str:
@@ -281,6 +288,7 @@ class Lab:
             stop_at_best=self.stop_at_best,
             timeline_mark=mark,
             timeline_replaces=replaces,
+            analysis_failure=analysis.failure,
         )
 
     def _timeline_since(
@@ -487,18 +495,29 @@ class Lab:
         t = self.trainer
         if t.iteration == 0:
             return
-        self.runs = self.runs + (
-            Run(
-                number=self.run_number,
-                corpus_name=self.corpus.name,
-                config=initial_config(t.config, t.events),
-                losses=t.losses,
-                smooth_losses=t.smooth_losses,
-                validation_history=t.validation_history,
-                events=t.events,
-                origin=t.origin,
-            ),
+        rows = len(t.smooth_losses)
+        keep = np.unique(np.linspace(0, rows - 1, min(rows, RUN_POINTS)).astype(np.int64))
+        run = Run(
+            number=self.run_number,
+            corpus_name=self.corpus.name,
+            config=initial_config(t.config, t.events),
+            trained=t.iteration,
+            iterations=t.loss_iterations[keep],
+            smooth_losses=np.array(t.smooth_losses[keep]),
+            validation_history=t.validation_history,
+            events=t.events,
+            origin=t.origin,
         )
+        runs = self.runs + (run,)
+        for dropped in runs[:-MAX_RUNS]:
+            self._messages.append(
+                (
+                    "warning",
+                    f"Run {dropped.number} left the chart: a session keeps its latest {MAX_RUNS} "
+                    "runs.",
+                )
+            )
+        self.runs = runs[-MAX_RUNS:]
 
     # ---------------------------------------------------------------------- live settings
     # Each is checked on the lab's own trainer first (ValueError leaves all as it was), then,
@@ -889,22 +908,30 @@ def _count(n: int, one: str, many: str) -> str:
 
 
 def history_csv(state: TrainerState) -> str:
-    """A run's history, one row per iteration, as CSV text."""
-    n = state.iteration
-    seq = per_iteration(state.config, state.events, "seq_length", n)
-    lr = per_iteration(state.config, state.events, "learning_rate", n)
-    chars = np.cumsum(seq * state.config.batch_size)
+    """A run's history as CSV text: one row per row of its loss record, which is one per
+    iteration but for a long run's older history (rnnlab.records), where a row stands for
+    `iterations` iterations ending at `iteration`, with their mean raw loss and the smoothed loss
+    at its end (sequence length, learning rate and bits per character at its end too). Bounded
+    however long the run trained."""
+    ends = state.loss_iterations
+    spans = np.diff(ends, prepend=0)
+    seq = per_iteration_at(state.config, state.events, "seq_length", ends - 1)
+    lr = per_iteration_at(state.config, state.events, "learning_rate", ends - 1)
+    chars = chars_seen_at(state.config, state.events, ends)
+    bits = state.losses / seq / math.log(2)
     validation = dict(state.validation_history)
     lines = [
-        "iteration,chars_seen,seq_length,learning_rate,loss,smooth_loss,bits_per_char,"
+        "iteration,iterations,chars_seen,seq_length,learning_rate,loss,smooth_loss,bits_per_char,"
         "val_nats_per_char"
     ]
-    for i in range(n):
-        val = validation.get(i + 1)
-        bits = state.losses[i] / seq[i] / math.log(2)
+    for row in zip(
+        ends.tolist(), spans.tolist(), chars.tolist(), seq.tolist(), lr.tolist(),
+        state.losses.tolist(), state.smooth_losses.tolist(), bits.tolist(), strict=True,
+    ):  # fmt: skip
+        end, span, seen, length, rate, loss, smooth, per_char = row
+        val = validation.get(end)
         lines.append(
-            f"{i + 1},{int(chars[i])},{int(seq[i])},{lr[i]:g},"
-            f"{state.losses[i]:.6f},{state.smooth_losses[i]:.6f},"
-            f"{bits:.6f},{'' if val is None else f'{val:.6f}'}"
+            f"{end},{span},{int(seen)},{int(length)},{rate:g},{loss:.6f},{smooth:.6f},"
+            f"{per_char:.6f},{'' if val is None else f'{val:.6f}'}"
         )
     return "\n".join(lines) + "\n"

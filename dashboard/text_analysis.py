@@ -125,7 +125,7 @@ def _work() -> None:
         except (MemoryError, ValueError) as error:
             analysis = wanted()
             if analysis is not None:
-                analysis.failure = f"{type(error).__name__}: {error}"
+                analysis.failure = f"Measuring it failed ({type(error).__name__}: {error})."
             del analysis
 
 

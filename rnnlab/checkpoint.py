@@ -24,11 +24,12 @@ from typing import BinaryIO
 
 import numpy as np
 
-from . import optimizer
+from . import optimizer, records
 from .architecture import Architecture
 from .config import Config
 from .health import HealthLog
 from .model import FlatParams
+from .records import LossRecord, rows_for, thin_table
 from .state import BestModel, Origin, TrainerState, event_from_dict, frozen
 
 FORMAT = "rnnlab-checkpoint-2"
@@ -38,9 +39,9 @@ READABLE_FORMATS = ("rnnlab-checkpoint-1", FORMAT)
 # long loss history stays far below this, and it stops zip bombs before they are inflated.
 MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
 MAX_JSON_CHARS = 10_000_000
-# The longest run a checkpoint may hold, read from the members' headers before any is read: its
-# records alone are 16 bytes an iteration, and drawing them costs a few times that. (A crafted
-# file of 351 kB claimed 20 million iterations.)
+# The most rows a record member may declare in its header. A run's records are bounded however
+# long it trained (rnnlab.records: at most 100,000 loss rows); checkpoints made before
+# 2026-12-04 kept one row per iteration, up to these, and are thinned as they are read.
 MAX_ITERATIONS = 10_000_000
 MAX_VALIDATION_POINTS = 100_000
 # Health is recorded every 10 iterations at most often (trainer.health_every).
@@ -94,6 +95,8 @@ def save_state(
     }
     if state.dropout_rng:
         arrays["dropout_rng"] = np.array(json.dumps(state.dropout_rng))
+    if state.thinned_ends is not None and len(state.thinned_ends):
+        arrays["thinned_ends"] = np.asarray(state.thinned_ends, np.int64)
     if state.origin is not None:
         arrays["origin"] = np.array(json.dumps(state.origin.to_dict()))
     if text_digest is not None:
@@ -266,11 +269,9 @@ def _decode(members: _Members) -> TrainerState:
     arch = Architecture.of(config, len(vocab))
     P = arch.param_count
     iteration = members.integer("iteration")
-    if not 0 <= iteration <= MAX_ITERATIONS:
-        raise ValueError(
-            f"The checkpoint claims {iteration:,} iterations; this dashboard loads runs of up to "
-            f"{MAX_ITERATIONS:,}."
-        )
+    if not 0 <= iteration <= 2**62:
+        raise ValueError(f"The checkpoint claims {iteration:,} iterations, which cannot be.")
+    thinned = _thinned_ends(members, iteration)
     if version == FORMAT:
         params = members.numbers("params", (P,))
         memory = members.numbers("optimizer_memory", (optimizer.slots(config.optimizer) * P,))
@@ -300,17 +301,61 @@ def _decode(members: _Members) -> TrainerState:
         iteration=iteration,
         chars_seen=members.integer("chars_seen"),
         smooth_loss=members.real("smooth_loss"),
-        losses=members.numbers("losses", (iteration,)),
-        smooth_losses=members.numbers("smooth_losses", (iteration,)),
-        validation=validation.reshape(-1, 2) if validation.size == 0 else validation,
+        **_loss_rows(members, iteration, thinned),
+        validation=_bounded(validation.reshape(-1, 2) if validation.size == 0 else validation),
         events=events,
-        health=health,
+        health=_bounded(health),
         sample_rng=_random_state(members, "sample_rng"),
         best=_best(members, P),
         # Both optional: checkpoints made before dropout and transfer (2026-12) have neither.
         dropout_rng=_random_state(members, "dropout_rng") if "dropout_rng" in members else None,
         origin=_origin(members) if "origin" in members else None,
     )
+
+
+def _thinned_ends(members: _Members, iteration: int) -> np.ndarray:
+    """The iterations the thinned loss rows end at (none in a checkpoint of a short run)."""
+    if "thinned_ends" not in members:
+        return np.zeros(0, np.int64)
+    ends = members.numbers("thinned_ends", (None,))
+    if len(ends) > records.MAX_LOSS_ROWS or (ends != np.round(ends)).any():
+        raise ValueError("The checkpoint's thinned loss rows are malformed.")
+    ends = ends.astype(np.int64)
+    if len(ends) and (ends[0] < 1 or ends[-1] > iteration or (np.diff(ends) <= 0).any()):
+        raise ValueError(
+            f"The checkpoint's thinned loss rows must end at increasing iterations up to "
+            f"{iteration:,}."
+        )
+    return ends
+
+
+def _loss_rows(members: _Members, iteration: int, thinned: np.ndarray) -> dict:
+    """losses, smooth_losses and thinned_ends for the state: checked against the rows the run
+    holds, and thinned as a run of today would be when a checkpoint made before 2026-12-04 holds
+    more (one row per iteration)."""
+    rows = rows_for(iteration, thinned)
+    record = LossRecord(
+        members.numbers("losses", (rows,)),
+        members.numbers("smooth_losses", (rows,)),
+        thinned,
+        limit=max(records.MAX_LOSS_ROWS, rows + 1),
+    )
+    while len(record) >= records.MAX_LOSS_ROWS:
+        record.thin()
+    return {
+        "losses": record.losses,
+        "smooth_losses": record.smooth_losses,
+        "thinned_ends": record.thinned,
+    }
+
+
+def _bounded(table: np.ndarray) -> np.ndarray:
+    """A validation or health table thinned to under records.MAX_TABLE_ROWS, as a run keeps it."""
+    while len(table) >= records.MAX_TABLE_ROWS:
+        table = thin_table(table)
+    table = np.asarray(table)
+    table.flags.writeable = False
+    return table
 
 
 def _random_state(members: _Members, name: str) -> dict:

@@ -12,9 +12,11 @@ import math
 
 import numpy as np
 
+from . import records
 from .architecture import Architecture
 from .history import History
 from .model import GRAD_CLIP, PARAM_NAMES
+from .records import thin_table
 
 # |h| above this counts as saturated: tanh'(h) = 1 - h² < 0.1, so almost no gradient flows back.
 SATURATION_THRESHOLD = 0.95
@@ -73,8 +75,8 @@ class HealthLog:
         grads: dict[str, np.ndarray],
         hidden: np.ndarray | list[np.ndarray],
         gates: dict[str, list[np.ndarray]] | None = None,
-    ) -> None:
-        """Append one row.
+    ) -> bool:
+        """Append one row; True when that thinned the log (rnnlab.records).
 
         grads: unclipped gradients keyed like the parameters; hidden: the chunk's hidden states,
         any shape, e.g. (T, B, H), or a list of them (one per layer); gates: gate name -> its
@@ -103,6 +105,10 @@ class HealthLog:
         for k, gate in enumerate(self.gates):
             row[4 + 2 * n + k] = saturated_share(gate, (gates or {}).get(gate, []))
         self._table.append(row)
+        if len(self._table) >= records.MAX_TABLE_ROWS:  # a long run's older rows are thinned
+            self._table = History(thin_table(self._table.values), row_shape=(row.size,))
+            return True
+        return False
 
     @property
     def rows(self) -> np.ndarray:

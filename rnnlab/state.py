@@ -21,6 +21,7 @@ import numpy as np
 
 from .architecture import Architecture
 from .config import Config
+from .records import row_iterations
 
 # Settings that may change during a run (every other field of Config needs a new model).
 LIVE_SETTINGS = ("learning_rate", "seq_length")
@@ -206,8 +207,8 @@ class TrainerState:
     iteration: int
     chars_seen: int
     smooth_loss: float
-    losses: np.ndarray  # (n,) raw loss of each iteration
-    smooth_losses: np.ndarray  # (n,)
+    losses: np.ndarray  # (r,) raw loss of each iteration (of each block of them when thinned)
+    smooth_losses: np.ndarray  # (r,)
     validation: np.ndarray  # (m, 2) rows of (iteration, nats per character)
     events: tuple[Event, ...]
     health: np.ndarray  # (k, W) rows of health.HealthLog
@@ -215,6 +216,14 @@ class TrainerState:
     best: BestModel | None = None  # the model at the lowest validation loss so far
     dropout_rng: dict | None = None  # the dropout masks' bit generator (None: from the seed)
     origin: Origin | None = None  # the base model the run started from, if it did
+    # (t,) the iteration each of the first t loss rows ends at, once a long run's older records
+    # were thinned (rnnlab.records); None or empty: one row per iteration
+    thinned_ends: np.ndarray | None = None
+
+    @property
+    def loss_iterations(self) -> np.ndarray:
+        """(r,) the iteration (1-based) each row of `losses` and `smooth_losses` ends at."""
+        return row_iterations(len(self.losses), _ends(self.thinned_ends))
 
     @property
     def validation_history(self) -> list[tuple[int, float]]:
@@ -235,6 +244,9 @@ class Marks:
     health: int = 0
     rollbacks: int = 0  # rollbacks of the trainer seen so far: records before them may differ
     best_iteration: int = -1  # the iteration of the best model held (-1: none)
+    # times the records were rewritten (thinned, or put back by a rollback): when a mirror's
+    # count differs, its records are replaced, not added to
+    rewrites: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -262,6 +274,8 @@ class TrainerDelta:
     hidden: np.ndarray | None = None  # (B, H)
     best_changed: bool = False  # then `best` is the new best model (None: there is none)
     best: BestModel | None = None
+    rewrites: int = 0  # the trainer's Marks.rewrites; `since` is all zeros when it changed
+    thinned_ends: np.ndarray | None = None  # with a rewrite: the loss record's thinned ends
 
 
 def frozen(array: np.ndarray) -> np.ndarray:
@@ -331,3 +345,7 @@ def chars_seen_at(
 def bits_per_char(nats_per_chunk: float, seq_length: int) -> float:
     """A loss summed over a chunk of seq_length characters, as bits per character."""
     return nats_per_chunk / seq_length / math.log(2)
+
+
+def _ends(thinned: np.ndarray | None) -> np.ndarray:
+    return np.zeros(0, np.int64) if thinned is None else np.asarray(thinned, np.int64)

@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from . import checkpoint, optimizer, transfer
+from . import checkpoint, optimizer, records, transfer
 from .architecture import Architecture
 from .config import Config
 from .gradcheck import gradcheck
@@ -29,6 +29,7 @@ from .model import (
     init_flat_params,
     trace,
 )
+from .records import LossRecord, rows_for, thin_table
 from .sampling import run_prime, sample_ids
 from .state import (
     BestModel,
@@ -100,9 +101,9 @@ class Trainer:
         self.iteration = 0
         self.chars_seen = 0
         self.smooth_loss = -math.log(1.0 / self.vocab.size) * config.seq_length
-        self._losses = History()
-        self._smooth_losses = History()
+        self._losses = LossRecord()
         self._validation = History(row_shape=(2,))
+        self._rewrites = 0  # times the records were thinned or put back (Marks.rewrites)
         self.events: tuple[Event, ...] = ()
         self.origin: Origin | None = None  # the base model it started from (from_base)
         self._best: BestModel | None = None
@@ -155,8 +156,8 @@ class Trainer:
             iteration=self.iteration,
             chars_seen=self.chars_seen,
             smooth_loss=self.smooth_loss,
-            losses=self._losses.values,
-            smooth_losses=self._smooth_losses.values,
+            losses=self._losses.losses,
+            smooth_losses=self._losses.smooth_losses,
             validation=self._validation.values,
             events=self.events,
             health=self.health.rows,
@@ -164,6 +165,7 @@ class Trainer:
             best=self._best,
             dropout_rng=self._dropout_rng.bit_generator.state if with_model else {},
             origin=self.origin,
+            thinned_ends=self._losses.thinned,
         )
 
     @classmethod
@@ -230,16 +232,16 @@ class Trainer:
         dropout_rng = np.random.default_rng([state.config.seed, 2])
         if state.dropout_rng is not None:  # None in checkpoints made before dropout
             dropout_rng.bit_generator.state = state.dropout_rng
-        records = (
-            History(state.losses),
-            History(state.smooth_losses),
+        kept = (
+            LossRecord(state.losses, state.smooth_losses, state.thinned_ends),
             History(state.validation, row_shape=(2,)),
             HealthLog.of(arch, state.health),
         )
         self._build(state.config)
         self._params, self._optimizer, self._sample_rng = params, rule, sample_rng
         self._dropout_rng, self.origin = dropout_rng, state.origin
-        self._losses, self._smooth_losses, self._validation, self.health = records
+        self._losses, self._validation, self.health = kept
+        self._rewrites = 0
         self._assign_progress(state)
         self.events = tuple(state.events)
         self._best = state.best
@@ -260,6 +262,7 @@ class Trainer:
             len(self.health),
             len(self._rollback_marks),
             self._best.iteration if self._best else -1,
+            self._rewrites,
         )
 
     def delta(self, since: Marks, with_model: bool = False) -> TrainerDelta:
@@ -276,6 +279,9 @@ class Trainer:
                 min(start.validation, rewound.validation),
                 min(start.health, rewound.health),
             )
+        rewritten = since.rewrites != self._rewrites
+        if rewritten:  # the records were thinned or put back since: the mirror's are replaced
+            start = Marks()
         start = Marks(start.losses, start.validation, start.health, len(self._rollback_marks))
         best_iteration = self._best.iteration if self._best else -1
         # Like the parameters, the best model comes only with the model (it is as big). A
@@ -291,14 +297,16 @@ class Trainer:
             iteration=self.iteration,
             chars_seen=self.chars_seen,
             smooth_loss=self.smooth_loss,
-            new_losses=self._losses.values[start.losses :],
-            new_smooth_losses=self._smooth_losses.values[start.losses :],
+            new_losses=self._losses.losses[start.losses :],
+            new_smooth_losses=self._losses.smooth_losses[start.losses :],
             new_validation=self._validation.values[start.validation :],
             new_health=self.health.rows[start.health :],
             params=frozen(self._params.flat) if with_model else None,
             hidden=frozen(self.hidden) if with_model else None,
             best_changed=best_changed,
             best=self._best if best_changed else None,
+            rewrites=self._rewrites,
+            thinned_ends=self._losses.thinned if rewritten else None,
         )
 
     def apply_delta(self, delta: TrainerDelta) -> None:
@@ -314,15 +322,18 @@ class Trainer:
         self.config, self.events = delta.config, tuple(delta.events)
         self.pointer, self.iteration = delta.pointer, delta.iteration
         self.chars_seen, self.smooth_loss = delta.chars_seen, delta.smooth_loss
-        for record, start, new in (
-            (self._losses, delta.since.losses, delta.new_losses),
-            (self._smooth_losses, delta.since.losses, delta.new_smooth_losses),
-            (self._validation, delta.since.validation, delta.new_validation),
-        ):
-            record.truncate(start)
-            record.extend(new)
-        self.health.truncate(delta.since.health)
-        self.health.extend(delta.new_health)
+        if delta.thinned_ends is not None:  # rewritten: the records start afresh
+            self._losses = LossRecord(delta.new_losses, delta.new_smooth_losses, delta.thinned_ends)
+            self._validation = History(delta.new_validation, row_shape=(2,))
+            self.health = HealthLog.of(self.arch, delta.new_health)
+        else:
+            self._losses.truncate(delta.since.losses)
+            self._losses.extend(delta.new_losses, delta.new_smooth_losses)
+            self._validation.truncate(delta.since.validation)
+            self._validation.extend(delta.new_validation)
+            self.health.truncate(delta.since.health)
+            self.health.extend(delta.new_health)
+        self._rewrites = delta.rewrites
         self._rollback_marks = self._rollback_marks[: delta.since.rollbacks]
         while len(self._rollback_marks) < delta.since.rollbacks:
             self._rollback_marks.append(delta.since)
@@ -352,13 +363,19 @@ class Trainer:
 
     @property
     def losses(self) -> np.ndarray:
-        """Raw loss of every iteration, (iteration,): summed over the chunk, mean over streams."""
-        return self._losses.values
+        """Raw loss of every iteration, (r,): summed over the chunk, mean over streams; once a long
+        run's records were thinned, of each block of iterations (loss_iterations says which)."""
+        return self._losses.losses
 
     @property
     def smooth_losses(self) -> np.ndarray:
-        """The smoothed loss after every iteration, (iteration,)."""
-        return self._smooth_losses.values
+        """The smoothed loss after every iteration (each block's last, once thinned), (r,)."""
+        return self._losses.smooth_losses
+
+    @property
+    def loss_iterations(self) -> np.ndarray:
+        """(r,) the iteration (1-based) each row of losses and smooth_losses ends at."""
+        return self._losses.iterations()
 
     @property
     def train_text(self) -> str:
@@ -460,8 +477,8 @@ class Trainer:
             self.iteration += 1
             self.chars_seen += T * B
             self.smooth_loss = self.smooth_loss * 0.999 + loss * 0.001
-            self._losses.append(loss)
-            self._smooth_losses.append(self.smooth_loss)
+            if self._losses.append(loss, self.smooth_loss):
+                self._rewrites += 1
         if not np.isfinite(self._params.flat).all():
             self._roll_back("The parameters became NaN or infinite")
         self._remember_at_rest()
@@ -495,7 +512,8 @@ class Trainer:
             for k, name in enumerate(self.arch.gate_names)
         }
         hidden = [lb.hs[1:] for lb in layers]
-        self.health.record(self.iteration + 1, self._grads.views, hidden, gates)
+        if self.health.record(self.iteration + 1, self._grads.views, hidden, gates):
+            self._rewrites += 1
 
     def gradcheck(self, samples_per_param: int | None = 20, step: float = 1e-5) -> dict[str, float]:
         """Worst relative error per parameter between the analytic gradients (unclipped) and
@@ -578,6 +596,9 @@ class Trainer:
         value = self.validation_loss(max_chars)
         if value is not None:
             self._validation.append((self.iteration, value))
+            if len(self._validation) >= records.MAX_TABLE_ROWS:
+                self._validation = History(thin_table(self._validation.values), row_shape=(2,))
+                self._rewrites += 1
             if self._best is None or value < self._best.validation:
                 self._best = BestModel(self.iteration, value, frozen(self._params.flat))
         return value
@@ -711,11 +732,11 @@ class Trainer:
         self._params.flat[...] = s.params
         self._optimizer.memory[...] = s.optimizer_memory
         self._assign_progress(s)
-        # A snapshot's records are prefixes of these (they only grow between rollbacks).
-        self._losses.truncate(len(s.losses))
-        self._smooth_losses.truncate(len(s.smooth_losses))
-        self._validation.truncate(len(s.validation))
-        self.health.truncate(len(s.health))
+        # The snapshot's records, as they were (thinned since, they are no prefix of these).
+        self._losses = LossRecord(s.losses, s.smooth_losses, s.thinned_ends)
+        self._validation = History(s.validation, row_shape=(2,))
+        self.health = HealthLog.of(self.arch, s.health)
+        self._rewrites += 1
         self._rollback_marks.append(
             Marks(len(self._losses), len(self._validation), len(self.health))
         )
@@ -829,11 +850,33 @@ def _check_state(state: TrainerState, segment_length: int, arch: Architecture) -
     h_parts = [hidden[:, arch.h_slice(layer)] for layer in range(arch.layers)]
     if max(np.abs(h).max(initial=0.0) for h in h_parts) > 1.0:
         raise ValueError("The state's hidden state is outside tanh's range [-1, 1]; it is corrupt.")
-    array("losses", (n,))
-    array("smooth_losses", (n,))
+    thinned = state.thinned_ends if state.thinned_ends is not None else np.zeros(0, np.int64)
+    if (
+        not isinstance(thinned, np.ndarray)
+        or thinned.ndim != 1
+        or thinned.dtype.kind not in "iu"
+        or (len(thinned) and (thinned[0] < 1 or thinned[-1] > n or (np.diff(thinned) <= 0).any()))
+    ):
+        raise ValueError(
+            f"The state's thinned loss rows must end at increasing iterations, none beyond {n}."
+        )
+    rows = rows_for(n, thinned)
+    if rows > records.MAX_LOSS_ROWS:
+        raise ValueError(
+            f"The state's loss record would hold {rows:,} rows, more than the "
+            f"{records.MAX_LOSS_ROWS:,} a record keeps; it is corrupt or was edited."
+        )
+    array("losses", (rows,))
+    array("smooth_losses", (rows,))
     health_columns = HealthLog.columns(len(arch.param_names), len(arch.gate_names))
     for name, shape in (("validation", (None, 2)), ("health", (None, health_columns))):
-        iterations = array(name, shape)[:, 0]
+        table = array(name, shape)
+        if len(table) >= records.MAX_TABLE_ROWS:
+            raise ValueError(
+                f"The state's {name} record holds {len(table):,} rows; a run keeps fewer than "
+                f"{records.MAX_TABLE_ROWS:,}."
+            )
+        iterations = table[:, 0]
         if (iterations < 0).any() or (iterations > n).any() or (np.diff(iterations) < 0).any():
             raise ValueError(
                 f"The state's {name} record has iterations out of order or beyond {n}."

@@ -359,7 +359,7 @@ def test_reset_starts_a_new_run_and_keeps_the_previous_one_in_the_runs_table():
     assert lab.trainer is not old_trainer
     assert lab.trainer.iteration == 0
     assert len(lab.runs) == 1
-    assert lab.runs[0].number == 1 and len(lab.runs[0].losses) == 1
+    assert lab.runs[0].number == 1 and lab.runs[0].trained == 1
     open_view(at, FILES_VIEW)
     table = tab(at, FILES_VIEW).dataframe[0].value
     assert table["run"].tolist() == [1]
@@ -491,7 +491,7 @@ def test_structural_settings_wait_as_pending_changes_until_applied(choose):
     assert lab.trainer is not trainer
     assert applied(lab.trainer.config)
     assert lab.trainer.iteration == 0
-    assert lab.runs[-1].config == old_config and len(lab.runs[-1].losses) == 1
+    assert lab.runs[-1].config == old_config and lab.runs[-1].trained == 1
 
 
 def test_choosing_another_built_in_text_waits_until_applied():
@@ -529,7 +529,7 @@ def test_checkpoint_upload_restores_the_saved_iteration_and_parameters():
     for name, value in saved_params.items():
         np.testing.assert_array_equal(lab.trainer.params[name], value)
     np.testing.assert_array_equal(lab.trainer.losses, saved_losses)
-    assert [len(run.losses) for run in lab.runs] == [10, 11]
+    assert [run.trained for run in lab.runs] == [10, 11]
     open_view(at, FILES_VIEW)
     assert {d.key for d in at.get("download_button")} == {"download_checkpoint", "download_history"}
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import html
 import re
+import weakref
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +37,7 @@ from test_app import (
     warnings,
 )
 
+from dashboard import text_analysis
 from dashboard.guide import meter_caption
 from dashboard.session import Lab
 from rnnlab import overfitting
@@ -506,3 +509,17 @@ def test_hostile_text_stays_text_in_the_samples_and_the_generate_view():
     assert shown_text == text and INJECTION in marked
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in body
     assert_no_markup_rendered(at)
+
+
+def test_a_text_too_long_to_measure_says_so_above_the_chart_and_trains_on(monkeypatch):
+    monkeypatch.setattr(text_analysis, "ANALYSIS_MEMORY_BYTES", 1_000)
+    # Analyses another test built are shared (text_analysis): this test's is built anew.
+    monkeypatch.setattr(text_analysis, "_kept", OrderedDict())
+    monkeypatch.setattr(text_analysis, "_analyses", weakref.WeakValueDictionary())
+    at = open_app_at({"val": "0.1"})
+    step(at)
+    (note,) = [n["text"] for n in live_panel(at)["notes"] if n["kind"] == "info"]
+    assert note.startswith("No yardsticks or copy meter for this text.")
+    assert "too long to measure here" in note and "MB" in note
+    assert lab_of(at).trainer.iteration == 1
+    assert live_panel(at)["sample_meter"] == "No copy meter for this text (see above the chart)."

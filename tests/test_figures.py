@@ -157,7 +157,8 @@ def test_a_long_earlier_run_is_capped_at_max_points():
         number=1,
         corpus_name="x",
         config=CONFIG,
-        losses=np.linspace(60, 20, n),
+        trained=n,
+        iterations=np.arange(1, n + 1),
         smooth_losses=np.linspace(80, 30, n),
         validation_history=[],
         events=(),
@@ -232,7 +233,10 @@ def test_a_restored_best_model_is_marked_on_the_chart():
 
 
 def test_the_legend_sits_outside_the_plot_on_the_right_whatever_the_runs(state):
-    runs = [Run(k, "songs", CONFIG, state.losses, state.smooth_losses, [], ()) for k in range(1, 9)]
+    iterations, smooth = state.loss_iterations, state.smooth_losses
+    runs = [
+        Run(k, "songs", CONFIG, state.iteration, iterations, smooth, [], ()) for k in range(1, 9)
+    ]
     legend = loss_figure(state, runs).layout.legend
     assert legend.x >= 1.0 and legend.xanchor == "left"
 
@@ -244,6 +248,8 @@ def test_copy_figure_draws_the_longest_copy_per_sample():
 
 
 def test_an_earlier_run_is_short_in_the_legend_and_whole_in_the_hover(state):
-    run = Run(7, "songs", CONFIG, state.losses, state.smooth_losses, [], ())
+    run = Run(
+        7, "songs", CONFIG, state.iteration, state.loss_iterations, state.smooth_losses, [], ()
+    )
     drawn = trace(loss_figure(state, [run]), "Run 7")
     assert drawn.hovertemplate.startswith(run.label)

@@ -35,6 +35,7 @@ SMALL = Config(
 )
 CSV_COLUMNS = [
     "iteration",
+    "iterations",
     "chars_seen",
     "seq_length",
     "learning_rate",
@@ -150,7 +151,7 @@ def test_new_run_archives_the_current_run_and_starts_from_iteration_zero():
     assert lab.trainer.iteration == 0 and lab.trainer.config.hidden_size == 20
     assert lab.run_number == 2
     (run,) = lab.runs
-    assert run.number == 1 and len(run.losses) == 15
+    assert run.number == 1 and run.trained == len(run.smooth_losses) == 15
     assert run.config == SMALL  # the config the run started with, before the change of rate
     assert [e.iteration for e in lab.timeline] == [0]
 
@@ -329,7 +330,7 @@ def test_load_checkpoint_restores_the_saved_state_and_keeps_the_run_it_replaces(
     assert lab.trainer.iteration == 20
     for name, value in saved.items():
         np.testing.assert_array_equal(lab.trainer.params[name], value)
-    assert [len(run.losses) for run in lab.runs] == [27]
+    assert [run.trained for run in lab.runs] == [27]
     assert lab.run_number == 2
     assert [e.iteration for e in lab.timeline] == [20]
 
@@ -738,7 +739,7 @@ def test_reset_while_playing_keeps_the_run_as_the_player_left_it():
     assert not lab.playing and lab.player_pid is None
     (archived,) = lab.runs
     assert archived.number == 1 and archived.config == SMALL.replace(seed=6)
-    assert len(archived.losses) == len(archived.smooth_losses) >= 20
+    assert archived.trained == len(archived.smooth_losses) >= 20
     assert lab.trainer.iteration == 0 and lab.run_number == 2
 
 
