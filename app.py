@@ -25,7 +25,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboard import live_feed, parking, url_settings
+from dashboard import children, live_feed, parking, tabs, url_settings
 from dashboard.comparison import Failed as ComparisonFailed
 from dashboard.comparison import Stopped as ComparisonStopped
 from dashboard.figures import UNITS, X_AXES, comparison_figure
@@ -99,6 +99,10 @@ TRAIN_CHOICES = (10, 100, 1000, 5000)
 PLAY_INTERVAL = 0.4
 COMPARE_INTERVAL = 1.0  # the comparison reports a reading every few CPU-seconds
 VIEWS = ("Training", "Generate", "Inside the network", "Compare cells", "Model & runs")
+# Set by a button of the views' fragment that changed the Model controls (see live_view).
+CONTROLS_CHANGED = "controls_changed"
+TAB_COMPONENT = "tab"  # the key of the tab's own component (dashboard/tabs.py)
+SHOWN_NOTICES = "shown_notices"  # what notices() showed in the latest run
 # The settings of the network itself, each one a select box under "Model (needs a new run)".
 NETWORK_FIELDS = ("cell", "layers", "optimizer", "dtype")
 CELL_NAMES = {"rnn": "RNN (vanilla, tanh)", "gru": "GRU", "lstm": "LSTM"}
@@ -115,37 +119,61 @@ CONTROLS = url_settings.Controls(LEARNING_RATES, BATCH_SIZES, HIDDEN_STEP, VAL_S
 
 # ------------------------------------------------------------------------------ session state
 def lab() -> Lab:
-    """The session's one state object: the one this browser left behind a moment ago (a reload,
-    dashboard/parking.py), or a new one with the settings in the page's address (a shared link)
-    over the defaults."""
+    """The session's one state object: a new one with the settings in the page's address (a
+    shared link) over the defaults, until the tab says which it is and a reload of it claims the
+    model it left behind a moment ago (on_tab_reported)."""
     if "lab" not in st.session_state:
-        key = st.context.cookies.get(parking.COOKIE)
-        # A reload keeps the address the lab wrote; another address (a shared link opened in
-        # this browser) asks for its own settings, and the parked lab stays parked.
-        new = parking.claim(
-            key, wanted=lambda parked: address_of(parked) == st.query_params.to_dict()
-        )
-        if new is not None:
-            new.notify(
-                "success",
-                "Welcome back: the model is as you left it, at iteration "
-                f"{new.trainer.iteration:,}.",
-            )
-            seed, text = new.trainer.config.seed, url_settings.builtin_name(new.corpus)
-        else:
-            key = parking.new_key()
-            new, text, seed = new_lab_from_address()
-        st.session_state.lab = new
-        st.session_state.session_key = key
-        st.session_state.feed_token = live_feed.register(new)
-        parking.attach(key, new)
-        _show_config_in_widgets(new.trainer.config)
-        st.session_state.start_from = new.start.key
-        st.session_state.seed = seed
-        st.session_state.builtin_choice = text or DEFAULT_CORPUS
-        st.session_state.stop_at_best = new.stop_at_best
+        new, text, seed = new_lab_from_address()
+        take(new, text, seed)
     watched(SessionEnd(st.session_state.session_key, st.session_state.lab))
     return st.session_state.lab
+
+
+def take(new: Lab, text: str | None, seed: int | None) -> None:
+    """Make `new` this session's lab, under a new secret (dashboard/parking.py), and show its
+    settings in the controls."""
+    key = parking.new_key()
+    st.session_state.lab = new
+    st.session_state.session_key = key
+    st.session_state.feed_token = live_feed.register(new)
+    parking.attach(key, new)
+    ending = watched(SessionEnd(key, new))
+    ending.key, ending.lab = key, new  # the first call's value is the one Streamlit keeps
+    _show_config_in_widgets(new.trainer.config)
+    st.session_state.start_from = new.start.key
+    st.session_state.seed = seed
+    st.session_state.builtin_choice = text or DEFAULT_CORPUS
+    st.session_state.stop_at_best = new.stop_at_best
+
+
+def on_tab_reported() -> None:
+    """The tab told the page which it is (dashboard/tabs.py). The first time in a session, and
+    while this session has trained nothing: if the tab left a model behind a moment ago (a
+    reload) at this address, it takes that one back, under a new secret; another address (a
+    shared link opened in this tab) gets its own settings, and the parked lab stays parked."""
+    tab = st.session_state.get(TAB_COMPONENT)
+    if not tabs.is_tab_id(tab) or st.session_state.get("tab_id"):
+        return
+    st.session_state.tab_id = tab
+    provisional = lab()
+    parked = None
+    if not (provisional.trainer.iteration or provisional.playing):
+        parked = parking.claim(
+            tabs.secret_of_tab(st.context.cookies.to_dict(), tab),
+            wanted=lambda parked: address_of(parked) == st.query_params.to_dict(),
+        )
+    if parked is None:  # the notices of the run before stay on the page in this one
+        for kind, text in st.session_state.get(SHOWN_NOTICES, []):
+            provisional.notify(kind, text)
+        return
+    parking.detach(st.session_state.session_key)
+    live_feed.forget(provisional)
+    threading.Thread(target=provisional.close, name="provisional-lab", daemon=True).start()
+    take(parked, url_settings.builtin_name(parked.corpus), parked.trainer.config.seed)
+    parked.notify(
+        "success",
+        f"Welcome back: the model is as you left it, at iteration {parked.trainer.iteration:,}.",
+    )
 
 
 def new_lab_from_address() -> tuple[Lab, str, int | None]:
@@ -173,9 +201,9 @@ def new_lab_from_address() -> tuple[Lab, str, int | None]:
     return new, text, seed
 
 
-@dataclass(frozen=True)
+@dataclass
 class SessionEnd:
-    """What to do when the browser session ends: its key and its lab."""
+    """What to do when the browser session ends: its key and its lab (the ones it holds now)."""
 
     key: str
     lab: Lab
@@ -472,6 +500,7 @@ def on_use_compared(label: str) -> None:
     _show_config_in_widgets(current.trainer.config)
     st.session_state.start_from = start.key
     st.session_state.prime = current.sample_settings.prime
+    st.session_state[CONTROLS_CHANGED] = True  # clicked in the views' fragment: see live_view
 
 
 def compared_networks() -> dict[str, Config | FromBase]:
@@ -714,6 +743,13 @@ def sidebar() -> None:
             on_change=on_sampling,
             help="The model reads this first and continues it.",
         )
+        tabs.tab_identity(
+            token=st.session_state.feed_token,
+            known_tab=st.session_state.get("tab_id"),
+            base_url_path=BASE_URL_PATH,
+            key=TAB_COMPONENT,
+            on_change=on_tab_reported,
+        )
 
 
 def start_from() -> None:
@@ -760,7 +796,9 @@ def _int_range(name: str) -> tuple[int, int]:
 # --------------------------------------------------------------------------------- main panels
 def notices() -> None:
     """Messages from the callbacks and from training (a divergence, a failed player), once."""
-    for kind, text in lab().take_messages():
+    messages = lab().take_messages()
+    st.session_state[SHOWN_NOTICES] = messages
+    for kind, text in messages:
         show = {"error": st.error, "warning": st.warning}.get(kind, st.success)
         show(escape_markdown(text))
 
@@ -893,6 +931,11 @@ def live_view(drawn_playing: bool, run_every: float | None) -> None:
     they no longer hold (training stopped by itself, or another view was opened), the whole page
     runs again, so that its buttons and this fragment's timing follow.
     """
+    if st.session_state.get(CONTROLS_CHANGED) or lab().has_messages:
+        # A button of this fragment changed what the rest of the page draws (the notices, the
+        # Model controls): run the whole page now, so that it shows them before the browser
+        # sends its old values of the controls back (which would undo the change).
+        st.rerun(scope="app")
     inside_open = st.session_state.get("view", VIEWS[0]) == VIEWS[2]
     # Only Inside the network draws the model itself: the other views take none of its copies.
     live = lab().snapshot(with_model=inside_open, copy_model=inside_open)
@@ -928,11 +971,6 @@ def training_view(live: LiveSnapshot) -> None:
         feed_token=st.session_state.feed_token,
         poll_seconds=PLAY_INTERVAL,
         key="live_panel",
-        cookie={
-            "name": parking.COOKIE,
-            "value": st.session_state.session_key,
-            "max_age": parking.PARK_SECONDS,
-        },
     )
 
 
@@ -1216,6 +1254,7 @@ def health_view(trace, live: LiveSnapshot) -> None:
 # ------------------------------------------------------------------------------------- page
 def page() -> None:
     st.set_page_config(page_title="rnnlab: watch an RNN learn", page_icon="🔁", layout="wide")
+    st.session_state.pop(CONTROLS_CHANGED, None)  # this run draws the controls as they are now
     sidebar()
     st.title("rnnlab: watch a recurrent neural network learn")
     st.caption(
@@ -1244,5 +1283,9 @@ if __name__ == "__main__":
     page()  # Streamlit runs this file as the page, once for every run
 else:
     # `streamlit run app.py` imports this file to find the server to start: Streamlit's own, with
-    # the route that the live panel asks for updates while playing.
-    app = st.App(__file__, routes=live_feed.routes(BASE_URL_PATH))
+    # the routes the live panel asks for updates while playing and a tab for its cookie.
+    app = st.App(
+        __file__,
+        routes=live_feed.routes(BASE_URL_PATH) + tabs.routes(BASE_URL_PATH),
+        lifespan=children.lifespan,  # no play process outlives the server
+    )

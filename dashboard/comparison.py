@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import subprocess
 import sys
 import threading
 import time
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from rnnlab.compare import CellResult, FromBase, Reading, compare_cells
 from rnnlab.config import Config
 
+from . import children
 from .player import Failed, child_environment
 
 
@@ -56,14 +56,7 @@ class Comparison:
         # One BLAS thread: the comparison is one core's work, as Play is.
         env = child_environment()
         env |= dict.fromkeys(("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"), "1")
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "dashboard.comparison"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,  # a scheduling group of its own, as the play process has
-        )
+        self._process = children.spawn("dashboard.comparison", env, stderr=False)
         # Validation reads and the samples come on top of the training time.
         request = Request(text, configs, seconds, max_seconds=len(configs) * (2 * seconds + 60))
         # Past this the session ends the child itself, whatever state it is in.

@@ -50,6 +50,12 @@ def register(lab: Lab) -> str:
     return token
 
 
+def lab_of(token: str) -> Lab | None:
+    """The lab a token names, if it names one."""
+    with _registry_lock:
+        return _labs.get(token)
+
+
 def forget(lab: Lab) -> None:
     """The lab's session has ended (or it plays anew): the route no longer answers for any of
     its tokens."""

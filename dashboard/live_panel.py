@@ -41,15 +41,11 @@ def live_panel(
     feed_token: str,
     poll_seconds: float,
     key: str,
-    cookie: dict | None = None,
 ) -> None:
     """Draw (or update in place) the panel with `content` (dashboard.live_feed.panel_content). While
     content["playing"], the panel asks feed_url (sending feed_token in live_feed.TOKEN_HEADER)
     for new content every poll_seconds itself, and
     when the answer says playing has stopped (a divergence), it asks Streamlit for a rerun.
-
-    cookie: {"name", "value", "max_age"} for the panel to set on the app's own site (it is served
-    from it): the session's secret, which a reload brings back (dashboard/parking.py).
     """
     panel, plotly_js = _declare()
     panel(
@@ -58,7 +54,6 @@ def live_panel(
         feed_token=feed_token,
         poll_seconds=poll_seconds,
         plotly_js=plotly_js,
-        cookie=cookie,
         key=key,
         default=None,
     )

@@ -1,10 +1,10 @@
 """Labs kept for a while after their browser session ended, so that a reload gets its model back.
 
 A reload (or a lost connection) ends the browser session and starts a new one. The session's lab
-is parked under the session's secret key, which the browser holds in a cookie set by the live
-panel (never in the address, which people share); a new session that brings the key claims the
-lab back, once. A parked lab is kept for PARK_SECONDS, and at most MAX_PARKED are kept (the
-oldest go first), so closed tabs free their memory.
+is parked under the session's secret key, which the browser tab holds in a cookie of its own
+(dashboard/tabs.py; never in the address, which people share); a new session of that tab that
+brings the key claims the lab back, once. A parked lab is kept for PARK_SECONDS, and at most
+MAX_PARKED are kept (the oldest go first), so closed tabs free their memory.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from collections.abc import Callable
 
 from .session import Lab
 
-COOKIE = "rnnlab_session"
 PARK_SECONDS = 15 * 60.0
 MAX_PARKED = 4
 # A reload may start the new session before the old one has been released (parked): how long
@@ -72,6 +71,25 @@ def claim(key: str | None, wanted: Callable[[Lab], bool] = lambda lab: True) -> 
             return None
         del _parked[key]
     return parked[1]
+
+
+def key_of(lab: Lab) -> str | None:
+    """The secret of the live session that holds `lab`, if one does."""
+    with _lock:
+        return next((key for key, held in _attached.items() if held is lab), None)
+
+
+def holds(key: str) -> bool:
+    """Whether `key` names a live session's lab or a parked one."""
+    with _lock:
+        _expire()
+        return key in _attached or key in _parked
+
+
+def detach(key: str) -> None:
+    """The session holding `key` gave its lab up (it claimed another): nothing to park."""
+    with _lock:
+        _attached.pop(key, None)
 
 
 def parked_count() -> int:

@@ -42,6 +42,8 @@ from rnnlab.schedule import Schedule, TimelineEntry
 from rnnlab.state import Marks, TrainerDelta, TrainerState
 from rnnlab.trainer import Trainer
 
+from . import children
+
 # Between slices the child answers questions, so a question waits at most one slice (plus one
 # iteration); shorter slices make the page's sync wait less, at the cost of more looks.
 PLAY_SLICE_SECONDS = 0.015
@@ -181,15 +183,7 @@ class Player:
         # A fresh interpreter (a fraction of a second to start), not multiprocessing: its spawn
         # and forkserver run the parent's main script again in the child, and fork copies a web
         # server's threads' locks in whatever state they are.
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "dashboard.player"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=child_environment(),
-            # On POSIX a session of its own is a scheduling group of its own (Linux autogroups),
-            # so training gets a fair share of the CPU against a browser's many threads.
-            start_new_session=True,
-        )
+        self._process = children.spawn("dashboard.player", child_environment())
         # A player dropped without stop() (its session ended while playing) closes the child's
         # standard input, so that the child ends: Popen keeps itself, and so that pipe, alive for
         # as long as its child runs.

@@ -350,6 +350,11 @@ class Lab:
         with self.lock:
             self._messages.append((kind, text))
 
+    @property
+    def has_messages(self) -> bool:
+        """Whether a message waits for the page (read without the lock: a glance, never a wait)."""
+        return bool(self._messages)
+
     def pending_changes(
         self, wanted: Config, corpus: Corpus | None, start: Start | None = None
     ) -> list[str]:

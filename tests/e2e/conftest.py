@@ -89,9 +89,9 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=SERVER_STOP_TIMEOUT_S)
 
 
-@pytest.fixture(scope="session")
-def streamlit_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """(base URL, pid) of the running server; see streamlit_server."""
+def launch_server(log_path: Path) -> tuple[str, subprocess.Popen]:
+    """Start `streamlit run` on the app (RNNLAB_APP) on a free port, logging to `log_path`, and
+    wait until it is healthy: (base URL, process). The caller stops it (_stop)."""
     app = Path(os.environ.get("RNNLAB_APP", DEFAULT_APP))
     app_path = app if app.is_absolute() else REPO_ROOT / app
     if not app_path.is_file():
@@ -106,7 +106,6 @@ def streamlit_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
         "--server.port", str(port),
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -129,6 +128,18 @@ def streamlit_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
                     pytrace=False,
                 )
             time.sleep(0.25)
+    except BaseException:
+        _stop(proc)
+        raise
+    return base_url, proc
+
+
+@pytest.fixture(scope="session")
+def streamlit_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """(base URL, pid) of the running server; see streamlit_server."""
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    base_url, proc = launch_server(log_path)
+    try:
         yield base_url, proc.pid
     finally:
         _stop(proc)
