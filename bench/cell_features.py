@@ -1,6 +1,6 @@
 """Do the networks grow units that track the text? What Inside the network finds, per signal.
 
-    python bench/cell_features.py [--seconds 120] [--chars 3000]
+    python bench/cell_features.py [--seconds 120] [--chars 3000] [--quick]
 
 Trains the RNN at the dashboard defaults and the GRU and LSTM presets of Compare cells
 (rnnlab.presets.CELL_PRESETS) on Tiny Shakespeare (../shared/data/tinyshakespeare.txt, 10% held
@@ -8,6 +8,9 @@ out) for --seconds of training CPU time each (one BLAS thread), then runs the fi
 held-out characters through each model, as the Neurons view does, and prints for every signal
 (the hidden units h; an LSTM's cell state c and gates; a GRU's gates) and every feature of
 rnnlab.insight.text_features the unit that follows it best, by |Pearson correlation|.
+
+--quick: 0.5 CPU-s of training per cell and 500 held-out characters (seconds, for the test
+suite).
 """
 
 from __future__ import annotations
@@ -37,7 +40,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--chars", type=int, default=3000)
+    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.chars = 0.5, 500
     text = TEXT_FILE.read_text(encoding="utf-8")
     for label, config in CELL_PRESETS.items():
         trainer = rnnlab.Trainer(text, config.replace(seed=0))

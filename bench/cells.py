@@ -1,6 +1,6 @@
 """What a GRU or an LSTM step costs against the RNN's, and what float32 gains over float64.
 
-    python bench/cells.py [--repeats 7] [--seconds 1.5]
+    python bench/cells.py [--repeats 7] [--seconds 1.5] [--quick]
 
 Two tables, on Tiny Shakespeare (../shared/data/tinyshakespeare.txt), one BLAS thread:
 
@@ -13,6 +13,8 @@ Two tables, on Tiny Shakespeare (../shared/data/tinyshakespeare.txt), one BLAS t
 Every configuration is timed in CPU seconds for about --seconds per repeat; the repeats go round
 all configurations in turn (interleaved, so a noisy neighbour hits them alike) and the medians are
 reported.
+
+--quick: 1 repeat of about 0.01 s per configuration (seconds, for the test suite).
 """
 
 from __future__ import annotations
@@ -64,7 +66,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=1.5)
+    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.seconds = 1, 0.01
     text = TEXT_FILE.read_text(encoding="utf-8")
     print(f"{os.cpu_count()} cores; one BLAS thread; {args.repeats} interleaved repeats; medians")
 

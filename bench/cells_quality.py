@@ -1,6 +1,7 @@
 """Quality per CPU-second: validation bits/char after 60 and 300 CPU-seconds, for each cell.
 
     python bench/cells_quality.py [--seconds 60 300] [--jobs 2] [--texts songbook shakespeare]
+                                 [--quick]
 
 Each run trains one configuration in its own process with one BLAS thread, on the bundled
 songbook and on Tiny Shakespeare (../shared/data/tinyshakespeare.txt), each with its last 10%
@@ -13,6 +14,8 @@ the budget (it shares the memory bus, which costs a little speed).
 
 The configurations are the dashboard's RNN defaults and, for each cell, settings chosen by the
 pilot runs recorded in README ("Cells compared").
+
+--quick: budgets of 0.2 and 0.5 CPU-s, its results not saved (seconds, for the test suite).
 """
 
 from __future__ import annotations
@@ -106,7 +109,10 @@ def main() -> None:
     parser.add_argument("--texts", nargs="+", default=["songbook", "shakespeare"])
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS))
     parser.add_argument("--one", nargs=2, metavar=("CONFIG", "TEXT"), help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds = [0.2, 0.5]
     if args.one:
         print(json.dumps(one_run(args.one[0], args.one[1], args.seconds)))
         return
@@ -119,9 +125,10 @@ def main() -> None:
     jobs = [(config, text) for text in args.texts for config in args.configs]
     with ThreadPoolExecutor(args.jobs) as pool:
         runs = list(pool.map(launch, jobs))
-    results_dir = REPO / "bench/results"
-    results_dir.mkdir(exist_ok=True)
-    (results_dir / "cells_quality.json").write_text(json.dumps(runs, indent=1))
+    if not args.quick:  # a quick run's figures would overwrite a full run's
+        results_dir = REPO / "bench/results"
+        results_dir.mkdir(exist_ok=True)
+        (results_dir / "cells_quality.json").write_text(json.dumps(runs, indent=1))
 
     budgets = [str(b) for b in args.seconds]
     print(f"Validation bits/char (first {VALIDATION_CHARS:,} held-out characters; 10% held out);")

@@ -2,7 +2,7 @@
 verbatim copy in it (rnnlab.copying).
 
     python bench/copy_index.py [--shakespeare PATH] [--big-mb 50] [--repeated-mb 5]
-                               [--queries 200] [--repeats 3] [--seed 0]
+                               [--queries 200] [--repeats 3] [--seed 0] [--quick]
 
 Texts:
   lyrics       data/lyrics.txt, the bundled corpus (25 kB)
@@ -30,6 +30,9 @@ Measures:
            drawn uniformly from the text's vocabulary. Each answer is checked: the reported
            stretch is in the text where reported, and is as long as the longest planted one or
            longer.
+
+--quick: a 0.2 MB markov text, 0.1 MB repeated, 20 queries, 1 repeat (seconds, for the test
+suite).
 """
 
 from __future__ import annotations
@@ -182,7 +185,10 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    if args.quick:
+        args.big_mb, args.repeated_mb, args.queries, args.repeats = 0.2, 0.1, 20, 1
 
     shakespeare = args.shakespeare.read_text(encoding="utf-8")
     started = time.perf_counter()

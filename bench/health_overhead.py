@@ -7,7 +7,9 @@ are given by CPU time of this process (robust when other processes share the mac
 wall-clock time. Because a ~1% effect drowns in the noise of a shared machine, the cost of one
 `HealthLog.record` call is also timed on its own and set against the cost of one step.
 
-    python bench/health_overhead.py [--text data/lyrics.txt] [--steps 200] [--repeats 40]
+    python bench/health_overhead.py [--text data/lyrics.txt] [--steps 200] [--repeats 40] [--quick]
+
+--quick: 4 blocks of 20 iterations per variant (seconds, for the test suite).
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200, help="iterations per timed block")
     parser.add_argument("--repeats", type=int, default=40, help="timed blocks per variant")
     parser.add_argument("--every", type=int, default=10, help="health_every when recording")
+    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    if args.quick:
+        args.steps, args.repeats = 20, 4
 
     text, _ = rnnlab.load_text(Path(args.text).read_bytes())
     config = rnnlab.Config(seed=0)

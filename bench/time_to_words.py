@@ -28,7 +28,10 @@ How a run is measured:
 rate at H=100 T=25, then hidden size x sequence length for the two best of those.
 
     python bench/time_to_words.py [--corpus data/lyrics.txt] [--threshold 0.4] [--budget 300]
+                                  [--quick]
     python bench/time_to_words.py --grid [--grid-budget 30]
+
+--quick: 0.3 training seconds per run, checked every 0.1 s (seconds, for the test suite).
 """
 
 from __future__ import annotations
@@ -379,7 +382,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     parser.add_argument("--grid", action="store_true", help="run the search for the defaults")
     parser.add_argument("--grid-budget", type=float, default=30.0, help="seconds per grid run")
+    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.budget = args.grid_budget = 0.3
+        args.check_every = 0.1
 
     corpus = load_corpus(args.corpus)
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
