@@ -1,9 +1,11 @@
 """How fast the dashboard trains while playing, next to the engine alone, and how live it stays.
 
-    python bench/dashboard_speed.py [--pairs 16] [--phase 2] [--seconds 8]
+    python bench/dashboard_speed.py [--pairs 16] [--phase 2] [--seconds 8] [--quick]
                                     [--chromium /usr/bin/chromium]
 
-Starts `streamlit run app.py` on a loopback port and opens it in headless Chromium.
+Starts `streamlit run app.py` on a loopback port and opens it in headless Chromium, from random
+weights with the dashboard's defaults (the settings the engine alone runs), and turns off "Stop at
+the best" with the page's own toggle, so that Play goes on until the bench pauses it.
 
 Liveness: plays for --seconds, undisturbed, and reports the gaps between refreshes of the page, the
 longest task that held the page's main thread (target: the page never blocks for more than 0.5 s),
@@ -20,6 +22,8 @@ take alternate turns: one with NumPy's default BLAS threads (as a notebook user 
 with a single thread (as the app's player runs it); the faster is the baseline. The dashboard's
 progress is read off the page's iteration counter; its time is the wall time between two counter
 changes, less the time it was stopped. Results are given per block of pairs and overall.
+
+--quick: 2 s of undisturbed play and 2 turns of 1 s each (seconds, for the browser tests).
 """
 
 from __future__ import annotations
@@ -52,6 +56,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+READY = (
+    "[data-testid='stApp'][data-test-connection-state='CONNECTED']"
+    "[data-test-script-state='notRunning']"
+)
 # Records, in the page, when the iteration counter changes (the refresh cadence a person sees) and
 # every task that held the page's main thread over 50 ms (while one runs, the page cannot answer
 # a click or a scroll: the page "blocks").
@@ -205,6 +213,18 @@ def child_pids(pid: int) -> list[int]:
     return [int(child) for child in out.split()]
 
 
+def play_past_the_best(page) -> None:
+    """Turn "Stop at the best" off with the page's own toggle: Play would otherwise stop by
+    itself at its best validation point, before the bench pauses it."""
+    toggle = page.locator(".st-key-stop_at_best")
+    if toggle.locator("input[type='checkbox']").is_checked():
+        toggle.locator("label").click()
+        page.wait_for_timeout(500)
+        page.locator(READY).wait_for(timeout=30_000)
+    if toggle.locator("input[type='checkbox']").is_checked():
+        raise RuntimeError("Could not turn off 'Stop at the best'.")
+
+
 def play_round(page, seconds: float, app_pid: int) -> dict:
     """Press Play, let it train for `seconds`, press Pause; what the page showed meanwhile."""
     page.evaluate(WATCH_ITERATION)
@@ -318,8 +338,11 @@ def main() -> None:
     parser.add_argument(
         "--chromium", default=os.environ.get("RNNLAB_CHROMIUM", "/usr/bin/chromium")
     )
+    parser.add_argument("--quick", action="store_true", help="a few seconds in all")
     parser.add_argument("--engine-alone", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.pairs, args.phase, args.blocks = 2.0, 2, 1.0, 1
     if args.engine_alone:
         train_alone(args.engine_alone)
         return
@@ -346,10 +369,11 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}")
+            page.goto(f"http://127.0.0.1:{port}/?from=random")
             page.frame_locator(".st-key-live_panel iframe").locator(
                 "[data-stat='Iteration']"
             ).wait_for(timeout=90_000)
+            play_past_the_best(page)
             time.sleep(3)  # the page settles (plotly.js loads)
             live = play_round(page, args.seconds, app.pid)
             blocks = interleaved_throughput(

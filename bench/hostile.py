@@ -118,7 +118,8 @@ def upload(page, key: str, name: str, data: bytes, mime: str) -> None:
     page.locator(f".st-key-{key} input[type='file']").set_input_files(
         files=[{"name": name, "mimeType": mime, "buffer": data}]
     )
-    page.wait_for_timeout(500)
+    # Every upload is answered with a notice naming the file (loaded, or why not).
+    page.locator("[data-testid='stAlert']", has_text=name).first.wait_for(timeout=300_000)
     page.locator(READY).wait_for(timeout=300_000)
 
 

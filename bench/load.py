@@ -1,6 +1,6 @@
 """Many visitors at once: K browser sessions open the app and press Play, on this machine.
 
-    python bench/load.py [--sessions 1 2 4 8] [--seconds 15] [--chromium /usr/bin/chromium]
+    python bench/load.py [--sessions 1 2 4 8] [--seconds 15] [--quick] [--chromium PATH]
 
 Starts `streamlit run app.py` (its shipped settings: the Play cap is cores - 1) and, for each K,
 opens K tabs of headless Chromium (each its own browser context: its own session), presses Play
@@ -16,6 +16,8 @@ in each, lets them run for --seconds, then reports:
 
 Targets at K = 8: a new visitor's page interactive within 3 s; the server and its children
 within 1.5 GB; no play process left; every session over the cap told so.
+
+--quick: K = 2 for 5 s (seconds, for the browser tests).
 """
 
 from __future__ import annotations
@@ -131,7 +133,10 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    if args.quick:
+        args.sessions, args.seconds = [2], 5.0
     from playwright.sync_api import sync_playwright
 
     port = free_port()

@@ -1,6 +1,6 @@
 """A minute of Play with the defaults: is the model a person holds after it a good one?
 
-    python bench/play_minute.py [--seconds 60] [--seeds 0 1 2] [--shakespeare PATH]
+    python bench/play_minute.py [--seconds 60] [--seeds 0 1 2] [--shakespeare PATH] [--quick]
 
 What a new user does: open the dashboard on a lyrics-sized text, press Play with the default
 settings, watch for a minute and press Pause. The target: the model held then has a validation
@@ -16,6 +16,8 @@ of Tiny Shakespeare (a text they were not chosen on), for each seed:
   the option existed), one after the other in the same process.
 
 Wall-clock time, as a person sees it: run it on an otherwise idle machine.
+
+--quick: 3 seconds of Play, seed 0 (seconds, for the test suite).
 """
 
 from __future__ import annotations
@@ -76,7 +78,10 @@ def main() -> None:
     parser.add_argument(
         "--shakespeare", type=Path, default=ROOT.parent / "shared/data/tinyshakespeare.txt"
     )
+    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.seeds = 3.0, [0]
     raw = args.shakespeare.read_bytes()[SHAKESPEARE_OFFSET : SHAKESPEARE_OFFSET + SHAKESPEARE_CHARS]
     texts = {
         "songbook": builtin_corpus(DEFAULT_CORPUS),

@@ -1,6 +1,6 @@
 """How many bytes Play moves between the web server and the play process.
 
-    python bench/play_traffic.py [--polls 40]
+    python bench/play_traffic.py [--polls 40] [--quick]
 
 1. At Play, the session sends the play process its TrainerState and the text. Measured at
    H=512, B=64, T=200 on the bundled songbook, against the parameters + Adagrad memory + text
@@ -12,6 +12,8 @@
 3. What one poll of the live feed costs the server while playing a large model (H=1024, B=16,
    T=25): the median time to answer over --polls polls, and the median of each poll's peak of
    memory allocated (tracemalloc, in a second round of polls, as tracing slows them).
+
+--quick: 5 polls (seconds, for the test suite).
 """
 
 from __future__ import annotations
@@ -120,7 +122,10 @@ def poll_cost(polls: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--polls", type=int, default=40)
+    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    if args.quick:
+        args.polls = 5
     text = builtin_corpus(DEFAULT_CORPUS).text
     print(time.strftime("%Y-%m-%d"), "bench/play_traffic.py")
     start_bytes(text)

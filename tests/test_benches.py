@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from test_bases import run_bench
 
 
@@ -75,3 +77,24 @@ def test_the_presets_by_validation_bench_runs_in_its_quick_mode() -> None:
     assert result.returncode == 0, result.stderr
     assert "stage 2 ran at the best stage-1 pair" in result.stdout, result.stdout
     assert " defaults " in result.stdout and " classic " in result.stdout
+
+
+def test_the_play_minute_bench_runs_in_its_quick_mode() -> None:
+    result = run_bench("bench/play_minute.py", "--quick")
+    assert result.returncode == 0, result.stderr
+    for text in ("songbook", "shakespeare 25 kB"):
+        assert f"  {text}: stop at best on (the default): median gap" in result.stdout, (
+            result.stdout
+        )
+
+
+def test_the_play_traffic_bench_runs_in_its_quick_mode_within_its_byte_targets() -> None:
+    # Bytes, not seconds: what Play sends is the same on any machine.
+    result = run_bench("bench/play_traffic.py", "--quick")
+    assert result.returncode == 0, result.stderr
+    start = float(re.search(r"At Play, .* ratio ([\d.]+) \(target <= 1\.2\)", result.stdout)[1])
+    poll = int(
+        re.search(r"While playing .*: median ([\d,]+) bytes", result.stdout)[1].replace(",", "")
+    )
+    assert start <= 1.2 and poll <= 50_000, result.stdout
+    assert "A poll of the live feed while playing H=1024" in result.stdout
