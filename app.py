@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 # One BLAS thread, set before NumPy is first imported (Streamlit itself does not import it): the
 # model's matrices are small, and a second thread's spinning competes with the server and the
-# browser on a small machine (README, Benchmarks). The player process inherits this.
+# browser on a small machine (docs/benchmarks.md). The player process inherits this.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 

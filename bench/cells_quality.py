@@ -13,7 +13,7 @@ Runs go --jobs at a time; CPU seconds are per process, so running side by side d
 the budget (it shares the memory bus, which costs a little speed).
 
 The configurations are the dashboard's RNN defaults and, for each cell, settings chosen by the
-pilot runs recorded in README ("Cells compared").
+pilot runs recorded in docs/benchmarks.md ("Cells compared").
 
 --quick: budgets of 0.2 and 0.5 CPU-s, its results not saved (seconds, for the test suite).
 """

@@ -26,8 +26,8 @@ the card's held-out loss is read on the whole held-out end.
 How the bases were chosen (--compare): each of CANDIDATES pretrains for the same CPU time
 (--minutes, 6 by default), then is carried over to each small text of bench/transfer.py and trained
 there for 30 CPU-seconds through the dashboard's schedule (bench/transfer.run); the table gives
-each candidate's held-out bits/char on the corpus and on each text. README, "Starting from a base
-model".
+each candidate's held-out bits/char on the corpus and on each text. docs/benchmarks.md, "Starting
+from a base model".
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ times a second, instead of Streamlit running and redrawing the page that often.
 
 Why: every run of a Streamlit fragment, however little it changes, costs the browser a large
 share of its main thread in Streamlit's own redrawing, on a machine whose other core trains; a
-request to this route and the panel's own update in place cost a fraction of that (README,
-"How the dashboard stays live", and bench/dashboard_speed.py).
+request to this route and the panel's own update in place cost a fraction of that (docs/live.md
+and bench/dashboard_speed.py).
 
 Each session's lab is registered under a token of its own (unguessable, 128 bits), which the page
 hands to its panel and the panel sends in a header (never in the address, where logs keep it);

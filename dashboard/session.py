@@ -52,15 +52,15 @@ from .player import Player, PlayerFailed, Stopped
 from .starts import CURRENT, RANDOM_START, Start, from_trainer, start_of_run
 from .text_analysis import TextAnalysis, analysis_for
 
-# The memory one session may use, both processes counted while playing (README, "Hosting it").
+# The memory one session may use, both processes counted while playing (docs/hosting.md).
 SESSION_MEMORY_BYTES = int(float(os.environ.get("RNNLAB_SESSION_MEMORY_MB", "768")) * 2**20)
 
 # One iteration cannot be interrupted and holds the session's lock: settings whose single
-# iteration would take longer than this, in seconds, are refused (README, "Hosting it").
+# iteration would take longer than this, in seconds, are refused (docs/hosting.md).
 MAX_SECONDS_PER_ITERATION = float(os.environ.get("RNNLAB_MAX_SECONDS_PER_ITERATION", "2"))
 
 # Play processes the server runs at once, across sessions: one core is left for the server and
-# the pages (README, "Hosting it").
+# the pages (docs/hosting.md).
 MAX_PLAYERS = max(1, int(os.environ.get("RNNLAB_MAX_PLAYERS", (os.cpu_count() or 2) - 1)))
 _playing: weakref.WeakSet[Lab] = weakref.WeakSet()
 _playing_lock = threading.Lock()

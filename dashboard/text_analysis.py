@@ -1,12 +1,12 @@
 """What the page measures a run against: the text's yardsticks and its copy index, built once per
 split of a text and shared by every session that trains on it.
 
-The songbook's take a fraction of a second; a 50 MB text's take a minute or more and a few
-hundred MB, and the page must not wait: until they are ready, the chart has no yardstick lines
-and samples no copy meter. They are built by ANALYSIS_WORKERS threads for the whole server, one
-analysis at a time each, in the order asked for; an analysis nobody holds any more (every session
-that asked for it moved on) is dropped before it starts, or between its steps; and one that would
-need more than ANALYSIS_MEMORY_BYTES is not made at all (its failure says so).
+A small text's take a fraction of a second; the largest upload's take minutes and hundreds of MB
+(docs/hosting.md), and the page must not wait: until they are ready, the chart has no yardstick
+lines and samples no copy meter. They are built by ANALYSIS_WORKERS threads for the whole server,
+one analysis at a time each, in the order asked for; an analysis nobody holds any more (every
+session that asked for it moved on) is dropped before it starts, or between its steps; and one that
+would need more than ANALYSIS_MEMORY_BYTES is not made at all (its failure says so).
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ VALIDATION_CHARS = 5000
 VALIDATION_EVERY_CHARS = 100_000
 # A run that starts from a base model is at its best within a few epochs of a small text (its
 # held-out loss falls from the first iteration): it is checked four times as often, so that the
-# best point is found and Play stops soon after it (README, "Starting from a base model").
+# best point is found and Play stops soon after it (docs/benchmarks.md, "Starting from a base
+# model").
 TRANSFER_VALIDATION_EVERY_CHARS = 25_000
 
 
