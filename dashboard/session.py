@@ -108,6 +108,8 @@ SNIPPET_MAX_CHARS = 1000
 # latest ones; a day of Play makes thousands.
 TIMELINE_FIRST = 16
 TIMELINE_LATEST = 40
+# The name of the thread that watches a comparison to its end, then frees its slot.
+COMPARISON_WATCHER = "comparison-watcher"
 # Earlier runs a session keeps for the chart (the oldest go first), and the points of each.
 MAX_RUNS = 10
 RUN_POINTS = 800
@@ -822,7 +824,9 @@ class Lab:
             except BaseException:
                 _playing.discard(self)
                 raise
-            threading.Thread(target=self._release_when_compared, daemon=True).start()
+            threading.Thread(
+                target=self._release_when_compared, name=COMPARISON_WATCHER, daemon=True
+            ).start()
 
     def _release_when_compared(self) -> None:
         """Watch the comparison: end it at its hard deadline (a child that hangs or is stopped

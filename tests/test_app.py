@@ -13,7 +13,6 @@ import io
 import json
 import os
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ import streamlit
 from process_tree import children
 from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
+from waiting import wait_until
 
 from dashboard import live_feed
 from dashboard.figures import UNITS, X_AXES
@@ -258,14 +258,6 @@ def test_step_trains_one_iteration_and_train_n_trains_the_chosen_number():
     assert lab.trainer.iteration == 11
     assert stat(at, "Iteration") == "11"
     assert len(lab.trainer.losses) == 11
-
-
-def wait_until(condition, timeout: float = 20.0) -> None:
-    """Poll `condition` (the player trains in its own process) until true, or fail."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def test_play_trains_in_the_background_and_the_button_toggles_between_play_and_pause():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -12,6 +13,7 @@ from dashboard.session import Lab
 from rnnlab import Config
 from rnnlab.corpora import builtin_corpus
 from tests.process_tree import children
+from tests.waiting import wait_until
 
 SONGBOOK = builtin_corpus("Songbook (bundled lyrics)")
 SMALL = {
@@ -19,13 +21,6 @@ SMALL = {
                          learning_rate=0.01, optimizer="adam", val_fraction=0.1)
     for cell in ("rnn", "gru", "lstm")
 }  # fmt: skip
-
-
-def wait_until(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -112,11 +107,18 @@ def test_a_comparison_over_the_memory_budget_is_refused_before_starting(lab, mon
     assert lab.comparison is None and not lab.holds_a_slot
 
 
+def watchers() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == session_module.COMPARISON_WATCHER}
+
+
 def test_a_new_comparison_keeps_its_slot_when_the_stopped_one_is_released(lab):
+    others = watchers()  # an earlier test's, ending
     lab.compare_cells(SMALL, 60)
+    (first,) = watchers() - others
     lab.stop_comparison()
     lab.compare_cells(SMALL, 60)
-    time.sleep(0.8)  # the first one's watcher has looked several times meanwhile
+    first.join(timeout=30)  # the first one's watcher has seen it end and let its slot go
+    assert not first.is_alive()
     assert lab.comparing and lab.holds_a_slot
     lab.stop_comparison()
     assert not lab.holds_a_slot

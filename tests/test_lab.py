@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 import pytest
+from waiting import wait_until
 
 from dashboard import session as lab_module
 from dashboard.session import Lab, LiveSnapshot, history_csv
@@ -381,13 +382,12 @@ DEADLINE = 60.0
 
 def _wait_for(lab: Lab, condition, timeout: float = DEADLINE) -> LiveSnapshot:
     """Look at the lab, as the page does on every refresh, until `condition(snapshot)` holds."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def holds() -> LiveSnapshot | None:
         snap = lab.snapshot()
-        if condition(snap):
-            return snap
-        assert time.monotonic() < deadline, f"timed out at iteration {snap.state.iteration}"
-        time.sleep(0.01)
+        return snap if condition(snap) else None
+
+    return wait_until(holds, "the lab's snapshot to show it", timeout)
 
 
 def _trained_headless(
@@ -959,7 +959,11 @@ def test_a_long_train_lets_go_of_the_lab_between_slices(monkeypatch):
     seen = []
     try:
         while worker.is_alive() and len(seen) < 4:
-            time.sleep(0.3)
+            last = seen[-1] if seen else 0
+            # Glances without the lock (an int) until the training has gone on since the last look.
+            wait_until(
+                lambda last=last: lab.trainer.iteration > last or not worker.is_alive(), "training"
+            )
             assert lab.lock.acquire(timeout=2.0), "the lock was held for a whole slice and more"
             try:
                 seen.append(lab.trainer.iteration)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 from starlette.requests import Request
+from waiting import wait_until
 
 from dashboard import live_feed
 from dashboard import session as lab_module
@@ -63,10 +64,10 @@ def stats(content: dict) -> dict[str, str]:
 def analysed(lab: Lab) -> None:
     """Wait for the text's yardsticks and copy index (built in the background), so that two
     answers in a row draw the same."""
-    deadline = time.monotonic() + 60
-    while (snap := lab.snapshot()).yardsticks is None or snap.latest_copy is None:
-        assert time.monotonic() < deadline, "the text's analysis never became ready"
-        time.sleep(0.02)
+    wait_until(
+        lambda: (snap := lab.snapshot()).yardsticks is not None and snap.latest_copy is not None,
+        "the text's analysis",
+    )
 
 
 def test_the_feed_answers_what_the_page_itself_gives_the_panel():
@@ -92,13 +93,14 @@ def test_while_playing_each_answer_brings_the_lab_up_to_date_with_its_player():
     lab.play()
     try:
         seen = []
-        deadline = time.monotonic() + 60
-        while len(set(seen)) < 3:
-            assert time.monotonic() < deadline, f"the iteration did not move: {seen}"
+
+        def moved() -> bool:
             _, body = ask(url, token)
             assert body["playing"] is True
             seen.append(int(stats(body)["Iteration"].replace(",", "")))
-            time.sleep(0.1)
+            return len(set(seen)) >= 3
+
+        wait_until(moved, "the iteration to move", pause=lambda: time.sleep(0.1))
         assert seen == sorted(seen)
         # The answer is the lab's own state: the route synced the mirror, nobody else did.
         assert lab.trainer.iteration == seen[-1]
@@ -114,10 +116,7 @@ def test_a_divergence_while_playing_is_answered_as_not_playing():
     url = live_feed.feed_url(UNITS[0], X_AXES[0], show_runs=True)
     lab.play()
     lab.set_learning_rate(10.0)
-    deadline = time.monotonic() + 60
-    while ask(url, token)[1]["playing"]:
-        assert time.monotonic() < deadline, "no divergence at learning rate 10"
-        time.sleep(0.1)
+    wait_until(lambda: not ask(url, token)[1]["playing"], "a divergence at learning rate 10")
     assert not lab.playing
     ((kind, text),) = lab.take_messages()  # for the page to show when it runs next
     assert kind == "error" and text.startswith("Training paused.") and "diverged" in text
@@ -447,16 +446,18 @@ def test_the_panels_timeline_follows_the_players_answer_by_answer(monkeypatch):
     held, mark, answers = body["timeline"], body["timeline_mark"], []
     lab.play()
     try:
-        deadline = time.monotonic() + 60
-        while len(lab.timeline) < 12:
-            assert time.monotonic() < deadline, f"the timeline did not grow: {timeline_of(body)}"
+
+        def grown() -> bool:
+            nonlocal held, mark
             body = ask_since(url, token, mark)
             answers.append(body)
             held, mark = merged(held, body), body["timeline_mark"]
             with lab.lock:  # what the mirror holds now is what the answer was made from
                 expected = [e.iteration for e in reversed(lab_module.thinned(lab.timeline))]
             assert [row["iteration"] for row in held] == expected
-            time.sleep(0.05)
+            return len(lab.timeline) >= 12
+
+        wait_until(grown, "the timeline to grow", pause=lambda: time.sleep(0.05))
     finally:
         lab.pause()
     # Most answers while playing added a few rows at most; the first may replace (the meter).

@@ -9,18 +9,12 @@ import threading
 import time
 
 import pytest
+from waiting import wait_until
 
 from dashboard import text_analysis
 from dashboard.text_analysis import analysis_for
 
 DEADLINE = 30.0
-
-
-def wait_until(condition) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def unique_text(tag: str, n: int = 3000) -> str:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import waiting
 from playwright.sync_api import Page, expect
 
 from rnnlab.schedule import is_milestone
@@ -67,10 +68,7 @@ def chart_layout(page: Page) -> dict:
 
 def wait_until(page: Page, condition: Callable[[], bool], what: str, timeout_s=DEADLINE_S) -> None:
     """Poll `condition` (it reads the page) until true, or fail saying `what` was awaited."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"waited {timeout_s} s for {what}"
-        page.wait_for_timeout(100)
+    waiting.wait_until(condition, what, timeout_s, pause=lambda: page.wait_for_timeout(100))
 
 
 def panel_updates(page: Page, n: int) -> None:

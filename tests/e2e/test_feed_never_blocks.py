@@ -16,10 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from playwright.sync_api import Page, expect
 from test_dashboard import click, wait_until
 
-from dashboard.live_feed import FEED_PATH, TOKEN_HEADER
+from dashboard.live_feed import BUSY_WAIT, FEED_PATH, TOKEN_HEADER
 
 REQUESTS = 40
 PROMPT_S = 5.0
+STUCK_S = 10 * BUSY_WAIT  # far longer than a busy session's "ask again" takes
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, float, dict[str, str]]:
@@ -42,13 +43,16 @@ def test_a_stopped_player_and_a_flood_of_feed_requests_leave_the_server_answerin
     page: Page, streamlit_server: str, wait_for_app_run, play_processes
 ) -> None:
     asked: list[tuple[str, str]] = []  # the panel's questions to the feed: (address, token)
-    page.on(
-        "request",
-        lambda request: (
-            FEED_PATH in request.url
-            and asked.append((request.url, request.headers.get(TOKEN_HEADER.lower(), "")))
-        ),
-    )
+    unanswered: dict[object, float] = {}  # each question still open, and when it was asked
+
+    def on_request(request) -> None:
+        if FEED_PATH in request.url:
+            asked.append((request.url, request.headers.get(TOKEN_HEADER.lower(), "")))
+            unanswered[request] = time.monotonic()
+
+    page.on("request", on_request)
+    for ended in ("requestfinished", "requestfailed"):
+        page.on(ended, lambda request: unanswered.pop(request, None))
     before = play_processes()
     click(page, "play", wait_for_app_run)
     expect(page.locator(".st-key-play button")).to_contain_text("Pause")
@@ -59,10 +63,17 @@ def test_a_stopped_player_and_a_flood_of_feed_requests_leave_the_server_answerin
 
     os.kill(player, signal.SIGSTOP)
     try:
-        page.wait_for_timeout(1000)  # the panel's next question now waits on the stopped player
+        # A question of the panel open for longer than the feed takes to say "busy": it waits
+        # on the stopped player, holding the session's turn.
+        wait_until(
+            page,
+            lambda: any(time.monotonic() - t > STUCK_S for t in unanswered.values()),
+            "a question of the panel to wait on the stopped player",
+        )
         with ThreadPoolExecutor(REQUESTS) as pool:
             flood = [pool.submit(get, url, {TOKEN_HEADER: token}) for _ in range(REQUESTS)]
-            time.sleep(0.2)  # while they are being answered
+            # While the flood is being answered: its first answers are back, the rest on the way.
+            wait_until(page, lambda: any(f.done() for f in flood), "the flood's first answer")
             visitor = get(f"{streamlit_server}/")
             health = get(f"{streamlit_server}/_stcore/health")
             answers = [future.result(timeout=30) for future in flood]
