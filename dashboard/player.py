@@ -48,7 +48,7 @@ from . import children
 # iteration); shorter slices make the page's sync wait less, at the cost of more looks.
 PLAY_SLICE_SECONDS = 0.015
 # How long the session waits for an answer before it gives the child up as hung. One slice is
-# at most one iteration over its time budget, and the largest models take well under a second.
+# at most one iteration over its time budget, and the per-iteration time limit bounds that.
 ANSWER_TIMEOUT = float(os.environ.get("RNNLAB_ANSWER_TIMEOUT", "60"))
 # After it is killed, how long to wait for the kernel to end a child before going on without it.
 KILL_WAIT = 5.0
@@ -180,7 +180,7 @@ class Player:
         idle_timeout: float,
         max_seconds: float = float("inf"),
     ) -> None:
-        # A fresh interpreter (a fraction of a second to start), not multiprocessing: its spawn
+        # A fresh interpreter (quick to start), not multiprocessing: its spawn
         # and forkserver run the parent's main script again in the child, and fork copies a web
         # server's threads' locks in whatever state they are.
         self._process = children.spawn("dashboard.player", child_environment())

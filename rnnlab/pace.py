@@ -4,8 +4,8 @@ One iteration cannot be interrupted, and on a shared server it holds its session
 setting whose single iteration takes seconds must be refused before it runs, and a person should
 know what Train N will cost before pressing it. `seconds_per_iteration(config, vocab_size)` is
 the estimate: the work of one iteration, counted from the shapes (`iteration_work`), times the
-rates of this machine, measured once per process by a calibration of a few tens of milliseconds
-(`machine_rates`).
+rates of this machine, measured once per process by a short calibration (`machine_rates`; its
+cost and the estimate's accuracy: docs/hosting.md and `python bench/pace.py`).
 
 The work of one iteration (forward and backward over T·B characters, then the clip and the
 Adagrad update), with H hidden units, V characters, P parameters, G gates and L layers:
@@ -121,7 +121,7 @@ def iteration_work(
 
 @functools.cache
 def machine_rates() -> Rates:
-    """This machine's rates, measured once per process (a few tens of milliseconds): a
+    """This machine's rates, measured once per process (a short calibration): a
     mid-sized matrix product, element-wise passes over an array that fits no cache, tanh, and
     NumPy calls on tiny arrays in a Python loop, each the fastest of three tries (the others
     met a busy moment)."""

@@ -268,7 +268,7 @@ class Vocab:
         ids = np.asarray(ids, dtype=np.int64)
         if ids.size and (ids.min() < 0 or ids.max() >= self.size):
             raise ValueError(f"Ids must be in 0..{self.size - 1}.")
-        # Through code points: a 50 MB text decodes in a fraction of a second, not one str per id.
+        # Through code points, in whole arrays: never one str per id, which a large text makes slow.
         if self._codepoints[-1] < 256:  # one byte each (the code points are sorted)
             return self._codepoints.astype(np.uint8)[ids].tobytes().decode("latin-1")
         return self._codepoints[ids].tobytes().decode("utf-32-le", "surrogatepass")

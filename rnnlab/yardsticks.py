@@ -31,9 +31,9 @@ LABELS = {
     "compressor": "best compressor",
 }
 
-# The largest LZMA dictionary used: preset 9's 64 MiB costs about 700 MB to compress with,
+# The largest LZMA dictionary used: preset 9's 64 MiB costs its full memory to compress with,
 # whatever the input's size; a dictionary as large as the input (up to this) compresses the
-# same, and a 49 MB text with this one costs about 200 MB.
+# same for a fraction of it (figures: docs/hosting.md, "Text analyses are queued").
 LZMA_MAX_DICTIONARY = 16 * 2**20
 
 
