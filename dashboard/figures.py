@@ -23,7 +23,7 @@ from rnnlab.state import (
 )
 from rnnlab.yardsticks import LABELS
 
-from .session import Run
+from .runs import Run
 
 # Points per trace: a chart some 800 px wide shows no more, and while playing every point is sent
 # and drawn again twice a second, by a browser that often shares the machine with the training.

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnlab import budget, checkpoint, pace
-from rnnlab.architecture import network_label
 from rnnlab.compare import FromBase, config_of
 from rnnlab.config import Config
 from rnnlab.copying import CopyReport
@@ -37,8 +36,6 @@ from rnnlab.sampling import SampleSettings
 from rnnlab.schedule import Schedule, TimelineEntry, TrainReport, validation_cadence
 from rnnlab.state import (
     LIVE_SETTINGS,
-    Event,
-    Origin,
     TrainerState,
     bits_per_char,
     chars_seen_at,
@@ -49,6 +46,7 @@ from rnnlab.trainer import Trainer, check_text_fits
 
 from .comparison import Comparison
 from .player import Player, PlayerFailed, Stopped
+from .runs import Run
 from .starts import CURRENT, RANDOM_START, Start, from_trainer, start_of_run
 from .text_analysis import TextAnalysis, analysis_for
 
@@ -120,26 +118,6 @@ _timeline_generations = itertools.count(1)
 
 
 @dataclass(frozen=True)
-class Run:
-    """A finished run kept for comparison: what it was trained with and how its loss went."""
-
-    number: int
-    corpus_name: str
-    config: Config  # as the run started
-    trained: int  # iterations
-    # What the chart draws of it: its smoothed loss at RUN_POINTS rows at most, (k,) each.
-    iterations: np.ndarray
-    smooth_losses: np.ndarray
-    validation_history: list[tuple[int, float]]
-    events: tuple[Event, ...]
-    origin: Origin | None = None  # the base model it started from, if it did
-
-    @property
-    def label(self) -> str:
-        return f"Run {self.number}: {run_label(self.config, self.origin)}"
-
-
-@dataclass(frozen=True)
 class LiveSnapshot:
     """Everything the views draw, taken in one moment under the lab's lock."""
 
@@ -165,15 +143,6 @@ class LiveSnapshot:
     timeline_mark: str = ""
     timeline_replaces: bool = True  # `timeline` is the whole shown timeline, not an addition
     analysis_failure: str | None = None  # why the text has no yardsticks or copy meter, if so
-
-
-def run_label(config: Config, origin: Origin | None = None) -> str:
-    return (
-        f"{network_label(config)}{f' from {origin.base}' if origin else ''}, "
-        f"H={config.hidden_size} T={config.seq_length} lr={config.learning_rate:g} "
-        f"B={config.batch_size} seed={config.seed}"
-        + (f" dropout={config.dropout:g}" if config.dropout else "")
-    )
 
 
 class Busy(RuntimeError):

@@ -93,6 +93,26 @@ def test_each_layer_imports_only_the_ones_below_it() -> None:
             assert "app" not in tops, f"{name} imports the page"
 
 
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module `start` imports, directly or through others."""
+    seen, todo = set(), [start]
+    while todo:
+        for imported in graph.get(todo.pop(), ()):
+            if imported not in seen:
+                seen.add(imported)
+                todo.append(imported)
+    return seen
+
+
+def test_figures_depend_on_plain_data_not_on_the_session() -> None:
+    # The figures draw values; the session's processes, threads and locks are none of theirs.
+    graph = project_graph()
+    for figures in ("dashboard.figures", "dashboard.insight_figures"):
+        below = reachable(graph, figures)
+        running = {"dashboard.session", "dashboard.player", "dashboard.comparison"}
+        assert not below & running, f"{figures} imports {sorted(below & running)}"
+
+
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     """An import cycle in `graph` (module -> modules it imports), or None."""
     done: set[str] = set()

@@ -9,7 +9,8 @@ import pytest
 
 from dashboard import figures
 from dashboard.figures import MAX_POINTS, UNITS, X_AXES, loss_figure
-from dashboard.session import Lab, Run
+from dashboard.runs import Run
+from dashboard.session import Lab
 from rnnlab import Config, Trainer
 from rnnlab.corpora import builtin_corpus
 from rnnlab.state import TrainerState
