@@ -12,9 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 # One BLAS thread, set before NumPy is first imported (Streamlit itself does not import it): the
 # model's matrices are small, and a second thread's spinning competes with the server and the
@@ -25,7 +23,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboard import children, live_feed, parking, tabs, url_settings
+from dashboard import browser_session, children, live_feed, parking, tabs, url_settings
 from dashboard.comparison import Failed as ComparisonFailed
 from dashboard.comparison import Stopped as ComparisonStopped
 from dashboard.figures import UNITS, X_AXES, comparison_figure
@@ -125,20 +123,15 @@ def lab() -> Lab:
     if "lab" not in st.session_state:
         new, text, seed = new_lab_from_address()
         take(new, text, seed)
-    watched(SessionEnd(st.session_state.session_key, st.session_state.lab))
+    browser_session.keep_watching(st.session_state.held, st.session_state.lab)
     return st.session_state.lab
 
 
 def take(new: Lab, text: str | None, seed: int | None) -> None:
-    """Make `new` this session's lab, under a new secret (dashboard/parking.py), and show its
-    settings in the controls."""
-    key = parking.new_key()
+    """Make `new` this session's lab (dashboard/browser_session.py), and show its settings in the
+    controls."""
     st.session_state.lab = new
-    st.session_state.session_key = key
-    st.session_state.feed_token = live_feed.register(new)
-    parking.attach(key, new)
-    ending = watched(SessionEnd(key, new))
-    ending.key, ending.lab = key, new  # the first call's value is the one Streamlit keeps
+    st.session_state.held = browser_session.hold(new)
     _show_config_in_widgets(new.trainer.config)
     st.session_state.start_from = new.start.key
     st.session_state.seed = seed
@@ -166,9 +159,7 @@ def on_tab_reported() -> None:
         for kind, text in st.session_state.get(SHOWN_NOTICES, []):
             provisional.notify(kind, text)
         return
-    parking.detach(st.session_state.session_key)
-    live_feed.forget(provisional)
-    threading.Thread(target=provisional.close, name="provisional-lab", daemon=True).start()
+    browser_session.let_go(st.session_state.held, provisional)
     take(parked, url_settings.builtin_name(parked.corpus), parked.trainer.config.seed)
     parked.notify(
         "success",
@@ -199,31 +190,6 @@ def new_lab_from_address() -> tuple[Lab, str, int | None]:
     for problem in asked.ignored:
         new.notify("error", f"Ignored {problem.rstrip('.')}.")
     return new, text, seed
-
-
-@dataclass
-class SessionEnd:
-    """What to do when the browser session ends: its key and its lab (the ones it holds now)."""
-
-    key: str
-    lab: Lab
-
-
-def end_of_session(ended: SessionEnd) -> None:
-    """Streamlit calls this when the browser session ends (the tab closed or reloaded, or its
-    connection lost): the feed stops answering for it, its lab is parked for a reload to claim,
-    and its play process stops, on a thread of its own, as Streamlit calls this on the server's
-    event loop, which a pause (seconds, at worst) must not hold up."""
-    live_feed.forget(ended.lab)
-    parking.park(ended.key, ended.lab)
-    threading.Thread(target=ended.lab.close, name="end-of-session", daemon=True).start()
-
-
-@st.cache_resource(scope="session", on_release=end_of_session, show_spinner=False)
-def watched(_session: SessionEnd) -> SessionEnd:
-    """The session as a session-scoped resource: Streamlit releases it when the session ends,
-    which is how the app learns that nobody is looking any more (end_of_session)."""
-    return _session
 
 
 def address_of(current: Lab) -> dict[str, str]:
@@ -588,8 +554,7 @@ def on_play(action: str) -> None:
         lab().notify("error", f"Play did not start: {error}")
         return
     # A new token for each Play: one seen while playing before is no good any more.
-    live_feed.forget(lab())
-    st.session_state.feed_token = live_feed.register(lab())
+    st.session_state.held = browser_session.new_token(st.session_state.held, lab())
 
 
 @guarded
@@ -744,7 +709,7 @@ def sidebar() -> None:
             help="The model reads this first and continues it.",
         )
         tabs.tab_identity(
-            token=st.session_state.feed_token,
+            token=st.session_state.held.token,
             known_tab=st.session_state.get("tab_id"),
             base_url_path=BASE_URL_PATH,
             key=TAB_COMPONENT,
@@ -968,7 +933,7 @@ def training_view(live: LiveSnapshot) -> None:
     live_panel(
         live_feed.panel_content(live, units, x_axis, show_runs),
         feed_url=live_feed.feed_url(units, x_axis, show_runs, BASE_URL_PATH),
-        feed_token=st.session_state.feed_token,
+        feed_token=st.session_state.held.token,
         poll_seconds=PLAY_INTERVAL,
         key="live_panel",
     )

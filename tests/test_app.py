@@ -312,8 +312,8 @@ def test_while_playing_only_views_other_than_training_redraw_by_themselves(fragm
         args = live_panel_args(at)
         assert args["content"]["playing"] and args["poll_seconds"] == 0.4
         assert args["feed_url"].startswith("/rnnlab/live?")
-        assert args["feed_token"] == at.session_state["feed_token"]
-        assert at.session_state["feed_token"] not in args["feed_url"]
+        assert args["feed_token"] == at.session_state["held"].token
+        assert at.session_state["held"].token not in args["feed_url"]
         at.session_state["view"] = INSIGHT_VIEW  # (its own tabs open inside it)
         at.run()
         assert not at.exception, at.exception
@@ -780,7 +780,7 @@ def test_a_divergence_the_live_feed_finds_while_the_page_runs_is_told_in_that_ru
     at = open_app()
     lab = lab_of(at)
     at.button(key="play").click().run()
-    token = at.session_state["feed_token"]  # a new one at each Play
+    token = at.session_state["held"].token  # a new one at each Play
     real_take_messages = lab.take_messages
 
     def take_messages_then_the_feed_polls():
@@ -800,10 +800,10 @@ def test_a_divergence_the_live_feed_finds_while_the_page_runs_is_told_in_that_ru
 def test_each_play_gets_a_new_feed_token_and_the_old_one_is_dead():
     at = open_app()
     lab = lab_of(at)
-    first = at.session_state["feed_token"]
+    first = at.session_state["held"].token
     at.button(key="play").click().run()
     try:
-        second = at.session_state["feed_token"]
+        second = at.session_state["held"].token
         assert second != first
         assert live_feed.poll(first, UNITS[0], X_AXES[0], True) is None
         assert live_feed.poll(second, UNITS[0], X_AXES[0], True) is not None
