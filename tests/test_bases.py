@@ -17,10 +17,11 @@ from rnnlab.bases import BASE_DIR, base_card
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_bench(*args: str) -> subprocess.CompletedProcess:
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
+def run_bench(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+    """`python *args` from the repository's root (its text output), with `env` set."""
+    env = os.environ | {"PYTHONPATH": str(ROOT)} | env
     return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
     )
 
 

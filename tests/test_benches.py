@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from test_bases import run_bench
 
 
@@ -15,77 +16,36 @@ def test_the_long_run_bench_runs_in_its_quick_mode_and_its_records_stop_growing(
     assert "1,000,000" in result.stdout  # the long run's iterations, reloaded from its checkpoint
 
 
-def test_the_cell_features_bench_runs_in_its_quick_mode() -> None:
-    result = run_bench("bench/cell_features.py", "--quick")
+# What each benchmark prints in its quick mode, whatever its figures: its tables' headers and
+# rows (the text around a figure, never the figure).
+PRINTS = {
+    "cell_features": ("\nRNN (", "\nGRU (", "\nLSTM (", "\nc "),  # c: the LSTM's cell state
+    "cells": (
+        "One step at H=256, B=32, T=50", "Training characters per second at H=512, B=32, T=50",
+        "\nrnn ", "\ngru ", "\nlstm ",
+    ),
+    "cells_quality": (
+        "\nsongbook\n", "\nshakespeare\n", "GRU H=128 Adam f32", "LSTM H=256 Adam f32",
+    ),
+    "copy_index": ("query cpu ms", "\nshakespeare ", "\nmarkov ", "\nrepeated "),
+    "health_overhead": ("ratio on/off", "isolated: one record"),
+    "time_to_words": ("\nbaseline ", "\nclassic ", "\ndashboard ", "sooner than baseline"),
+    "speed": ("speed targets met", "\nH=100 T=25 B=1 ", "bytes per character"),
+    "pace": ("estimate / measured: median",),
+    "presets_by_validation": ("stage 2 ran at the best stage-1 pair", " defaults ", " classic "),
+    "play_minute": tuple(
+        f"  {text}: stop at best on (the default): median gap"
+        for text in ("songbook", "shakespeare 25 kB")
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("bench", sorted(PRINTS))
+def test_each_benchmark_runs_in_its_quick_mode(bench: str) -> None:
+    result = run_bench(f"bench/{bench}.py", "--quick")
     assert result.returncode == 0, result.stderr
-    for label in ("RNN", "GRU", "LSTM"):
-        assert f"\n{label} (" in result.stdout, result.stdout
-    assert "\nc " in result.stdout  # the LSTM's cell state is one of the signals
-
-
-def test_the_cells_bench_runs_in_its_quick_mode() -> None:
-    result = run_bench("bench/cells.py", "--quick")
-    assert result.returncode == 0, result.stderr
-    assert "One step at H=256, B=32, T=50" in result.stdout, result.stdout
-    assert "Training characters per second at H=512, B=32, T=50" in result.stdout
-    assert all(f"\n{cell} " in result.stdout for cell in ("rnn", "gru", "lstm"))
-
-
-def test_the_cells_quality_bench_runs_in_its_quick_mode() -> None:
-    result = run_bench("bench/cells_quality.py", "--quick")
-    assert result.returncode == 0, result.stderr
-    assert "\nsongbook\n" in result.stdout and "\nshakespeare\n" in result.stdout, result.stdout
-    assert "GRU H=128 Adam f32" in result.stdout and "LSTM H=256 Adam f32" in result.stdout
-
-
-def test_the_copy_index_bench_runs_in_its_quick_mode() -> None:
-    result = run_bench("bench/copy_index.py", "--quick")
-    assert result.returncode == 0, result.stderr
-    assert "query cpu ms" in result.stdout, result.stdout
-    assert all(f"\n{text} " in result.stdout for text in ("shakespeare", "markov", "repeated"))
-
-
-def test_the_health_overhead_bench_runs_in_its_quick_mode() -> None:
-    result = run_bench("bench/health_overhead.py", "--quick")
-    assert result.returncode == 0, result.stderr
-    assert "ratio on/off" in result.stdout, result.stdout
-    assert "isolated: one record" in result.stdout
-
-
-def test_the_time_to_words_bench_runs_in_its_quick_mode() -> None:
-    result = run_bench("bench/time_to_words.py", "--quick")
-    assert result.returncode == 0, result.stderr
-    assert all(f"\n{run} " in result.stdout for run in ("baseline", "classic", "dashboard"))
-    assert "sooner than baseline" in result.stdout, result.stdout
-
-
-def test_the_speed_bench_runs_in_its_quick_mode() -> None:
-    result = run_bench("bench/speed.py", "--quick")
-    assert result.returncode == 0, result.stderr
-    assert "speed targets met" in result.stdout, result.stdout
-    assert "\nH=100 T=25 B=1 " in result.stdout and "bytes per character" in result.stdout
-
-
-def test_the_pace_bench_runs_in_its_quick_mode() -> None:
-    result = run_bench("bench/pace.py", "--quick")
-    assert result.returncode == 0, result.stderr
-    assert "estimate / measured: median" in result.stdout, result.stdout
-
-
-def test_the_presets_by_validation_bench_runs_in_its_quick_mode() -> None:
-    result = run_bench("bench/presets_by_validation.py", "--quick")
-    assert result.returncode == 0, result.stderr
-    assert "stage 2 ran at the best stage-1 pair" in result.stdout, result.stdout
-    assert " defaults " in result.stdout and " classic " in result.stdout
-
-
-def test_the_play_minute_bench_runs_in_its_quick_mode() -> None:
-    result = run_bench("bench/play_minute.py", "--quick")
-    assert result.returncode == 0, result.stderr
-    for text in ("songbook", "shakespeare 25 kB"):
-        assert f"  {text}: stop at best on (the default): median gap" in result.stdout, (
-            result.stdout
-        )
+    missing = [label for label in PRINTS[bench] if label not in result.stdout]
+    assert not missing, f"{missing} not in:\n{result.stdout}"
 
 
 def test_the_play_traffic_bench_runs_in_its_quick_mode_within_its_byte_targets() -> None:

@@ -4,24 +4,15 @@ asserted as wall-clock times; counts are)."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from test_bases import run_bench
 
-
-def run_bench(*args: str) -> subprocess.CompletedProcess:
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
+BROWSER_BENCH_TIMEOUT = 600
 
 
 def test_the_dashboard_speed_bench_plays_past_the_best_in_its_quick_mode() -> None:
-    result = run_bench("bench/dashboard_speed.py", "--quick")
+    result = run_bench("bench/dashboard_speed.py", "--quick", timeout=BROWSER_BENCH_TIMEOUT)
     assert result.returncode == 0, result.stderr[-3000:]
     for label in ("ratio dashboard / engine alone", "page refreshes while playing",
                   "longest the page was blocked", "click on Pause until it shows"):  # fmt: skip
@@ -29,7 +20,7 @@ def test_the_dashboard_speed_bench_plays_past_the_best_in_its_quick_mode() -> No
 
 
 def test_the_load_bench_runs_in_its_quick_mode_and_leaves_no_play_process() -> None:
-    result = run_bench("bench/load.py", "--quick")
+    result = run_bench("bench/load.py", "--quick", timeout=BROWSER_BENCH_TIMEOUT)
     assert result.returncode == 0, result.stderr[-3000:]
     row = re.search(r"\n\s+2\s+(\d+)\s+(\d+)\s+.*MB\s+(\d+)\n", result.stdout)
     assert row, result.stdout
