@@ -152,7 +152,7 @@ def loss_figure(
         height=400,
         # Outside the plot, on the right: Plotly widens the margin to fit it, and scrolls it
         # when there are more entries than fit, so it never covers the axes or the curves.
-        legend={"x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top"},
+        legend={"x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top", "font": {"size": 11}},
     )
     return fig
 

@@ -303,13 +303,21 @@ def test_the_legend_stays_clear_of_the_plot_and_the_axes_with_five_runs(
             panel.locator("#chart .nsewdrag").first.bounding_box(),
         )
 
+    looked: list[tuple[dict, dict, dict]] = []
+
     def laid_out() -> bool:
         # Short names: the legend leaves the curves most of the chart's width (looked at until
         # the chart has settled: on a busy machine a look can fall between two layouts).
-        _, drawn, plot_area = boxes()
+        looked[:] = [boxes()]
+        _, drawn, plot_area = looked[0]
         return plot_area["width"] >= 0.6 * drawn["width"]
 
-    wait_until(page, laid_out, "the plot keeping 60% of the chart's width")
+    try:
+        wait_until(page, laid_out, "the plot keeping 60% of the chart's width")
+    except AssertionError as error:
+        raise AssertionError(
+            f"{error}: legend, chart, plot area at the last look {looked}"
+        ) from None
     legend, drawn, plot_area = boxes()
     assert legend["x"] + legend["width"] <= drawn["x"] + drawn["width"] + 1, "the legend fits"
     assert not overlaps(legend, plot_area), (legend, plot_area)
