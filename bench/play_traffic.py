@@ -47,8 +47,9 @@ def start_bytes(text: str) -> None:
         hidden_size=512, batch_size=64, seq_length=200, learning_rate=0.05, seed=0, val_fraction=0.1
     )
     trainer = Trainer(text, config)
-    state = trainer.state()
-    player = Player(text, state, Schedule(trainer), idle_timeout=60)
+    run = Schedule(trainer).state()
+    state = run.trainer
+    player = Player(text, run, idle_timeout=60)
     try:
         sent = player.bytes_sent[0]
     finally:
@@ -63,9 +64,8 @@ def start_bytes(text: str) -> None:
 
 def sync_bytes(text: str, polls: int) -> None:
     trainer = Trainer(text, DASHBOARD_DEFAULTS.replace(seed=0))
-    schedule = Schedule(trainer)
-    player = Player(text, trainer.state(), schedule, idle_timeout=60)
-    mirror, timeline = trainer, len(schedule.timeline)
+    mirror = Schedule(trainer)
+    player = Player(text, mirror.state(), idle_timeout=60)
     sampled_at = 0.0
     try:
         for _ in range(polls):
@@ -73,9 +73,8 @@ def sync_bytes(text: str, polls: int) -> None:
             now = time.monotonic()
             sample = SampleSettings() if now - sampled_at >= PLAY_SAMPLE_EVERY else None
             sampled_at = now if sample else sampled_at
-            answer = player.sync(mirror.marks(), timeline, False, sample, False)
+            answer = player.sync(mirror.marks(), False, sample, False)
             mirror.apply_delta(answer.progress.delta)
-            timeline += len(answer.progress.new_timeline)
         answers = player.bytes_received[:]
     finally:
         player.stop()
@@ -84,7 +83,7 @@ def sync_bytes(text: str, polls: int) -> None:
         f"While playing at the defaults (H={c.hidden_size} T={c.seq_length} B={c.batch_size}), "
         f"{polls} answers {POLL_SECONDS} s apart: median "
         f"{statistics.median(answers):,.0f} bytes, largest {max(answers):,} (target: median <= "
-        f"50,000); the mirror reached iteration {mirror.iteration:,}"
+        f"50,000); the mirror reached iteration {mirror.trainer.iteration:,}"
     )
 
 

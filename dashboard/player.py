@@ -9,12 +9,12 @@ The session always asks and the child always answers, one message for one questi
 piles up when nobody looks. The messages are the dataclasses below, pickled over the child's
 standard input and output (portable: no sockets or inherited descriptors):
 
-    Start                       -> (nothing: the child starts training)
-    Sync                        -> Progress (a TrainerDelta, new timeline entries, speed, and
-                                   when asked the latest sample, the parameters, a save point)
-                                   or Stopped (when training stopped by itself)
-    ChangeSetting(name, value)  -> Done
-    Stop                        -> Stopped (the whole TrainerState); the child ends
+    Start (the text and a RunState)  -> (nothing: the child starts training)
+    Sync (the mirror's RunMarks)     -> Progress (a RunDelta, and when asked the latest sample,
+                                        the parameters, a save point: the whole RunState)
+                                        or Stopped (when training stopped by itself)
+    ChangeSettings(LiveSettings)     -> Done
+    Stop                             -> Stopped (the whole RunState); the child ends
 A child that fails answers Failed(message) and ends. A child not asked anything for
 `idle_timeout` seconds (the tab was closed), or that has trained for `max_seconds`, stops training
 and waits, keeping the model; when its standard input closes (the server, or the session that
@@ -38,9 +38,7 @@ from typing import BinaryIO
 
 from rnnlab.overfitting import Overfitting
 from rnnlab.sampling import SampleSettings
-from rnnlab.schedule import Schedule, TimelineEntry
-from rnnlab.state import Marks, TrainerDelta, TrainerState
-from rnnlab.trainer import Trainer
+from rnnlab.schedule import LiveSettings, RunDelta, RunMarks, RunState, Schedule
 
 from . import children
 
@@ -62,20 +60,14 @@ class PlayerFailed(RuntimeError):
 @dataclass(frozen=True)
 class Start:
     text: str
-    state: TrainerState
-    timeline: tuple[TimelineEntry, ...]
-    temperature: float  # of the milestone samples
-    training_seconds: float
-    chars_per_second: float
+    run: RunState
     idle_timeout: float
-    stop_at_best: bool
     max_seconds: float  # of training, however often someone asks: Play's hard limit
 
 
 @dataclass(frozen=True)
 class Sync:
-    marks: Marks  # of the session's mirror
-    timeline: int  # timeline entries the session holds
+    marks: RunMarks  # of the session's mirror
     with_model: bool  # send the parameters and hidden state
     sample: SampleSettings | None  # draw a new latest sample with these settings
     save_point: bool  # send the whole state too
@@ -83,19 +75,14 @@ class Sync:
 
 @dataclass(frozen=True)
 class Progress:
-    delta: TrainerDelta
-    new_timeline: tuple[TimelineEntry, ...]
-    training_seconds: float
-    chars_per_second: float
+    delta: RunDelta
     sample: str | None = None
-    state: TrainerState | None = None
+    save_point: RunState | None = None
 
 
 @dataclass(frozen=True)
-class ChangeSetting:
-    # "learning_rate", "seq_length", "temperature" (of the milestone samples) or "stop_at_best"
-    name: str
-    value: float
+class ChangeSettings:
+    settings: LiveSettings
 
 
 @dataclass(frozen=True)
@@ -110,10 +97,7 @@ class Stop:
 
 @dataclass(frozen=True)
 class Stopped:
-    state: TrainerState
-    timeline: tuple[TimelineEntry, ...]
-    training_seconds: float
-    chars_per_second: float
+    run: RunState
     divergence: str | None  # why training stopped by itself, if it did
     stopped_at_best: Overfitting | None = None  # or because the validation loss turned up
 
@@ -173,12 +157,7 @@ class Player:
     """
 
     def __init__(
-        self,
-        text: str,
-        state: TrainerState,
-        schedule: Schedule,
-        idle_timeout: float,
-        max_seconds: float = float("inf"),
+        self, text: str, run: RunState, idle_timeout: float, max_seconds: float = float("inf")
     ) -> None:
         # A fresh interpreter (quick to start), not multiprocessing: its spawn
         # and forkserver run the parent's main script again in the child, and fork copies a web
@@ -194,18 +173,8 @@ class Player:
         ).start()
         self.bytes_sent: list[int] = []
         self.bytes_received: list[int] = []
-        start = Start(
-            text,
-            state,
-            tuple(schedule.timeline),
-            schedule.temperature,
-            schedule.training_seconds,
-            schedule.chars_per_second,
-            idle_timeout,
-            schedule.stop_at_best,
-            max_seconds,
-        )
         try:
+            start = Start(text, run, idle_timeout, max_seconds)
             self.bytes_sent.append(write_message(self._process.stdin, start))
         except OSError as error:
             self.kill()
@@ -220,24 +189,19 @@ class Player:
         return self._process.pid
 
     def sync(
-        self,
-        marks: Marks,
-        timeline: int,
-        with_model: bool,
-        sample: SampleSettings | None,
-        save_point: bool,
+        self, marks: RunMarks, with_model: bool, sample: SampleSettings | None, save_point: bool
     ) -> SyncAnswer:
-        """What changed since `marks` (and `timeline` entries); once the child has stopped by
-        itself (a divergence, or nobody asked for a long time), its whole state."""
-        answer = self._ask(Sync(marks, timeline, with_model, sample, save_point))
+        """What changed since `marks`; once the child has stopped by itself (a divergence, the
+        best validation point, or nobody asked for a long time), its whole run."""
+        answer = self._ask(Sync(marks, with_model, sample, save_point))
         if isinstance(answer, Stopped):
             self._end()
             return SyncAnswer(stopped=answer)
         return SyncAnswer(progress=answer)
 
-    def change_setting(self, name: str, value: float) -> None:
-        """Change a live setting in the child (the session has checked the value already)."""
-        self._ask(ChangeSetting(name, value))
+    def change_settings(self, settings: LiveSettings) -> None:
+        """Change live settings in the child (the session has checked the values already)."""
+        self._ask(ChangeSettings(settings))
 
     def stop(self) -> Stopped:
         """Stop training and take the child's whole state back; the child ends."""
@@ -344,10 +308,7 @@ def _serve(inbox: queue.Queue, outbox: BinaryIO) -> None:
     start, _ = inbox.get()
     if not isinstance(start, Start):
         raise EOFError("no Start message")
-    trainer = Trainer.from_state(start.text, start.state)
-    schedule = Schedule(trainer, start.timeline, start.temperature, stop_at_best=start.stop_at_best)
-    schedule.training_seconds = start.training_seconds
-    schedule.chars_per_second = start.chars_per_second
+    schedule = Schedule.from_state(start.text, start.run)
     playing, divergence, turn = True, None, None
     asked_at = started = time.monotonic()
     while True:
@@ -366,8 +327,8 @@ def _serve(inbox: queue.Queue, outbox: BinaryIO) -> None:
                 return
             if isinstance(question, Sync):
                 write_message(outbox, _progress(schedule, question))
-            elif isinstance(question, ChangeSetting):
-                _change_setting(schedule, question)
+            elif isinstance(question, ChangeSettings):
+                schedule.apply(question.settings)
                 write_message(outbox, Done())
             else:
                 raise TypeError(f"unexpected message {type(question).__name__}")
@@ -377,41 +338,19 @@ def _serve(inbox: queue.Queue, outbox: BinaryIO) -> None:
 
 
 def _progress(schedule: Schedule, question: Sync) -> Progress:
-    t = schedule.trainer
     sample = None
     if question.sample is not None:
         s = question.sample
-        sample = t.sample(s.length, prime=s.prime or None, temperature=s.temperature)
+        sample = schedule.trainer.sample(s.length, prime=s.prime or None, temperature=s.temperature)
     return Progress(
-        delta=t.delta(question.marks, with_model=question.with_model),
-        new_timeline=tuple(schedule.timeline[question.timeline :]),
-        training_seconds=schedule.training_seconds,
-        chars_per_second=schedule.chars_per_second,
+        delta=schedule.delta(question.marks, with_model=question.with_model),
         sample=sample,
-        state=t.state() if question.save_point else None,
+        save_point=schedule.state() if question.save_point else None,
     )
-
-
-def _change_setting(schedule: Schedule, change: ChangeSetting) -> None:
-    if change.name == "temperature":
-        schedule.temperature = change.value
-    elif change.name == "stop_at_best":
-        schedule.stop_at_best = bool(change.value)
-    elif change.name in ("learning_rate", "seq_length"):
-        getattr(schedule.trainer, f"set_{change.name}")(change.value)
-    else:
-        raise ValueError(f"unknown setting {change.name!r}")
 
 
 def _stopped(schedule: Schedule, divergence: str | None, turn: Overfitting | None) -> Stopped:
-    return Stopped(
-        schedule.trainer.state(),
-        tuple(schedule.timeline),
-        schedule.training_seconds,
-        schedule.chars_per_second,
-        divergence,
-        turn,
-    )
+    return Stopped(schedule.state(), divergence, turn)
 
 
 if __name__ == "__main__":

@@ -33,9 +33,15 @@ from rnnlab.insight import DrawnText, SnippetTrace, run_snippet, sample_side_by_
 from rnnlab.overfitting import Overfitting, detect_since_restore
 from rnnlab.presets import DASHBOARD_DEFAULTS, STOP_AT_BEST
 from rnnlab.sampling import SampleSettings
-from rnnlab.schedule import Schedule, TimelineEntry, TrainReport, validation_cadence
+from rnnlab.schedule import (
+    LiveSettings,
+    RunState,
+    Schedule,
+    TimelineEntry,
+    TrainReport,
+    validation_cadence,
+)
 from rnnlab.state import (
-    LIVE_SETTINGS,
     TrainerState,
     bits_per_char,
     chars_seen_at,
@@ -165,7 +171,6 @@ class Lab:
         self.start = start  # where the current run's weights came from
         self.offered_start: Start | None = None  # an uploaded checkpoint to start from
         self.sample_settings = SampleSettings()
-        self.stop_at_best = stop_at_best
         self.runs: tuple[Run, ...] = ()
         self.run_number = 1
         self.latest_sample = ""
@@ -177,7 +182,7 @@ class Lab:
         self._messages: list[tuple[str, str]] = []  # (kind, text) for the page to show once
         self._player: Player | None = None
         self.comparison: Comparison | None = None  # the latest Compare cells, running or done
-        self._play_save_point: TrainerState | None = None  # while playing: where to go on from
+        self._play_save_point: RunState | None = None  # while playing: where to go on from
         self._sampled_at = self._saved_at = 0.0
         self.refresh_sample()
 
@@ -204,7 +209,12 @@ class Lab:
 
     @property
     def timeline(self) -> tuple[TimelineEntry, ...]:
-        return tuple(self._schedule.timeline)
+        return self._schedule.timeline
+
+    @property
+    def stop_at_best(self) -> bool:
+        """Training stops by itself once the validation loss has turned up, holding the best."""
+        return self._schedule.stop_at_best
 
     def snapshot(
         self,
@@ -447,7 +457,7 @@ class Lab:
         self._schedule = Schedule(
             self.trainer,
             temperature=self.sample_settings.temperature,
-            stop_at_best=self.stop_at_best,
+            stop_at_best=self._schedule.stop_at_best,
         )
         self._timeline_replaced()
         self._analysis = analysis_for(self.trainer.train_text, self.trainer.held_out_text)
@@ -457,7 +467,7 @@ class Lab:
         """The model as a .npz checkpoint; while playing, the player's whole state of now."""
         with self.lock:
             self._sync(with_model=False, save_point=True)
-            state = self._play_save_point if self.playing else self.trainer.state()
+            state = self._play_save_point.trainer if self.playing else self.trainer.state()
             buffer = io.BytesIO()
             checkpoint.save_state(state, buffer, self.trainer.text_digest)
             return buffer.getvalue()
@@ -499,16 +509,13 @@ class Lab:
     # Each is checked on the lab's own trainer first (ValueError leaves all as it was), then,
     # while playing, passed on to the player's.
     def set_learning_rate(self, learning_rate: float) -> None:
-        with self.lock:
-            self.trainer.set_learning_rate(learning_rate)
-            self._tell_player("learning_rate", learning_rate)
+        self._apply(LiveSettings(learning_rate=learning_rate))
 
     def set_seq_length(self, seq_length: int) -> None:
         with self.lock:
             wanted = self.trainer.config.replace(seq_length=seq_length)  # checks type and range
             fits(wanted, self.trainer.vocab.size, 2 if self.playing else 1)
-            self.trainer.set_seq_length(seq_length)
-            self._tell_player("seq_length", seq_length)
+            self._apply(LiveSettings(seq_length=seq_length))
 
     def set_sample_settings(self, length: int, temperature: float, prime: str) -> None:
         """Change how samples are drawn; ValueError for values out of range or a prime with
@@ -517,18 +524,27 @@ class Lab:
         with self.lock:
             if prime:
                 self.trainer.vocab.encode(prime)  # raises ValueError naming unknown characters
+            self._apply(LiveSettings(temperature=temperature))
             self.sample_settings = settings
-            self._schedule.temperature = temperature
-            self._tell_player("temperature", temperature)
             self._sampled_at = 0.0  # draw it again now
             if not self.playing:
                 self.refresh_sample()
 
     def set_stop_at_best(self, on: bool) -> None:
         """Stop training by itself once the validation loss has turned up, holding the best."""
+        self._apply(LiveSettings(stop_at_best=bool(on)))
+
+    def _apply(self, settings: LiveSettings) -> None:
+        """Change live settings here (ValueError leaves all as it was), then, while playing, in
+        the player's run."""
         with self.lock:
-            self.stop_at_best = self._schedule.stop_at_best = bool(on)
-            self._tell_player("stop_at_best", float(bool(on)))
+            self._schedule.apply(settings)
+            if self._player is None:
+                return
+            try:
+                self._player.change_settings(settings)
+            except PlayerFailed as failure:
+                self._player_failed(failure)
 
     def restore_best(self) -> None:
         """Pause, and bring back the model at the lowest validation loss of the run;
@@ -629,13 +645,10 @@ class Lab:
                         )
                     _playing.add(self)
                 try:
-                    self._play_save_point, self._saved_at = self.trainer.state(), time.monotonic()
+                    self._play_save_point = self._schedule.state()
+                    self._saved_at = time.monotonic()
                     self._player = Player(
-                        self.corpus.text,
-                        self._play_save_point,
-                        self._schedule,
-                        PLAY_IDLE_TIMEOUT,
-                        PLAY_MAX_SECONDS,
+                        self.corpus.text, self._play_save_point, PLAY_IDLE_TIMEOUT, PLAY_MAX_SECONDS
                     )
                 except BaseException:
                     _playing.discard(self)
@@ -675,9 +688,7 @@ class Lab:
         sample = self.sample_settings if now - self._sampled_at >= PLAY_SAMPLE_EVERY else None
         whole = save_point or now - self._saved_at >= PLAY_SAVE_POINT_EVERY
         try:
-            answer = self._player.sync(
-                self.trainer.marks(), len(self._schedule.timeline), with_model, sample, whole
-            )
+            answer = self._player.sync(self._schedule.marks(), with_model, sample, whole)
         except PlayerFailed as failure:
             self._player_failed(failure)
             return
@@ -687,48 +698,35 @@ class Lab:
             self._take_back(answer.stopped)
             return
         progress = answer.progress
-        self.trainer.apply_delta(progress.delta)
-        self._schedule.timeline.extend(progress.new_timeline)
-        self._schedule.training_seconds = progress.training_seconds
-        self._schedule.chars_per_second = progress.chars_per_second
+        if progress.delta.timeline_since < self._schedule.timeline_length:
+            self._timeline_replaced()  # cut back, not added to
+        self._schedule.apply_delta(progress.delta)
         if progress.sample is not None:
             self.latest_sample, self._sampled_at = progress.sample, now
             self._note_sample()
-        if progress.state is not None:
-            self._play_save_point, self._saved_at = progress.state, now
+        if progress.save_point is not None:
+            self._play_save_point, self._saved_at = progress.save_point, now
 
     def _take_back(self, stopped: Stopped) -> None:
-        self.trainer.load_state(stopped.state)
-        self._schedule.timeline = list(stopped.timeline)
+        self._schedule.load_state(stopped.run)
         self._timeline_replaced()
-        self._schedule.training_seconds = stopped.training_seconds
-        self._schedule.chars_per_second = stopped.chars_per_second
         if stopped.divergence:
             self._paused_because(stopped.divergence)
         if stopped.stopped_at_best:
             self._stopped_at_best(stopped.stopped_at_best)
         self.refresh_sample()
 
-    def _tell_player(self, name: str, value: float) -> None:
-        if self._player is None:
-            return
-        try:
-            self._player.change_setting(name, value)
-        except PlayerFailed as failure:
-            self._player_failed(failure)
-
     def _player_failed(self, failure: PlayerFailed) -> None:
         """Go on from the player's last whole state (its last save point, or where Play was
         pressed), with the live settings as they are now."""
         self._player = None
         _playing.discard(self)
-        save_point, settings = self._play_save_point, self.trainer.config
-        self.trainer.load_state(save_point)
-        for name in LIVE_SETTINGS:
-            getattr(self.trainer, f"set_{name}")(getattr(settings, name))
-        self._schedule.timeline = [
-            e for e in self._schedule.timeline if e.iteration <= save_point.iteration
-        ]
+        save_point, config, schedule = self._play_save_point, self.trainer.config, self._schedule
+        now = LiveSettings(
+            config.learning_rate, config.seq_length, schedule.temperature, schedule.stop_at_best
+        )
+        schedule.load_state(save_point)
+        schedule.apply(now)
         self._timeline_replaced()
         self._paused_because(
             f"The training process failed ({failure}). The model is as it was at iteration "

@@ -9,16 +9,22 @@ same whichever way it was trained.
     schedule = Schedule(trainer)
     report = schedule.train(iterations=1000)   # or seconds=0.5
     schedule.timeline[-1].text
+
+A run is a value too, as the Trainer's state is: `state()` is a frozen `RunState` (the trainer's
+state, the timeline, the speed and the live settings) and `Schedule.from_state` goes on from one;
+`delta(marks)` and `apply_delta` keep a mirror up to date; `apply(LiveSettings(...))` changes what
+may change while it trains. Nothing outside this module writes a schedule's fields.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import overfitting
-from .state import TrainerState
+from .state import Marks, TrainerDelta, TrainerState
 from .trainer import DivergenceError, Trainer
 
 # Iterations at which a sample is kept in the timeline: dense early, when change is fastest.
@@ -67,6 +73,60 @@ class TrainReport:
     stopped_at_best: overfitting.Overfitting | None = None
 
 
+@dataclass(frozen=True)
+class LiveSettings:
+    """Settings that may change while a run trains; None leaves one as it is.
+
+    learning_rate and seq_length are the trainer's (each change is an event of its run);
+    temperature is what milestone samples are drawn at; stop_at_best: see Schedule.
+    """
+
+    learning_rate: float | None = None
+    seq_length: int | None = None
+    temperature: float | None = None
+    stop_at_best: bool | None = None
+
+
+@dataclass(frozen=True)
+class RunState:
+    """A whole run, as a value: enough to go on training exactly (Schedule.from_state)."""
+
+    trainer: TrainerState
+    timeline: tuple[TimelineEntry, ...]
+    training_seconds: float
+    chars_per_second: float
+    temperature: float
+    stop_at_best: bool
+    validation_every_chars: int
+    keep_timeline: bool = True
+
+    @property
+    def iteration(self) -> int:
+        return self.trainer.iteration
+
+
+@dataclass(frozen=True)
+class RunMarks:
+    """How far a run's records reach (a mirror's, to ask the original what changed since)."""
+
+    trainer: Marks = Marks()
+    timeline: int = 0
+
+
+@dataclass(frozen=True)
+class RunDelta:
+    """What changed in a run since some RunMarks: the trainer's delta, the timeline's entries
+    from `timeline_since` on, the speed and the live settings as they are now."""
+
+    trainer: TrainerDelta
+    timeline_since: int
+    new_timeline: tuple[TimelineEntry, ...]
+    training_seconds: float
+    chars_per_second: float
+    temperature: float
+    stop_at_best: bool
+
+
 def next_milestone(iteration: int) -> int:
     """The first milestone iteration after `iteration`."""
     for milestone in MILESTONES:
@@ -90,6 +150,7 @@ class Schedule:
     (None: validation_cadence(trainer)).
     stop_at_best: once the validation loss has not improved for overfitting.PATIENCE checks,
     stop training and bring back the best model (see TrainReport.stopped_at_best).
+    training_seconds, chars_per_second: the speed so far, for a run that goes on (from_state).
     """
 
     def __init__(
@@ -100,21 +161,134 @@ class Schedule:
         keep_timeline: bool = True,
         validation_every_chars: int | None = None,
         stop_at_best: bool = False,
+        training_seconds: float = 0.0,
+        chars_per_second: float = 0.0,
     ):
         if validation_every_chars is None:
             validation_every_chars = validation_cadence(trainer)
         if validation_every_chars < 1:
             raise ValueError("Validation needs a cadence of at least one character.")
         self.trainer = trainer
-        self.validation_every_chars = validation_every_chars
-        self.temperature = temperature
-        self.keep_timeline = keep_timeline
-        self.stop_at_best = stop_at_best
-        self.timeline: list[TimelineEntry] = list(timeline)
-        self.training_seconds = 0.0
-        self.chars_per_second = 0.0  # lately: an average over the last few slices
-        if keep_timeline and not self.timeline:
+        self._validation_every_chars = validation_every_chars
+        self._temperature = temperature
+        self._keep_timeline = keep_timeline
+        self._stop_at_best = stop_at_best
+        self._timeline: list[TimelineEntry] = list(timeline)
+        self._training_seconds = training_seconds
+        self._chars_per_second = chars_per_second  # lately: an average over the last few slices
+        if keep_timeline and not self._timeline:
             self._keep_sample()
+
+    # ------------------------------------------------------------------------ reading
+    @property
+    def timeline(self) -> tuple[TimelineEntry, ...]:
+        return tuple(self._timeline)
+
+    @property
+    def timeline_length(self) -> int:
+        return len(self._timeline)
+
+    @property
+    def temperature(self) -> float:
+        return self._temperature
+
+    @property
+    def stop_at_best(self) -> bool:
+        return self._stop_at_best
+
+    @property
+    def validation_every_chars(self) -> int:
+        return self._validation_every_chars
+
+    @property
+    def training_seconds(self) -> float:
+        return self._training_seconds
+
+    @property
+    def chars_per_second(self) -> float:
+        return self._chars_per_second
+
+    # ------------------------------------------------------------------ the run as a value
+    def state(self, with_model: bool = True) -> RunState:
+        """The whole run now (a copy: later training does not change it)."""
+        return RunState(
+            self.trainer.state(with_model),
+            tuple(self._timeline),
+            self._training_seconds,
+            self._chars_per_second,
+            self._temperature,
+            self._stop_at_best,
+            self._validation_every_chars,
+            self._keep_timeline,
+        )
+
+    @classmethod
+    def from_state(cls, text: str, state: RunState) -> Schedule:
+        """Go on with the run `state` describes, on `text` (the one it was trained on)."""
+        return cls(Trainer.from_state(text, state.trainer), **_settings_of(state))
+
+    def load_state(self, state: RunState) -> None:
+        """Become the run `state` describes, keeping this schedule's Trainer object."""
+        self.trainer.load_state(state.trainer)
+        self._timeline = list(state.timeline)
+        self._temperature, self._stop_at_best = state.temperature, state.stop_at_best
+        self._validation_every_chars = state.validation_every_chars
+        self._keep_timeline = state.keep_timeline
+        self._training_seconds = state.training_seconds
+        self._chars_per_second = state.chars_per_second
+
+    def marks(self) -> RunMarks:
+        """How far this run's records reach now."""
+        return RunMarks(self.trainer.marks(), len(self._timeline))
+
+    def delta(self, since: RunMarks, with_model: bool = False) -> RunDelta:
+        """What changed since `since` (this run's marks, or a mirror's of it); with_model adds
+        the parameters and hidden state."""
+        timeline_since = min(since.timeline, len(self._timeline))
+        return RunDelta(
+            self.trainer.delta(since.trainer, with_model),
+            timeline_since,
+            tuple(self._timeline[timeline_since:]),
+            self._training_seconds,
+            self._chars_per_second,
+            self._temperature,
+            self._stop_at_best,
+        )
+
+    def apply_delta(self, delta: RunDelta) -> None:
+        """Bring this schedule, a mirror of the one that made `delta`, up to date with it (see
+        Trainer.apply_delta: a mirror is for looking at)."""
+        self.trainer.apply_delta(delta.trainer)
+        del self._timeline[delta.timeline_since :]
+        self._timeline.extend(delta.new_timeline)
+        self._training_seconds, self._chars_per_second = (
+            delta.training_seconds,
+            delta.chars_per_second,
+        )
+        self._temperature, self._stop_at_best = delta.temperature, delta.stop_at_best
+
+    def apply(self, settings: LiveSettings) -> None:
+        """Change the live settings `settings` names. ValueError for a value out of range, with
+        nothing changed."""
+        t, temperature = self.trainer, settings.temperature
+        if settings.learning_rate is not None:
+            t.config.replace(learning_rate=settings.learning_rate)  # checks type and range first
+        if temperature is not None and not (math.isfinite(temperature) and temperature >= 0):
+            raise ValueError(f"Temperature must be 0 (greedy) or positive, got {temperature!r}.")
+        if settings.seq_length is not None:  # the one that can still fail: first
+            t.set_seq_length(settings.seq_length)
+        if settings.learning_rate is not None:
+            t.set_learning_rate(settings.learning_rate)
+        if settings.temperature is not None:
+            self._temperature = float(settings.temperature)
+        if settings.stop_at_best is not None:
+            self._stop_at_best = bool(settings.stop_at_best)
+
+    def cut_timeline(self, iteration: int) -> None:
+        """Drop the samples of iterations after `iteration` (the model went back to it)."""
+        self._timeline = [entry for entry in self._timeline if entry.iteration <= iteration]
+
+    # ----------------------------------------------------------------------------- training
 
     def train(
         self,
@@ -148,7 +322,7 @@ class Schedule:
         except DivergenceError as error:
             divergence = str(error)
             # The rollback undid iterations: samples kept from them no longer describe the model.
-            self.timeline = [entry for entry in self.timeline if entry.iteration <= t.iteration]
+            self.cut_timeline(t.iteration)
         return TrainReport(
             t.iteration - start_iteration, time.perf_counter() - started, divergence, turn
         )
@@ -158,12 +332,12 @@ class Schedule:
         milestone or validation point."""
         t = self.trainer
         size = 1
-        if self.chars_per_second:
-            seconds_per_iteration = t.config.chars_per_iteration / self.chars_per_second
+        if self._chars_per_second:
+            seconds_per_iteration = t.config.chars_per_iteration / self._chars_per_second
             work = SLICE_SECONDS if seconds is None else min(SLICE_SECONDS, seconds)
             size = max(1, int(work / seconds_per_iteration))
         size = min(size, self._iterations_to_validation())
-        if self.keep_timeline:
+        if self._keep_timeline:
             size = min(size, next_milestone(t.iteration) - t.iteration)
         if target is not None:
             size = min(size, target - t.iteration)
@@ -172,21 +346,21 @@ class Schedule:
     def _iterations_to_validation(self) -> int:
         """Iterations until the one that takes chars_seen past the next multiple of the cadence
         (slices end there, so validation reads that iteration's model)."""
-        t, every = self.trainer, self.validation_every_chars
+        t, every = self.trainer, self._validation_every_chars
         next_mark = (t.chars_seen // every + 1) * every
         return -(-(next_mark - t.chars_seen) // t.config.chars_per_iteration)
 
     def _after_slice(self) -> overfitting.Overfitting | None:
         """Milestone sample and validation when due; the turn when stopping at the best."""
         t = self.trainer
-        if self.keep_timeline and is_milestone(t.iteration):
+        if self._keep_timeline and is_milestone(t.iteration):
             self._keep_sample()
         # The last iteration took chars_seen past a multiple of the cadence.
-        every = self.validation_every_chars
+        every = self._validation_every_chars
         if not (t.val_size and t.chars_seen % every < t.config.chars_per_iteration):
             return None
         t.record_validation(VALIDATION_CHARS)
-        if not self.stop_at_best:
+        if not self._stop_at_best:
             return None
         turn = overfitting.detect_since_restore(t.validation_record, t.events)
         if turn is not None and t.best is not None:
@@ -197,16 +371,29 @@ class Schedule:
     def _keep_sample(self) -> None:
         t = self.trainer
         text = t.sample(
-            TIMELINE_SAMPLE_LENGTH, temperature=self.temperature or 1.0, seed=t.iteration
+            TIMELINE_SAMPLE_LENGTH, temperature=self._temperature or 1.0, seed=t.iteration
         )
-        self.timeline.append(TimelineEntry(t.iteration, t.smooth_loss, text))
+        self._timeline.append(TimelineEntry(t.iteration, t.smooth_loss, text))
 
     def _note_speed(self, chars: int, started: float) -> None:
         elapsed = time.perf_counter() - started
-        self.training_seconds += elapsed
+        self._training_seconds += elapsed
         if elapsed > 0:
             rate = chars / elapsed
             # Steady enough to read, quick to follow a change of settings.
-            self.chars_per_second = (
-                rate if not self.chars_per_second else 0.8 * self.chars_per_second + 0.2 * rate
+            self._chars_per_second = (
+                rate if not self._chars_per_second else 0.8 * self._chars_per_second + 0.2 * rate
             )
+
+
+def _settings_of(state: RunState) -> dict:
+    """Schedule's keyword arguments for all that `state` holds besides the trainer."""
+    return {
+        "timeline": state.timeline,
+        "temperature": state.temperature,
+        "keep_timeline": state.keep_timeline,
+        "validation_every_chars": state.validation_every_chars,
+        "stop_at_best": state.stop_at_best,
+        "training_seconds": state.training_seconds,
+        "chars_per_second": state.chars_per_second,
+    }
