@@ -24,8 +24,8 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import browser_session, children, live_feed, parking, tabs, url_settings
+from dashboard.comparison import Cancelled
 from dashboard.comparison import Failed as ComparisonFailed
-from dashboard.comparison import Stopped as ComparisonStopped
 from dashboard.figures import UNITS, X_AXES, comparison_figure
 from dashboard.guide import (
     base_knowledge,
@@ -1157,7 +1157,7 @@ def compare_view(live: LiveSnapshot) -> None:
         )
     elif isinstance(outcome, ComparisonFailed):
         st.error(escape_markdown(outcome.message))
-    elif isinstance(outcome, ComparisonStopped):
+    elif isinstance(outcome, Cancelled):
         st.info("Stopped: what each network reached until then is below.")
     st.plotly_chart(
         comparison_figure(readings, comparison.labels), key="comparison", width="stretch"

@@ -1,16 +1,16 @@
 """Compare cells in a process of its own, so the server and its pages keep their core.
 
-The session starts `python -m dashboard.comparison`, writes one pickled `Request` to its standard
-input, and a reader thread collects what the child writes back as it happens: a `Reading` per
-validation point, a `CellResult` as each network finishes, then `Finished` (or `Failed`). Stopping
-is ending the child. The child ends by itself once it has done its work, when its standard input
-closes (the server or the session is gone), and after `Request.max_seconds` in any case.
+The session starts `python -m dashboard.comparison`, writes one `Request` to its standard input
+(on the wire of dashboard.wire, as Play's), and a reader thread collects what the child writes
+back as it happens: a `Reading` per validation point, a `CellResult` as each network finishes,
+then `Finished` (or `Failed`). Stopping is ending the child: the outcome is then `Cancelled`.
+The child ends by itself once it has done its work, when its standard input closes (the server
+or the session is gone), and after `Request.max_seconds` in any case.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 import sys
 import threading
 import time
@@ -21,7 +21,7 @@ from rnnlab.compare import CellResult, FromBase, Reading, compare_cells
 from rnnlab.config import Config
 
 from . import children
-from .player import Failed, child_environment
+from .wire import Failed, child_environment, messages, read_message, write_message
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,8 @@ class Finished:
 
 
 @dataclass(frozen=True)
-class Stopped:
-    pass
+class Cancelled:
+    """The session ended the comparison before it finished."""
 
 
 class Comparison:
@@ -51,7 +51,7 @@ class Comparison:
         self._lock = threading.Lock()
         self._readings: list[Reading] = []
         self._results: list[CellResult] = []
-        self._outcome: Finished | Failed | Stopped | None = None
+        self._outcome: Finished | Failed | Cancelled | None = None
         self._stopped = False
         # One BLAS thread: the comparison is one core's work, as Play is.
         env = child_environment()
@@ -62,35 +62,30 @@ class Comparison:
         # Past this the session ends the child itself, whatever state it is in.
         self.deadline = time.monotonic() + request.max_seconds + 30
         try:
-            pickle.dump(request, self._process.stdin)
-            self._process.stdin.flush()
+            write_message(self._process.stdin, request)
         except OSError:
             self._outcome = Failed("The comparison could not be started.")
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
-        try:
-            while True:
-                message = pickle.load(self._process.stdout)
-                with self._lock:
-                    if isinstance(message, Reading):
-                        self._readings.append(message)
-                    elif isinstance(message, CellResult):
-                        self._results.append(message)
-                    else:
-                        self._outcome = message
-                        return
-        except Exception:  # noqa: BLE001 - the child ended or was ended: say so below
+        for message in messages(self._process.stdout):
             with self._lock:
-                if self._outcome is None:
-                    self._outcome = (
-                        Stopped()
-                        if self._stopped
-                        else Failed("The comparison process ended unexpectedly.")
-                    )
-        finally:
-            self._process.wait()
+                if isinstance(message, Reading):
+                    self._readings.append(message)
+                elif isinstance(message, CellResult):
+                    self._results.append(message)
+                else:
+                    self._outcome = message
+                    break
+        with self._lock:
+            if self._outcome is None:  # the stream ended first: say how
+                self._outcome = (
+                    Cancelled()
+                    if self._stopped
+                    else Failed("The comparison process ended unexpectedly.")
+                )
+        self._process.wait()
 
     @property
     def running(self) -> bool:
@@ -99,7 +94,7 @@ class Comparison:
 
     def progress(
         self,
-    ) -> tuple[list[Reading], list[CellResult], Finished | Failed | Stopped | None]:
+    ) -> tuple[list[Reading], list[CellResult], Finished | Failed | Cancelled | None]:
         """Copies of the readings and finished networks so far, and the outcome once there is
         one."""
         with self._lock:
@@ -130,14 +125,13 @@ class Comparison:
 
 def _child() -> None:
     out = sys.stdout.buffer
-    request: Request = pickle.load(sys.stdin.buffer)
+    request, _ = read_message(sys.stdin.buffer)
     deadline = time.monotonic() + request.max_seconds
     lock = threading.Lock()
 
     def send(message) -> None:
         with lock:
-            pickle.dump(message, out)
-            out.flush()
+            write_message(out, message)
 
     def orphaned() -> None:
         # The parent holds our standard input open for as long as it wants us; EOF means it is

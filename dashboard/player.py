@@ -6,8 +6,7 @@ interpreter lock, and every redraw holds the training up. So Play starts a fresh
 session's TrainerState, in slices of PLAY_SLICE_SECONDS. Between slices it answers questions.
 
 The session always asks and the child always answers, one message for one question, so nothing
-piles up when nobody looks. The messages are the dataclasses below, pickled over the child's
-standard input and output (portable: no sockets or inherited descriptors):
+piles up when nobody looks. The messages are the dataclasses below, on the wire of dashboard.wire:
 
     Start (the text and a RunState)  -> (nothing: the child starts training)
     Sync (the mirror's RunMarks)     -> Progress (a RunDelta, and when asked the latest sample,
@@ -24,7 +23,6 @@ played, is gone) it ends.
 from __future__ import annotations
 
 import os
-import pickle
 import queue
 import subprocess
 import sys
@@ -33,7 +31,6 @@ import time
 import traceback
 import weakref
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 from rnnlab.overfitting import Overfitting
@@ -41,6 +38,7 @@ from rnnlab.sampling import SampleSettings
 from rnnlab.schedule import LiveSettings, RunDelta, RunMarks, RunState, Schedule
 
 from . import children
+from .wire import Failed, child_environment, close_quietly, read_into, write_message
 
 # Between slices the child answers questions, so a question waits at most one slice (plus one
 # iteration); shorter slices make the page's sync wait less, at the cost of more looks.
@@ -103,49 +101,11 @@ class Stopped:
 
 
 @dataclass(frozen=True)
-class Failed:
-    message: str
-
-
-@dataclass(frozen=True)
 class SyncAnswer:
     """What Player.sync returns: progress while playing, or the whole state once stopped."""
 
     progress: Progress | None = None
     stopped: Stopped | None = None
-
-
-def write_message(stream: BinaryIO, message: object) -> int:
-    """Write one message (8-byte length, then the pickle); returns the bytes written."""
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(len(data).to_bytes(8, "little") + data)
-    stream.flush()
-    return 8 + len(data)
-
-
-def read_message(stream: BinaryIO) -> tuple[object, int]:
-    """The next message and its size in bytes; EOFError when the stream has ended."""
-    header = stream.read(8)
-    if len(header) < 8:
-        raise EOFError("the stream ended")
-    size = int.from_bytes(header, "little")
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError("the stream ended inside a message")
-    return pickle.loads(data), 8 + size
-
-
-def _read_into(stream: BinaryIO, inbox: queue.Queue) -> None:
-    """Put (message, size) into `inbox` until the stream ends; then an EOFError. The stream is
-    this thread's: it closes it when it ends (closing it from another thread while this one
-    reads would wait for the child to write)."""
-    try:
-        while True:
-            inbox.put(read_message(stream))
-    except (EOFError, OSError, ValueError, pickle.UnpicklingError) as error:
-        inbox.put((EOFError(str(error)), 0))
-    finally:
-        _close_quietly(stream)
 
 
 # ---------------------------------------------------------------------------- the parent's side
@@ -166,10 +126,10 @@ class Player:
         # A player dropped without stop() (its session ended while playing) closes the child's
         # standard input, so that the child ends: Popen keeps itself, and so that pipe, alive for
         # as long as its child runs.
-        weakref.finalize(self, _close_quietly, self._process.stdin)
+        weakref.finalize(self, close_quietly, self._process.stdin)
         self._answers: queue.Queue = queue.Queue()
         threading.Thread(
-            target=_read_into, args=(self._process.stdout, self._answers), daemon=True
+            target=read_into, args=(self._process.stdout, self._answers), daemon=True
         ).start()
         self.bytes_sent: list[int] = []
         self.bytes_received: list[int] = []
@@ -217,7 +177,7 @@ class Player:
             self._process.kill()
         except OSError:
             pass  # already reaped
-        _close_quietly(self._process.stdin)
+        close_quietly(self._process.stdin)
         try:
             self._process.wait(timeout=KILL_WAIT)
         except subprocess.TimeoutExpired:
@@ -265,34 +225,18 @@ class Player:
         return written[0]
 
     def _end(self) -> None:
-        _close_quietly(self._process.stdin)
+        close_quietly(self._process.stdin)
         try:
             self._process.wait(timeout=KILL_WAIT)  # it ends right after its last answer
         except subprocess.TimeoutExpired:
             self.kill()
 
 
-def _close_quietly(stream: BinaryIO) -> None:
-    try:
-        stream.close()
-    except (OSError, ValueError):
-        pass
-
-
-def child_environment() -> dict[str, str]:
-    """The parent's environment, with this copy of the project first on the child's path (for
-    the play process and Compare cells' process alike)."""
-    env = dict(os.environ)
-    project = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [project, env.get("PYTHONPATH")]))
-    return env
-
-
 # ------------------------------------------------------------------------------ the child
 def serve(inbox_stream: BinaryIO, outbox: BinaryIO) -> None:
     """The child's main loop: train between questions, answer each one."""
     inbox: queue.Queue = queue.Queue()
-    threading.Thread(target=_read_into, args=(inbox_stream, inbox), daemon=True).start()
+    threading.Thread(target=read_into, args=(inbox_stream, inbox), daemon=True).start()
     try:
         _serve(inbox, outbox)
     except (EOFError, OSError):

@@ -18,7 +18,6 @@ import math
 import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -52,6 +51,7 @@ from rnnlab.trainer import Trainer, check_text_fits
 
 from .comparison import Comparison
 from .player import Player, PlayerFailed, Stopped
+from .process_slots import SLOTS
 from .runs import Run
 from .starts import CURRENT, RANDOM_START, Start, from_trainer, start_of_run
 from .text_analysis import TextAnalysis, analysis_for
@@ -63,11 +63,6 @@ SESSION_MEMORY_BYTES = int(float(os.environ.get("RNNLAB_SESSION_MEMORY_MB", "768
 # iteration would take longer than this, in seconds, are refused (docs/hosting.md).
 MAX_SECONDS_PER_ITERATION = float(os.environ.get("RNNLAB_MAX_SECONDS_PER_ITERATION", "2"))
 
-# Play processes the server runs at once, across sessions: one core is left for the server and
-# the pages (docs/hosting.md).
-MAX_PLAYERS = max(1, int(os.environ.get("RNNLAB_MAX_PLAYERS", (os.cpu_count() or 2) - 1)))
-_playing: weakref.WeakSet[Lab] = weakref.WeakSet()
-_playing_lock = threading.Lock()
 
 # Compare cells: the CPU seconds each network may train, as the page offers them.
 COMPARE_SECONDS = (10, 30, 60, 120)
@@ -636,14 +631,7 @@ class Lab:
                 if self.comparing:
                     raise ValueError("Compare cells is running: stop it, or wait, to Play.")
                 budget.check(self.trainer.config, self.trainer.vocab.size, SESSION_MEMORY_BYTES, 2)
-                with _playing_lock:
-                    if len(_playing) >= MAX_PLAYERS:
-                        raise ValueError(
-                            f"{_count(len(_playing), 'other session is', 'other sessions are')} "
-                            f"playing, as many as this server runs at once ({MAX_PLAYERS}). Step "
-                            "and Train still work; try Play again in a while."
-                        )
-                    _playing.add(self)
+                SLOTS.take(self, "playing")
                 try:
                     self._play_save_point = self._schedule.state()
                     self._saved_at = time.monotonic()
@@ -651,7 +639,7 @@ class Lab:
                         self.corpus.text, self._play_save_point, PLAY_IDLE_TIMEOUT, PLAY_MAX_SECONDS
                     )
                 except BaseException:
-                    _playing.discard(self)
+                    SLOTS.give_back(self)
                     raise
 
     def pause(self) -> None:
@@ -670,7 +658,7 @@ class Lab:
 
     def _stop_player(self) -> None:
         player, self._player = self._player, None
-        _playing.discard(self)
+        SLOTS.give_back(self)
         if player is None:
             return
         try:
@@ -694,7 +682,7 @@ class Lab:
             return
         if answer.stopped is not None:
             self._player = None
-            _playing.discard(self)
+            SLOTS.give_back(self)
             self._take_back(answer.stopped)
             return
         progress = answer.progress
@@ -720,7 +708,7 @@ class Lab:
         """Go on from the player's last whole state (its last save point, or where Play was
         pressed), with the live settings as they are now."""
         self._player = None
-        _playing.discard(self)
+        SLOTS.give_back(self)
         save_point, config, schedule = self._play_save_point, self.trainer.config, self._schedule
         now = LiveSettings(
             config.learning_rate, config.seq_length, schedule.temperature, schedule.stop_at_best
@@ -757,8 +745,8 @@ class Lab:
 
     @property
     def holds_a_slot(self) -> bool:
-        """Whether this session counts against MAX_PLAYERS now (playing or comparing)."""
-        return self in _playing
+        """Whether this session holds one of the server's process slots (playing or comparing)."""
+        return SLOTS.holds(self)
 
     def compare_cells(self, configs: dict[str, Config | FromBase], seconds: float) -> None:
         """Train each of `configs` in turn for `seconds` of CPU time on this text, in a process
@@ -778,18 +766,11 @@ class Lab:
                     "the network compared and the session's own run",
                 )  # fmt: skip
                 check_text_fits(len(self.corpus.text), config)
-            with _playing_lock:
-                if len(_playing) >= MAX_PLAYERS:
-                    raise ValueError(
-                        f"{_count(len(_playing), 'other session is', 'other sessions are')} "
-                        f"playing or comparing, as many as this server runs at once "
-                        f"({MAX_PLAYERS}). Try again in a while."
-                    )
-                _playing.add(self)
+            SLOTS.take(self, "playing or comparing")
             try:
                 self.comparison = Comparison(self.corpus.text, configs, seconds)
             except BaseException:
-                _playing.discard(self)
+                SLOTS.give_back(self)
                 raise
             threading.Thread(
                 target=self._release_when_compared, name=COMPARISON_WATCHER, daemon=True
@@ -805,14 +786,14 @@ class Lab:
             time.sleep(0.2)
         with self.lock:
             if self.comparison is comparison and self._player is None:
-                _playing.discard(self)
+                SLOTS.give_back(self)
 
     def stop_comparison(self) -> None:
         with self.lock:
             if self.comparison is not None and self.comparison.running:
                 self.comparison.stop()
             if self._player is None:
-                _playing.discard(self)
+                SLOTS.give_back(self)
 
     # ----------------------------------------------------------------------------- sampling
     def refresh_sample(self) -> None:
@@ -877,10 +858,6 @@ def thinned(timeline: Sequence[TimelineEntry]) -> tuple[TimelineEntry, ...]:
     if len(timeline) <= TIMELINE_FIRST + TIMELINE_LATEST:
         return tuple(timeline)
     return tuple(timeline[:TIMELINE_FIRST]) + tuple(timeline[-TIMELINE_LATEST:])
-
-
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n:,} {one if n == 1 else many}"
 
 
 def history_csv(state: TrainerState) -> str:

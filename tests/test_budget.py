@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from dashboard import session as session_module
+from dashboard.process_slots import SLOTS
 from dashboard.session import Lab
 from rnnlab import Config, Trainer, budget
 from rnnlab.corpora import builtin_corpus
@@ -91,7 +92,7 @@ def test_the_session_refuses_over_budget_settings_before_allocating(monkeypatch)
 
 
 def test_play_is_capped_across_sessions_and_the_others_keep_stepping(monkeypatch):
-    monkeypatch.setattr(session_module, "MAX_PLAYERS", 1)
+    monkeypatch.setattr(SLOTS, "limit", 1)
     small = Config(hidden_size=16, seq_length=8, batch_size=1, seed=0)
     first = Lab(SONGBOOK, small, stop_at_best=False)
     second = Lab(SONGBOOK, small, stop_at_best=False)

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from dashboard import session as session_module
-from dashboard.comparison import Finished, Stopped
+from dashboard.comparison import Cancelled, Finished
+from dashboard.process_slots import SLOTS
 from dashboard.session import Lab
 from rnnlab import Config
 from rnnlab.corpora import builtin_corpus
@@ -69,12 +70,12 @@ def test_stopping_ends_the_child_and_frees_the_slot(lab):
     lab.stop_comparison()
     assert not lab.comparing and not alive(pid)
     readings, _, outcome = lab.comparison.progress()
-    assert isinstance(outcome, Stopped) and readings
+    assert isinstance(outcome, Cancelled) and readings
     assert not lab.holds_a_slot
 
 
 def test_a_comparison_takes_a_play_slot(lab, monkeypatch):
-    monkeypatch.setattr(session_module, "MAX_PLAYERS", 1)
+    monkeypatch.setattr(SLOTS, "limit", 1)
     other = Lab(SONGBOOK, Config(hidden_size=16, seq_length=10, seed=1, val_fraction=0.1))
     try:
         other.play()
@@ -129,5 +130,5 @@ def test_the_session_ends_a_comparison_past_its_deadline(lab):
     pid = lab.comparison.pid
     lab.comparison.deadline = time.monotonic()  # as if it had hung for its whole lifetime
     wait_until(lambda: not lab.comparing, timeout=10)
-    assert isinstance(lab.comparison.progress()[2], Stopped) and not alive(pid)
+    assert isinstance(lab.comparison.progress()[2], Cancelled) and not alive(pid)
     wait_until(lambda: not lab.holds_a_slot, timeout=5)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from dashboard.session import MAX_PLAYERS
+from dashboard.process_slots import MAX_PLAYERS
 from tests.e2e.test_dashboard import click, metric, no_exceptions
 
 COMPARE_VIEW = "Compare cells"
