@@ -29,7 +29,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dashboard.session import Lab, history_csv  # noqa: E402
+from dashboard.exports import history_csv  # noqa: E402
+from dashboard.session import Lab  # noqa: E402
 from rnnlab import Config, Trainer, records  # noqa: E402
 from rnnlab.corpora import builtin_corpus  # noqa: E402
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboard import live_feed  # noqa: E402
 from dashboard.figures import UNITS, X_AXES  # noqa: E402
-from dashboard.player import Player  # noqa: E402
+from dashboard.player import Player, Sync  # noqa: E402
 from dashboard.session import PLAY_SAMPLE_EVERY, Lab  # noqa: E402
 from rnnlab import Config, Trainer  # noqa: E402
 from rnnlab.corpora import DEFAULT_CORPUS, builtin_corpus  # noqa: E402
@@ -73,7 +73,7 @@ def sync_bytes(text: str, polls: int) -> None:
             now = time.monotonic()
             sample = SampleSettings() if now - sampled_at >= PLAY_SAMPLE_EVERY else None
             sampled_at = now if sample else sampled_at
-            answer = player.sync(mirror.marks(), False, sample, False)
+            answer = player.sync(Sync(mirror.marks(), False, sample, False))
             mirror.apply_delta(answer.progress.delta)
         answers = player.bytes_received[:]
     finally:

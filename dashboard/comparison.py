@@ -21,6 +21,7 @@ from rnnlab.compare import CellResult, FromBase, Reading, compare_cells
 from rnnlab.config import Config
 
 from . import children
+from .process_slots import SLOTS
 from .wire import Failed, child_environment, messages, read_message, write_message
 
 
@@ -42,10 +43,25 @@ class Cancelled:
     """The session ended the comparison before it finished."""
 
 
+# The name of the thread that watches a comparison to its end, then frees its process slot.
+COMPARISON_WATCHER = "comparison-watcher"
+
+
 class Comparison:
-    """One comparison running in a child process; read its progress with `progress()`."""
+    """One comparison running in a child process, holding one of the server's process slots
+    until it ends; read its progress with `progress()`."""
 
     def __init__(self, text: str, configs: dict[str, Config | FromBase], seconds: float):
+        """ValueError when the server runs as many processes as it may."""
+        SLOTS.take(self, "playing or comparing")
+        try:
+            self._start(text, configs, seconds)
+        except BaseException:
+            SLOTS.give_back(self)
+            raise
+        threading.Thread(target=self._watch, name=COMPARISON_WATCHER, daemon=True).start()
+
+    def _start(self, text: str, configs: dict[str, Config | FromBase], seconds: float) -> None:
         self.labels = tuple(configs)
         self.seconds = seconds
         self._lock = threading.Lock()
@@ -67,6 +83,19 @@ class Comparison:
             self._outcome = Failed("The comparison could not be started.")
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+
+    def _watch(self) -> None:
+        """End the child at its hard deadline (one that hangs or is stopped never gets there by
+        itself), then free the slot."""
+        while self.running:
+            if time.monotonic() > self.deadline:
+                self.stop()
+            time.sleep(0.2)
+        SLOTS.give_back(self)
+
+    @property
+    def holds_a_slot(self) -> bool:
+        return SLOTS.holds(self)
 
     def _read(self) -> None:
         for message in messages(self._process.stdout):
@@ -107,6 +136,7 @@ class Comparison:
             self._process.kill()
         self._process.wait()
         self._reader.join(timeout=5)  # so the outcome is set when this returns
+        SLOTS.give_back(self)
 
     def status(self) -> tuple[str, float, float]:
         """While running: the network training now, its training CPU-seconds so far, and the

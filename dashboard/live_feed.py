@@ -29,7 +29,8 @@ from rnnlab.schedule import validation_cadence
 
 from .figures import UNITS, X_AXES, copy_figure, loss_figure
 from .guide import meter_caption, overfitting_note, yardstick_note
-from .session import TIMELINE_FIRST, TIMELINE_LATEST, Busy, Lab, LiveSnapshot
+from .session import Busy, Lab, LiveSnapshot
+from .timeline_copies import TIMELINE_FIRST, TIMELINE_LATEST
 
 FEED_PATH = "/rnnlab/live"
 TOKEN_HEADER = "X-Rnnlab-Token"
@@ -114,7 +115,7 @@ def panel_content(live: LiveSnapshot, units: str, x_axis: str, show_runs: bool) 
     The timeline comes as changes: "timeline" holds the rows to put in place of the panel's
     when "timeline_replace", else the rows to add on top of them; either way the panel then
     keeps the oldest and newest of them as "timeline_keep" says ([first, latest], as
-    session.thinned does), and asks for the next changes with "timeline_mark"."""
+    timeline_copies.thinned does), and asks for the next changes with "timeline_mark"."""
     figure = loss_figure(live.state, live.runs, units, x_axis, show_runs, live.yardsticks)
     figure.update_layout(uirevision=f"{units}/{x_axis}")
     copies = None

@@ -3,7 +3,7 @@
 Why a process: in the web server's process, training and the page's drawing share one
 interpreter lock, and every redraw holds the training up. So Play starts a fresh interpreter
 (`python -m dashboard.player`) that runs the engine's Schedule on a Trainer built from the
-session's TrainerState, in slices of PLAY_SLICE_SECONDS. Between slices it answers questions.
+session's RunState, in the Schedule's slices. Between slices it answers questions.
 
 The session always asks and the child always answers, one message for one question, so nothing
 piles up when nobody looks. The messages are the dataclasses below, on the wire of dashboard.wire:
@@ -40,9 +40,6 @@ from rnnlab.schedule import LiveSettings, RunDelta, RunMarks, RunState, Schedule
 from . import children
 from .wire import Failed, child_environment, close_quietly, read_into, write_message
 
-# Between slices the child answers questions, so a question waits at most one slice (plus one
-# iteration); shorter slices make the page's sync wait less, at the cost of more looks.
-PLAY_SLICE_SECONDS = 0.015
 # How long the session waits for an answer before it gives the child up as hung. One slice is
 # at most one iteration over its time budget, and the per-iteration time limit bounds that.
 ANSWER_TIMEOUT = float(os.environ.get("RNNLAB_ANSWER_TIMEOUT", "60"))
@@ -148,12 +145,10 @@ class Player:
     def pid(self) -> int:
         return self._process.pid
 
-    def sync(
-        self, marks: RunMarks, with_model: bool, sample: SampleSettings | None, save_point: bool
-    ) -> SyncAnswer:
-        """What changed since `marks`; once the child has stopped by itself (a divergence, the
-        best validation point, or nobody asked for a long time), its whole run."""
-        answer = self._ask(Sync(marks, with_model, sample, save_point))
+    def sync(self, question: Sync) -> SyncAnswer:
+        """What changed since the question's marks; once the child has stopped by itself (a
+        divergence, the best validation point, or nobody asked for a long time), its whole run."""
+        answer = self._ask(question)
         if isinstance(answer, Stopped):
             self._end()
             return SyncAnswer(stopped=answer)
@@ -252,33 +247,64 @@ def _serve(inbox: queue.Queue, outbox: BinaryIO) -> None:
     start, _ = inbox.get()
     if not isinstance(start, Start):
         raise EOFError("no Start message")
-    schedule = Schedule.from_state(start.text, start.run)
-    playing, divergence, turn = True, None, None
-    asked_at = started = time.monotonic()
-    while True:
-        if time.monotonic() - asked_at > start.idle_timeout:
-            playing = False
-        if playing and time.monotonic() - started > start.max_seconds:
-            playing, divergence = False, f"Play stops after {start.max_seconds / 3600:g} hours."
-        # Answer every question waiting; when not training, wait for the next one.
-        while not playing or not inbox.empty():
-            question, _ = inbox.get()
-            asked_at = time.monotonic()
-            if isinstance(question, EOFError):
-                raise question
-            if isinstance(question, Stop) or (isinstance(question, Sync) and not playing):
-                write_message(outbox, _stopped(schedule, divergence, turn))
-                return
-            if isinstance(question, Sync):
-                write_message(outbox, _progress(schedule, question))
-            elif isinstance(question, ChangeSettings):
-                schedule.apply(question.settings)
-                write_message(outbox, Done())
+    _Child(start, inbox, outbox).serve()
+
+
+class _Child:
+    """The child's run: one Schedule.train call while playing, answering every question waiting
+    between its slices; once training has stopped, answering as questions come."""
+
+    def __init__(self, start: Start, inbox: queue.Queue, outbox: BinaryIO) -> None:
+        self.schedule = Schedule.from_state(start.text, start.run)
+        self.start, self.inbox, self.outbox = start, inbox, outbox
+        self.playing, self.done = True, False
+        self.divergence: str | None = None
+        self.turn: Overfitting | None = None
+        self.asked_at = self.started = time.monotonic()
+
+    def serve(self) -> None:
+        while not self.done:
+            if self.playing and not self._over():
+                report = self.schedule.train(seconds=self._left(), between_slices=self._between)
+                if report.divergence or report.stopped_at_best:
+                    self.playing = False
+                    self.divergence, self.turn = report.divergence, report.stopped_at_best
             else:
-                raise TypeError(f"unexpected message {type(question).__name__}")
-        report = schedule.train(seconds=PLAY_SLICE_SECONDS)
-        if report.divergence or report.stopped_at_best:
-            playing, divergence, turn = False, report.divergence, report.stopped_at_best
+                self.playing = False
+                self._answer(self.inbox.get())
+
+    def _between(self) -> bool:
+        """Between two slices: answer every question waiting; True to stop training."""
+        while not self.inbox.empty() and not self.done:
+            self._answer(self.inbox.get())
+        return self.done or self._over()
+
+    def _over(self) -> bool:
+        """Nobody asked for a long time (the tab was closed), or Play's hard limit is reached."""
+        now = time.monotonic()
+        if self.playing and now - self.started > self.start.max_seconds:
+            self.divergence = f"Play stops after {self.start.max_seconds / 3600:g} hours."
+            return True
+        return now - self.asked_at > self.start.idle_timeout
+
+    def _left(self) -> float:
+        return max(0.0, self.start.max_seconds - (time.monotonic() - self.started))
+
+    def _answer(self, received: tuple[object, int]) -> None:
+        question = received[0]
+        self.asked_at = time.monotonic()
+        if isinstance(question, EOFError):
+            raise question
+        if isinstance(question, Stop) or (isinstance(question, Sync) and not self.playing):
+            write_message(self.outbox, Stopped(self.schedule.state(), self.divergence, self.turn))
+            self.done = True
+        elif isinstance(question, Sync):
+            write_message(self.outbox, _progress(self.schedule, question))
+        elif isinstance(question, ChangeSettings):
+            self.schedule.apply(question.settings)
+            write_message(self.outbox, Done())
+        else:
+            raise TypeError(f"unexpected message {type(question).__name__}")
 
 
 def _progress(schedule: Schedule, question: Sync) -> Progress:
@@ -291,10 +317,6 @@ def _progress(schedule: Schedule, question: Sync) -> Progress:
         sample=sample,
         save_point=schedule.state() if question.save_point else None,
     )
-
-
-def _stopped(schedule: Schedule, divergence: str | None, turn: Overfitting | None) -> Stopped:
-    return Stopped(schedule.state(), divergence, turn)
 
 
 if __name__ == "__main__":

@@ -5,23 +5,19 @@ draws what `snapshot()` returns. Every public method takes the lab's lock itself
 script thread, widget callbacks and the live feed's requests may come at once), and either
 succeeds completely or raises ValueError with the lab exactly as it was.
 
-While playing, a child process trains (dashboard/player.py) and the lab's trainer is a mirror of
-it, brought up to date by every snapshot().
+The run is trained by one of two runners, each ending in an Outcome the page is told of
+(dashboard.outcomes): Step and Train N here (dashboard.local_runner), Play in a process of its
+own (dashboard.play_runner), the lab's schedule then a mirror of it, brought up to date by
+every snapshot(). Compare cells trains other networks in a process of its own
+(dashboard.comparison).
 """
 
 from __future__ import annotations
 
-import functools
 import io
-import itertools
-import math
 import os
 import threading
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-
-import numpy as np
+from collections.abc import Callable
 
 from rnnlab import budget, checkpoint, pace
 from rnnlab.compare import FromBase, config_of
@@ -29,125 +25,38 @@ from rnnlab.config import Config
 from rnnlab.copying import CopyReport
 from rnnlab.corpora import Corpus
 from rnnlab.insight import DrawnText, SnippetTrace, run_snippet, sample_side_by_side
-from rnnlab.overfitting import Overfitting, detect_since_restore
+from rnnlab.overfitting import detect_since_restore
 from rnnlab.presets import DASHBOARD_DEFAULTS, STOP_AT_BEST
 from rnnlab.sampling import SampleSettings
-from rnnlab.schedule import (
-    LiveSettings,
-    RunState,
-    Schedule,
-    TimelineEntry,
-    TrainReport,
-    validation_cadence,
-)
-from rnnlab.state import (
-    TrainerState,
-    bits_per_char,
-    chars_seen_at,
-    initial_config,
-    per_iteration_at,
-)
+from rnnlab.schedule import LiveSettings, Schedule, TimelineEntry, validation_cadence
 from rnnlab.trainer import Trainer, check_text_fits
 
+from . import exports, local_runner, outcomes
 from .comparison import Comparison
-from .player import Player, PlayerFailed, Stopped
-from .process_slots import SLOTS
-from .runs import Run
+from .latest_sample import PLAY_SAMPLE_EVERY, LatestSample
+from .live_snapshot import Busy, LiveSnapshot, stats
+from .local_runner import TRAIN_MAX_SECONDS
+from .outcomes import Outcome
+from .pending import pending_changes
+from .play_runner import PlayRunner
+from .runs import Run, archived, kept
 from .starts import CURRENT, RANDOM_START, Start, from_trainer, start_of_run
-from .text_analysis import TextAnalysis, analysis_for
+from .text_analysis import analysis_for
+from .timeline_copies import TimelineCopies
+
+__all__ = ["PLAY_SAMPLE_EVERY", "TRAIN_MAX_SECONDS", "Busy", "Lab", "LiveSnapshot", "fits"]
 
 # The memory one session may use, both processes counted while playing (docs/hosting.md).
 SESSION_MEMORY_BYTES = int(float(os.environ.get("RNNLAB_SESSION_MEMORY_MB", "768")) * 2**20)
-
 # One iteration cannot be interrupted and holds the session's lock: settings whose single
 # iteration would take longer than this, in seconds, are refused (docs/hosting.md).
 MAX_SECONDS_PER_ITERATION = float(os.environ.get("RNNLAB_MAX_SECONDS_PER_ITERATION", "2"))
-
-
 # Compare cells: the CPU seconds each network may train, as the page offers them.
 COMPARE_SECONDS = (10, 30, 60, 120)
-
-# Step and Train N run in the page's own run, which waits for them: at most this long, in
-# slices of this much work with the session's lock let go between them.
-TRAIN_MAX_SECONDS = 120.0
-TRAIN_SLICE_SECONDS = 0.25
-# Between two slices the trainer waits this long with the lock let go: a thread's lock is not
-# fair, and one that let go and took it again at once would starve whoever waits for it.
-TRAIN_SLICE_GAP = 0.005
-
-# Hyperparameters that shape the model: changing them needs a new model (a new run).
-STRUCTURAL = (
-    "cell",
-    "layers",
-    "optimizer",
-    "dtype",
-    "hidden_size",
-    "batch_size",
-    "seed",
-    "val_fraction",
-    "dropout",
-)
-# While playing, the player draws the latest sample at most this often: a person reads a
-# 300-character sample in no less, and each costs the training a few milliseconds.
-PLAY_SAMPLE_EVERY = 1.0
-# While playing, the player hands over its whole state this often, so that if it fails the run
-# goes on from there rather than from where Play was pressed.
-PLAY_SAVE_POINT_EVERY = 30.0
-# A player nobody has looked at for this long stops by itself (the browser tab was closed). Long
-# enough for a background tab, which browsers let refresh only about once a minute.
-PLAY_IDLE_TIMEOUT = 150.0
-# However often someone looks, a Play ends after this long: a tab left open on a shared server
-# does not keep a core for ever.
-PLAY_MAX_SECONDS = 6 * 3600.0
 # Generate writes at most this many characters: a page or two, still checked for copies at once.
 GENERATE_MAX_CHARS = 5000
 # Inside the network reads at most this much text: its heatmaps grow with every character.
 SNIPPET_MAX_CHARS = 1000
-# The timeline's samples the views show: the first ones (every milestone up to 7,500) and the
-# latest ones; a day of Play makes thousands.
-TIMELINE_FIRST = 16
-TIMELINE_LATEST = 40
-# The name of the thread that watches a comparison to its end, then frees its slot.
-COMPARISON_WATCHER = "comparison-watcher"
-# Earlier runs a session keeps for the chart (the oldest go first), and the points of each.
-MAX_RUNS = 10
-RUN_POINTS = 800
-# The copy meter's series keeps the latest samples' readings, this many at most.
-COPY_SERIES_LENGTH = 2000
-# Timeline generations, unique across the server's labs: a mark names one (Lab.snapshot).
-_timeline_generations = itertools.count(1)
-
-
-@dataclass(frozen=True)
-class LiveSnapshot:
-    """Everything the views draw, taken in one moment under the lab's lock."""
-
-    state: TrainerState
-    stats: dict[str, float | int | None]
-    runs: tuple[Run, ...]
-    # The timeline entries to send: all those shown (the first and the latest, thinned) when
-    # timeline_replaces, else only those new since the mark the caller brought (see timeline_mark).
-    timeline: tuple[TimelineEntry, ...]
-    latest_sample: str
-    sample_settings: SampleSettings
-    playing: bool
-    corpus: Corpus
-    # Measured against the text (None until its analysis is ready, which may take a while):
-    yardsticks: dict[str, float] | None  # bits per character (rnnlab.yardsticks)
-    yardsticks_in_sample: bool  # True when nothing is held out: measured on the training text
-    latest_copy: CopyReport | None  # the copy meter on the latest sample (prime included)
-    timeline_copies: tuple[CopyReport | None, ...]  # and on each timeline sample
-    copy_series: np.ndarray  # (k, 2) rows of (iteration, longest copy) of the latest samples
-    overfitting: Overfitting | None  # the validation loss has turned up, if it has
-    stop_at_best: bool
-    # Which timeline a holder of `timeline` has now: bring it back to snapshot() for the changes.
-    timeline_mark: str = ""
-    timeline_replaces: bool = True  # `timeline` is the whole shown timeline, not an addition
-    analysis_failure: str | None = None  # why the text has no yardsticks or copy meter, if so
-
-
-class Busy(RuntimeError):
-    """The lab was busy (training, answering another request) for longer than the caller waits."""
 
 
 class Lab:
@@ -162,26 +71,23 @@ class Lab:
         self.corpus = corpus
         config = start.config(config)
         fits(config, corpus.vocab.size)
-        self.trainer = start.trainer(corpus.text, config)
         self.start = start  # where the current run's weights came from
         self.offered_start: Start | None = None  # an uploaded checkpoint to start from
-        self.sample_settings = SampleSettings()
+        self.sample = LatestSample()
         self.runs: tuple[Run, ...] = ()
         self.run_number = 1
-        self.latest_sample = ""
         self.pending_corpus: Corpus | None = None  # a text chosen or uploaded, not yet applied
-        self._schedule = Schedule(self.trainer, stop_at_best=stop_at_best)
-        self._timeline_generation = next(_timeline_generations)
-        self._analysis = analysis_for(self.trainer.train_text, self.trainer.held_out_text)
-        self._copy_series: list[tuple[int, str]] = []  # (iteration, latest sample with its prime)
-        self._messages: list[tuple[str, str]] = []  # (kind, text) for the page to show once
-        self._player: Player | None = None
         self.comparison: Comparison | None = None  # the latest Compare cells, running or done
-        self._play_save_point: RunState | None = None  # while playing: where to go on from
-        self._sampled_at = self._saved_at = 0.0
-        self.refresh_sample()
+        self._messages: list[tuple[str, str]] = []  # (kind, text) for the page to show once
+        self._player: PlayRunner | None = None
+        self._timeline_copies = TimelineCopies()
+        self._start_run(start.trainer(corpus.text, config), stop_at_best)
 
     # ---------------------------------------------------------------------------- reading
+    @property
+    def trainer(self) -> Trainer:
+        return self._schedule.trainer
+
     @property
     def playing(self) -> bool:
         return self._player is not None
@@ -195,12 +101,17 @@ class Lab:
     @property
     def play_traffic(self) -> tuple[list[int], list[int]]:
         """The sizes in bytes of the messages sent to and received from the current play process,
-        in order (copies; two empty lists when not playing), for tests and benchmarks."""
+        in order (two empty lists when not playing), for tests and benchmarks."""
         with self.lock:
-            player = self._player
-            if player is None:
-                return [], []
-            return list(player.bytes_sent), list(player.bytes_received)
+            return ([], []) if self._player is None else self._player.traffic
+
+    @property
+    def sample_settings(self) -> SampleSettings:
+        return self.sample.settings
+
+    @property
+    def latest_sample(self) -> str:
+        return self.sample.text
 
     @property
     def timeline(self) -> tuple[TimelineEntry, ...]:
@@ -226,75 +137,36 @@ class Lab:
         timeline_since: the timeline_mark of a snapshot whose timeline the caller holds; the new
         snapshot's timeline is then only what was added since, unless that copy is no longer
         valid (a new run, a rollback, a pause, the copy meter becoming ready: see
-        LiveSnapshot.timeline_replaces). copy_model=False: the state carries no model
-        (Trainer.state(with_model=False)), for views that draw only the records and the
-        numbers: the live feed's polls then copy nothing parameter-sized.
+        LiveSnapshot.timeline_replaces). copy_model=False: the state carries no model, for views
+        that draw only the records and the numbers: the feed's polls copy nothing parameter-sized.
         """
+        self._sync(with_model, wait=wait)
         if not self.lock.acquire(timeout=-1 if wait is None else wait):
             raise Busy("The session is busy; ask again.")
         try:
-            return self._snapshot(with_model, timeline_since, copy_model)
+            state = self.trainer.state(with_model=copy_model)
+            analysis = self._analysis
+            # Read before the meters: the index becoming ready after this only costs a replace.
+            ready = analysis.index_ready
+            timeline, replaces, mark = self._timeline_copies.since(
+                self._schedule.timeline, timeline_since, ready
+            )
+            return LiveSnapshot(
+                state, stats(state, self._schedule), self.runs, timeline, self.latest_sample,
+                self.sample_settings, self.playing, self.corpus,
+                yardsticks=analysis.yardsticks,
+                yardsticks_in_sample=analysis.in_sample,
+                latest_copy=analysis.meter(self.sample.shown),
+                timeline_copies=tuple(analysis.meter(e.text) for e in timeline),
+                copy_series=self.sample.series.lengths(analysis),
+                overfitting=detect_since_restore(state.validation, state.events),
+                stop_at_best=self.stop_at_best,
+                timeline_mark=mark,
+                timeline_replaces=replaces,
+                analysis_failure=analysis.failure,
+            )  # fmt: skip
         finally:
             self.lock.release()
-
-    def _snapshot(self, with_model: bool, timeline_since: str, copy_model: bool) -> LiveSnapshot:
-        # The caller holds the lock.
-        self._sync(with_model)
-        state = self.trainer.state(with_model=copy_model)
-        analysis = self._analysis
-        shown = self.sample_settings.prime + self.latest_sample
-        # Read before the meters: the index becoming ready after this only costs a replace later.
-        meters_ready = analysis.index_ready
-        timeline, replaces, mark = self._timeline_since(timeline_since, meters_ready)
-        return LiveSnapshot(
-            state,
-            self._stats(state),
-            self.runs,
-            timeline,
-            self.latest_sample,
-            self.sample_settings,
-            self.playing,
-            self.corpus,
-            yardsticks=analysis.yardsticks,
-            yardsticks_in_sample=analysis.in_sample,
-            latest_copy=analysis.meter(shown),
-            timeline_copies=tuple(analysis.meter(e.text) for e in timeline),
-            copy_series=self._copy_lengths(analysis),
-            overfitting=detect_since_restore(state.validation, state.events),
-            stop_at_best=self.stop_at_best,
-            timeline_mark=mark,
-            timeline_replaces=replaces,
-            analysis_failure=analysis.failure,
-        )
-
-    def _timeline_since(
-        self, mark: str, meters_ready: bool
-    ) -> tuple[tuple[TimelineEntry, ...], bool, str]:
-        """(entries, replaces, new mark): the entries added since `mark` if a holder of it can
-        add them to its copy, else the whole shown timeline. A mark names the timeline's
-        generation (a new one whenever it is replaced or cut back rather than added to), whether
-        the copy meter had read its samples, and how many entries it had."""
-        timeline = self._schedule.timeline
-        valid_for = f"{self._timeline_generation}.{int(meters_ready)}."
-        now = f"{valid_for}{len(timeline)}"
-        held = _entries_held(mark, valid_for)
-        # More new entries than the view keeps at the end: the holder's first ones may be
-        # short of TIMELINE_FIRST, so it gets the whole thinned timeline instead.
-        if held is not None and 0 <= len(timeline) - held <= TIMELINE_LATEST:
-            return tuple(timeline[held:]), False, now
-        return thinned(timeline), True, now
-
-    def _timeline_replaced(self) -> None:
-        """The timeline was replaced or cut back (not added to): copies of it are no good."""
-        self._timeline_generation = next(_timeline_generations)
-
-    def _copy_lengths(self, analysis: TextAnalysis) -> np.ndarray:
-        rows = []
-        for iteration, sample in self._copy_series:
-            reading = analysis.meter(sample)
-            if reading is not None:
-                rows.append((iteration, reading.length))
-        return np.array(rows, dtype=np.float64).reshape(-1, 2)
 
     def generate(
         self, length: int, temperature: float, prime: str = ""
@@ -307,51 +179,14 @@ class Lab:
         if not 1 <= length <= GENERATE_MAX_CHARS:
             raise ValueError(f"Generate writes 1 to {GENERATE_MAX_CHARS:,} characters.")
         settings = SampleSettings(temperature=temperature, prime=prime)  # checks both
+        self._sync(with_model=True)
         with self.lock:
-            self._sync(with_model=True)
             if prime:
                 self.trainer.vocab.encode(prime)  # raises ValueError naming unknown characters
             text = settings.prime + self.trainer.sample(
                 length, prime=prime or None, temperature=temperature
             )
             return text, self._analysis.meter(text)
-
-    def take_messages(self) -> list[tuple[str, str]]:
-        """Messages for the page since it last asked ("error" or "success", text), each once."""
-        with self.lock:
-            messages, self._messages = self._messages, []
-            return messages
-
-    def notify(self, kind: str, text: str) -> None:
-        with self.lock:
-            self._messages.append((kind, text))
-
-    @property
-    def has_messages(self) -> bool:
-        """Whether a message waits for the page (read without the lock: a glance, never a wait)."""
-        return bool(self._messages)
-
-    def pending_changes(
-        self, wanted: Config, corpus: Corpus | None, start: Start | None = None
-    ) -> list[str]:
-        """Human-readable differences that need a new run to take effect (start: where the new
-        run's weights would come from; None: as the current run's did)."""
-        start = self.start if start is None else start
-        current = self.trainer.config
-        if start.ready:
-            wanted = start.config(wanted)
-        changes = [
-            f"{name.replace('_', ' ')}: {getattr(current, name)} → {getattr(wanted, name)}"
-            for name in STRUCTURAL
-            if name != "seed" and getattr(wanted, name) != getattr(current, name)
-        ]
-        if wanted.seed is not None and wanted.seed != current.seed:
-            changes.append(f"seed: {current.seed} → {wanted.seed}")
-        if corpus is not None and corpus != self.corpus:
-            changes.append(f"text: {self.corpus.name} → {corpus.name}")
-        if start.key != self.start.key:
-            changes.insert(0, f"start from: {self.start.describe()} → {start.describe()}")
-        return changes
 
     def run_snippet(self, text: str) -> SnippetTrace:
         """The model (as of the last snapshot) run over `text`; ValueError for unknown or too
@@ -369,12 +204,56 @@ class Lab:
         with self.lock:
             s = self.sample_settings
             return sample_side_by_side(
-                self.trainer,
-                n=n,
-                prime=s.prime or None,
-                temperature=s.temperature or 1.0,
+                self.trainer, n=n, prime=s.prime or None, temperature=s.temperature or 1.0,
                 seed=self.trainer.iteration,
-            )
+            )  # fmt: skip
+
+    def checkpoint_bytes(self) -> bytes:
+        """The model as a .npz checkpoint; while playing, the player's whole state of now."""
+        self._sync(with_model=False, save_point=True)
+        with self.lock:
+            state = self._player.save_point.trainer if self.playing else self.trainer.state()
+            buffer = io.BytesIO()
+            checkpoint.save_state(state, buffer, self.trainer.text_digest)
+            return buffer.getvalue()
+
+    def history_csv(self) -> str:
+        """The live run's history, one row per row of its loss record, as CSV text."""
+        with self.lock:
+            return exports.history_csv(self.trainer.state(with_model=False))
+
+    def pending_changes(
+        self, wanted: Config, corpus: Corpus | None, start: Start | None = None
+    ) -> list[str]:
+        """Human-readable differences that need a new run to take effect (start: where the new
+        run's weights would come from; None: as the current run's did)."""
+        with self.lock:
+            current = (self.trainer.config, self.corpus, self.start)
+            return pending_changes(current, wanted, corpus, self.start if start is None else start)
+
+    # ---------------------------------------------------------------------------- messages
+    def take_messages(self) -> list[tuple[str, str]]:
+        """Messages for the page since it last asked ("error" or "success", text), each once."""
+        with self.lock:
+            messages, self._messages = self._messages, []
+            return messages
+
+    def notify(self, kind: str, text: str) -> None:
+        with self.lock:
+            self._messages.append((kind, text))
+
+    @property
+    def has_messages(self) -> bool:
+        """Whether a message waits for the page (read without the lock: a glance, never a wait)."""
+        return bool(self._messages)
+
+    def _told(self, outcome: Outcome | None) -> None:
+        """Tell the page how a stretch of training ended; a run cut back is a new timeline."""
+        if outcome is None:
+            return
+        if outcome.cut_back:
+            self._timeline_copies.replaced()
+        self._messages.extend(outcomes.messages(outcome))
 
     # ------------------------------------------------------------------------------- runs
     def offer_text(self, corpus: Corpus | None) -> None:
@@ -412,16 +291,9 @@ class Lab:
             fits(config, corpus.vocab.size)
             trainer = start.trainer(corpus.text, config)
             self._stop_player()  # the run is archived as the player left it
-            self._archive_current()
-            self.corpus, self.trainer, self.start = corpus, trainer, start
+            self.sample.forget_prime_unless(trainer.vocab.chars)
+            self._next_run(trainer, corpus, start)
             self.pending_corpus = None
-            self.run_number += 1
-            s = self.sample_settings
-            if not set(s.prime) <= set(trainer.vocab.chars):
-                # A prime written for the old text can hold characters the new model cannot read.
-                self.sample_settings = SampleSettings(s.length, s.temperature, "")
-            self._start_schedule()
-            self.refresh_sample()
 
     def load_checkpoint(self, data: bytes) -> None:
         """Resume from checkpoint bytes made on this corpus; ValueError leaves all as it was."""
@@ -429,80 +301,31 @@ class Lab:
             saved = checkpoint.read(io.BytesIO(data))
             fits(saved.state.config, self.corpus.vocab.size)
             trainer = Trainer.from_state(self.corpus.text, saved.state)
-            other_text = saved.text_digest not in (None, trainer.text_digest)
             self._stop_player()
-            self._archive_current()
-            self.trainer = trainer
-            self.start = start_of_run(trainer)
-            self.run_number += 1
-            self._start_schedule()
-            self.refresh_sample()
-            if other_text:
-                self._messages.append(
-                    (
-                        "warning",
-                        "This checkpoint was made on a different text with the same characters. "
-                        "It was loaded, and goes on learning from this text; its records and "
-                        "samples so far are the other text's.",
-                    )
-                )
+            self._next_run(trainer, self.corpus, start_of_run(trainer))
+            if saved.text_digest not in (None, trainer.text_digest):
+                self._messages.append(("warning", outcomes.OTHER_TEXT))
 
-    def _start_schedule(self) -> None:
+    def _next_run(self, trainer: Trainer, corpus: Corpus, start: Start) -> None:
+        """Archive the current run (if it trained) and go on with `trainer`'s, on `corpus`."""
+        if self.trainer.iteration:
+            run = archived(self.run_number, self.corpus.name, self.trainer)
+            self.runs, gone = kept(self.runs, run)
+            self._messages.extend(("warning", text) for text in gone)
+        self.corpus, self.start = corpus, start
+        self.run_number += 1
+        self._start_run(trainer, self._schedule.stop_at_best)
+
+    def _start_run(self, trainer: Trainer, stop_at_best: bool) -> None:
         """A schedule, analysis and copy series for a new or loaded trainer."""
-        self._schedule = Schedule(
-            self.trainer,
-            temperature=self.sample_settings.temperature,
-            stop_at_best=self._schedule.stop_at_best,
-        )
-        self._timeline_replaced()
-        self._analysis = analysis_for(self.trainer.train_text, self.trainer.held_out_text)
-        self._copy_series = []
-
-    def checkpoint_bytes(self) -> bytes:
-        """The model as a .npz checkpoint; while playing, the player's whole state of now."""
-        with self.lock:
-            self._sync(with_model=False, save_point=True)
-            state = self._play_save_point.trainer if self.playing else self.trainer.state()
-            buffer = io.BytesIO()
-            checkpoint.save_state(state, buffer, self.trainer.text_digest)
-            return buffer.getvalue()
-
-    def history_csv(self) -> str:
-        """The live run's history, one row per iteration, as CSV text."""
-        with self.lock:
-            return history_csv(self.trainer.state())
-
-    def _archive_current(self) -> None:
-        t = self.trainer
-        if t.iteration == 0:
-            return
-        rows = len(t.smooth_losses)
-        keep = np.unique(np.linspace(0, rows - 1, min(rows, RUN_POINTS)).astype(np.int64))
-        run = Run(
-            number=self.run_number,
-            corpus_name=self.corpus.name,
-            config=initial_config(t.config, t.events),
-            trained=t.iteration,
-            iterations=t.loss_iterations[keep],
-            smooth_losses=np.array(t.smooth_losses[keep]),
-            validation_history=t.validation_history,
-            events=t.events,
-            origin=t.origin,
-        )
-        runs = self.runs + (run,)
-        for dropped in runs[:-MAX_RUNS]:
-            self._messages.append(
-                (
-                    "warning",
-                    f"Run {dropped.number} left the chart: a session keeps its latest {MAX_RUNS} "
-                    "runs.",
-                )
-            )
-        self.runs = runs[-MAX_RUNS:]
+        temperature = self.sample.settings.temperature
+        self._schedule = Schedule(trainer, temperature=temperature, stop_at_best=stop_at_best)
+        self._timeline_copies.replaced()
+        self._analysis = analysis_for(trainer.train_text, trainer.held_out_text)
+        self.sample.new_run()
+        self.refresh_sample()
 
     # ---------------------------------------------------------------------- live settings
-    # Each is checked on the lab's own trainer first (ValueError leaves all as it was), then,
-    # while playing, passed on to the player's.
     def set_learning_rate(self, learning_rate: float) -> None:
         self._apply(LiveSettings(learning_rate=learning_rate))
 
@@ -520,10 +343,7 @@ class Lab:
             if prime:
                 self.trainer.vocab.encode(prime)  # raises ValueError naming unknown characters
             self._apply(LiveSettings(temperature=temperature))
-            self.sample_settings = settings
-            self._sampled_at = 0.0  # draw it again now
-            if not self.playing:
-                self.refresh_sample()
+            self.sample.change(settings, self.trainer, self.playing)
 
     def set_stop_at_best(self, on: bool) -> None:
         """Stop training by itself once the validation loss has turned up, holding the best."""
@@ -534,12 +354,8 @@ class Lab:
         the player's run."""
         with self.lock:
             self._schedule.apply(settings)
-            if self._player is None:
-                return
-            try:
-                self._player.change_settings(settings)
-            except PlayerFailed as failure:
-                self._player_failed(failure)
+            if self._player is not None:
+                self._ended(self._player.change(self._schedule, settings))
 
     def restore_best(self) -> None:
         """Pause, and bring back the model at the lowest validation loss of the run;
@@ -555,13 +371,7 @@ class Lab:
                 )
             self.trainer.restore_best()
             self.refresh_sample()
-            self._messages.append(
-                (
-                    "success",
-                    f"Brought back the model of iteration {best.iteration:,} (validation "
-                    f"{best.validation / math.log(2):.3f} bits/char).",
-                )
-            )
+            self._messages.append(("success", outcomes.restored(best)))
 
     # ----------------------------------------------------------------------------- training
     def train(
@@ -569,60 +379,21 @@ class Lab:
         iterations: int | None = None,
         seconds: float | None = None,
         on_progress: Callable[[int, int], None] | None = None,
-    ) -> TrainReport:
-        """Train here (pausing first): Step and Train N, for TRAIN_MAX_SECONDS at most (the page
-        waits meanwhile). A divergence is reported, with the trainer rolled back, and told to the
-        page, as is a stop at the best or at the time limit."""
-        limit = TRAIN_MAX_SECONDS if seconds is None else min(seconds, TRAIN_MAX_SECONDS)
+    ) -> Outcome:
+        """Train here (pausing first): Step and Train N (dashboard.local_runner: the page waits
+        meanwhile). How it ended is told to the page."""
         with self.lock:
             self._stop_player()
-        report = self._train_in_slices(iterations, limit, on_progress)
+            schedule = self._schedule
+        outcome = local_runner.train_here(
+            self.lock, schedule, iterations, seconds,
+            interrupted=lambda: self.playing or self._schedule is not schedule,
+            on_progress=on_progress,
+        )  # fmt: skip
         with self.lock:
-            if report.divergence:
-                self._timeline_replaced()  # cut back to the rolled-back model
-                self._paused_because(report.divergence)
-            if report.stopped_at_best:
-                self._stopped_at_best(report.stopped_at_best)
-            elif (
-                iterations is not None and report.iterations < iterations and not report.divergence
-            ):
-                self._messages.append(
-                    (
-                        "success",
-                        f"Trained {report.iterations:,} of {iterations:,} iterations: a Train "
-                        f"runs for {TRAIN_MAX_SECONDS:g} seconds at most. Press it again to go "
-                        "on, or Play.",
-                    )
-                )
+            self._told(outcome)
             self.refresh_sample()
-            return report
-
-    def _train_in_slices(
-        self,
-        iterations: int | None,
-        seconds: float,
-        on_progress: Callable[[int, int], None] | None,
-    ) -> TrainReport:
-        """Schedule.train in slices of TRAIN_SLICE_SECONDS, the lock taken for each and let go
-        between them, so the live feed and the page's other requests get their turn during a
-        long Train N (and a Stop, which interrupts the page's run, lands between two slices)."""
-        done, spent, report = 0, 0.0, TrainReport(0, 0.0)
-        while True:
-            left = seconds - spent
-            target = None if iterations is None else iterations - done
-            progress = None
-            if on_progress is not None:
-                progress = functools.partial(_progress_from, on_progress, done, iterations)
-            with self.lock:
-                if self.playing:  # Play has started meanwhile: the player trains now
-                    break
-                report = self._schedule.train(target, min(left, TRAIN_SLICE_SECONDS), progress)
-            done, spent = done + report.iterations, spent + report.seconds
-            finished = target is not None and report.iterations >= target
-            if report.divergence or report.stopped_at_best or finished or spent >= seconds:
-                break
-            time.sleep(TRAIN_SLICE_GAP)
-        return TrainReport(done, spent, report.divergence, report.stopped_at_best)
+        return outcome
 
     def play(self) -> None:
         """Train in a process of its own until pause(), a divergence, or nobody looks any more."""
@@ -631,16 +402,7 @@ class Lab:
                 if self.comparing:
                     raise ValueError("Compare cells is running: stop it, or wait, to Play.")
                 budget.check(self.trainer.config, self.trainer.vocab.size, SESSION_MEMORY_BYTES, 2)
-                SLOTS.take(self, "playing")
-                try:
-                    self._play_save_point = self._schedule.state()
-                    self._saved_at = time.monotonic()
-                    self._player = Player(
-                        self.corpus.text, self._play_save_point, PLAY_IDLE_TIMEOUT, PLAY_MAX_SECONDS
-                    )
-                except BaseException:
-                    SLOTS.give_back(self)
-                    raise
+                self._player = PlayRunner(self.corpus.text, self._schedule)
 
     def pause(self) -> None:
         """Stop playing. Once this returns, the lab holds the player's whole state, exactly."""
@@ -654,89 +416,48 @@ class Lab:
             self.stop_comparison()
             if self._player is not None:
                 self._stop_player()
-                self._messages.append(("success", "Training paused: the page was closed."))
+                self._messages.append(("success", outcomes.PAGE_CLOSED))
 
     def _stop_player(self) -> None:
-        player, self._player = self._player, None
-        SLOTS.give_back(self)
-        if player is None:
-            return
-        try:
-            self._take_back(player.stop())
-        except PlayerFailed as failure:
-            self._player_failed(failure)
+        if self._player is not None:
+            self._ended(self._player.stop(self._schedule))
 
-    def _sync(self, with_model: bool, save_point: bool = False) -> None:
+    def _sync(self, with_model: bool, save_point: bool = False, wait: float | None = None) -> None:
         """While playing, bring the mirror up to date with the player (which also tells it that
-        someone is looking). When the player has stopped by itself, take its state back.
-        save_point: have the player hand over its whole state now."""
-        if self._player is None:
-            return
-        now = time.monotonic()
-        sample = self.sample_settings if now - self._sampled_at >= PLAY_SAMPLE_EVERY else None
-        whole = save_point or now - self._saved_at >= PLAY_SAVE_POINT_EVERY
+        someone is looking), and take the run back once it has come back. The lab's lock is let
+        go while the player answers (see dashboard.play_runner), and when another question is
+        under way this one is not asked (that one's answer brings the mirror up to date), but
+        for a save point. wait: give up after this many seconds if the lab is busy (Busy)."""
+        if not self.lock.acquire(timeout=-1 if wait is None else wait):
+            raise Busy("The session is busy; ask again.")
         try:
-            answer = self._player.sync(self._schedule.marks(), with_model, sample, whole)
-        except PlayerFailed as failure:
-            self._player_failed(failure)
+            runner = self._player
+            if runner is None:
+                return
+            question = runner.question(self._schedule, with_model, self.sample.wanted(), save_point)
+        finally:
+            self.lock.release()
+        asked = runner.ask(question, wait=None if save_point else 0)
+        if asked is None:
             return
-        if answer.stopped is not None:
-            self._player = None
-            SLOTS.give_back(self)
-            self._take_back(answer.stopped)
+        with self.lock:  # an answer is never dropped: it may hold the whole run
+            if self._player is not runner:
+                return  # paused meanwhile: the pause took the run back
+            synced = runner.take(self._schedule, asked)
+            if synced.timeline_cut:
+                self._timeline_copies.replaced()
+            if synced.sample is not None:
+                self.sample.took(synced.sample, self.trainer)
+            self._ended(synced.outcome)
+
+    def _ended(self, outcome: Outcome | None) -> None:
+        """The player's run has come back (stopped, or failed): the lab trains it again."""
+        if outcome is None:
             return
-        progress = answer.progress
-        if progress.delta.timeline_since < self._schedule.timeline_length:
-            self._timeline_replaced()  # cut back, not added to
-        self._schedule.apply_delta(progress.delta)
-        if progress.sample is not None:
-            self.latest_sample, self._sampled_at = progress.sample, now
-            self._note_sample()
-        if progress.save_point is not None:
-            self._play_save_point, self._saved_at = progress.save_point, now
-
-    def _take_back(self, stopped: Stopped) -> None:
-        self._schedule.load_state(stopped.run)
-        self._timeline_replaced()
-        if stopped.divergence:
-            self._paused_because(stopped.divergence)
-        if stopped.stopped_at_best:
-            self._stopped_at_best(stopped.stopped_at_best)
-        self.refresh_sample()
-
-    def _player_failed(self, failure: PlayerFailed) -> None:
-        """Go on from the player's last whole state (its last save point, or where Play was
-        pressed), with the live settings as they are now."""
         self._player = None
-        SLOTS.give_back(self)
-        save_point, config, schedule = self._play_save_point, self.trainer.config, self._schedule
-        now = LiveSettings(
-            config.learning_rate, config.seq_length, schedule.temperature, schedule.stop_at_best
-        )
-        schedule.load_state(save_point)
-        schedule.apply(now)
-        self._timeline_replaced()
-        self._paused_because(
-            f"The training process failed ({failure}). The model is as it was at iteration "
-            f"{save_point.iteration:,}."
-        )
+        self._timeline_copies.replaced()
+        self._told(outcome)
         self.refresh_sample()
-
-    def _paused_because(self, reason: str) -> None:
-        self._messages.append(("error", f"Training paused. {reason}"))
-
-    def _stopped_at_best(self, turn: Overfitting) -> None:
-        self._messages.append(
-            (
-                "success",
-                f"Stopped at the best validation point: the validation loss had not improved "
-                f"for {turn.checks} checks since iteration {turn.best_iteration:,} "
-                f"({turn.best / math.log(2):.3f} bits/char; the last was "
-                f"{turn.latest / math.log(2):.3f}). The model of iteration "
-                f"{turn.best_iteration:,} is back. To watch it memorise the text instead, turn "
-                "off “Stop at the best validation point” and press Play.",
-            )
-        )
 
     # ------------------------------------------------------------------------- compare cells
     @property
@@ -746,88 +467,29 @@ class Lab:
     @property
     def holds_a_slot(self) -> bool:
         """Whether this session holds one of the server's process slots (playing or comparing)."""
-        return SLOTS.holds(self)
+        with self.lock:
+            return self.playing or (self.comparison is not None and self.comparison.holds_a_slot)
 
     def compare_cells(self, configs: dict[str, Config | FromBase], seconds: float) -> None:
         """Train each of `configs` in turn for `seconds` of CPU time on this text, in a process
-        of its own (a Play slot: it takes a core). The session's own run is left as it is."""
+        of its own (a process slot: it takes a core). The session's own run is left as it is."""
         if seconds not in COMPARE_SECONDS:
             raise ValueError(f"Compare for {', '.join(map(str, COMPARE_SECONDS))} seconds each.")
         with self.lock:
             if self.playing or self.comparing:
                 raise ValueError("Pause Play (or wait for the comparison) first.")
-            val = self.trainer.config.val_fraction or DASHBOARD_DEFAULTS.val_fraction
-            configs = {name: c.replace(val_fraction=val, seed=None) for name, c in configs.items()}
-            for network in configs.values():
-                config = config_of(network)
-                # The session's own run stays in memory beside the one being compared.
-                budget.check(
-                    config, self.trainer.vocab.size, SESSION_MEMORY_BYTES, 2,
-                    "the network compared and the session's own run",
-                )  # fmt: skip
-                check_text_fits(len(self.corpus.text), config)
-            SLOTS.take(self, "playing or comparing")
-            try:
-                self.comparison = Comparison(self.corpus.text, configs, seconds)
-            except BaseException:
-                SLOTS.give_back(self)
-                raise
-            threading.Thread(
-                target=self._release_when_compared, name=COMPARISON_WATCHER, daemon=True
-            ).start()
-
-    def _release_when_compared(self) -> None:
-        """Watch the comparison: end it at its hard deadline (a child that hangs or is stopped
-        never gets there by itself), then free the slot, unless something newer holds it."""
-        comparison = self.comparison
-        while comparison is not None and comparison.running:
-            if time.monotonic() > comparison.deadline:
-                comparison.stop()
-            time.sleep(0.2)
-        with self.lock:
-            if self.comparison is comparison and self._player is None:
-                SLOTS.give_back(self)
+            configs = _to_compare(configs, self.trainer, len(self.corpus.text))
+            self.comparison = Comparison(self.corpus.text, configs, seconds)
 
     def stop_comparison(self) -> None:
         with self.lock:
             if self.comparison is not None and self.comparison.running:
                 self.comparison.stop()
-            if self._player is None:
-                SLOTS.give_back(self)
 
     # ----------------------------------------------------------------------------- sampling
     def refresh_sample(self) -> None:
         with self.lock:
-            s = self.sample_settings
-            self._sampled_at = time.monotonic()
-            self.latest_sample = self.trainer.sample(
-                s.length, prime=s.prime or None, temperature=s.temperature
-            )
-            self._note_sample()
-
-    def _note_sample(self) -> None:
-        """Keep the latest sample for the copy meter's series (measured when drawn)."""
-        entry = (self.trainer.iteration, self.sample_settings.prime + self.latest_sample)
-        if self._copy_series and self._copy_series[-1][0] == entry[0]:
-            self._copy_series[-1] = entry  # the same model: one point
-        else:
-            self._copy_series.append(entry)
-        del self._copy_series[:-COPY_SERIES_LENGTH]
-
-    # -------------------------------------------------------------------------------- stats
-    def _stats(self, state: TrainerState) -> dict[str, float | int | None]:
-        val = float(state.validation[-1, 1]) if len(state.validation) else None
-        return {
-            "iteration": state.iteration,
-            "epochs": self.trainer.epochs,
-            "chars_seen": state.chars_seen,
-            "chars_per_second": self._schedule.chars_per_second,
-            "parameters": self.trainer.param_count,
-            "smooth_loss": state.smooth_loss,
-            "bits_per_char": bits_per_char(state.smooth_loss, state.config.seq_length),
-            "val_nats_per_char": val,
-            "val_bits_per_char": None if val is None else val / math.log(2),
-        }
+            self.sample.draw(self.trainer)
 
 
 def fits(config: Config, vocab_size: int, processes: int = 1) -> None:
@@ -837,54 +499,19 @@ def fits(config: Config, vocab_size: int, processes: int = 1) -> None:
     pace.check(config, vocab_size, MAX_SECONDS_PER_ITERATION)
 
 
-def _entries_held(mark: str, valid_for: str) -> int | None:
-    """How many timeline entries the holder of `mark` has, if its copy is of the timeline that
-    marks starting `valid_for` name; None if not (or the mark is not one of ours)."""
-    held = mark.removeprefix(valid_for) if mark.startswith(valid_for) else ""
-    return int(held) if held.isdigit() and len(held) <= 12 else None
-
-
-def _progress_from(
-    on_progress: Callable[[int, int], None], before: int, total: int, done: int, _: int
-) -> None:
-    """A slice's progress (done of its own target) as the whole Train's (before + done of
-    total)."""
-    on_progress(before + done, total)
-
-
-def thinned(timeline: Sequence[TimelineEntry]) -> tuple[TimelineEntry, ...]:
-    """The timeline entries the views show: the first TIMELINE_FIRST (noise turning into words)
-    and the latest TIMELINE_LATEST, so that a snapshot costs the same however long the run."""
-    if len(timeline) <= TIMELINE_FIRST + TIMELINE_LATEST:
-        return tuple(timeline)
-    return tuple(timeline[:TIMELINE_FIRST]) + tuple(timeline[-TIMELINE_LATEST:])
-
-
-def history_csv(state: TrainerState) -> str:
-    """A run's history as CSV text: one row per row of its loss record, which is one per
-    iteration but for a long run's older history (rnnlab.records), where a row stands for
-    `iterations` iterations ending at `iteration`, with their mean raw loss and the smoothed loss
-    at its end (sequence length, learning rate and bits per character at its end too). Bounded
-    however long the run trained."""
-    ends = state.loss_iterations
-    spans = np.diff(ends, prepend=0)
-    seq = per_iteration_at(state.config, state.events, "seq_length", ends - 1)
-    lr = per_iteration_at(state.config, state.events, "learning_rate", ends - 1)
-    chars = chars_seen_at(state.config, state.events, ends)
-    bits = state.losses / seq / math.log(2)
-    validation = dict(state.validation_history)
-    lines = [
-        "iteration,iterations,chars_seen,seq_length,learning_rate,loss,smooth_loss,bits_per_char,"
-        "val_nats_per_char"
-    ]
-    for row in zip(
-        ends.tolist(), spans.tolist(), chars.tolist(), seq.tolist(), lr.tolist(),
-        state.losses.tolist(), state.smooth_losses.tolist(), bits.tolist(), strict=True,
-    ):  # fmt: skip
-        end, span, seen, length, rate, loss, smooth, per_char = row
-        val = validation.get(end)
-        lines.append(
-            f"{end},{span},{int(seen)},{int(length)},{rate:g},{loss:.6f},{smooth:.6f},"
-            f"{per_char:.6f},{'' if val is None else f'{val:.6f}'}"
-        )
-    return "\n".join(lines) + "\n"
+def _to_compare(
+    configs: dict[str, Config | FromBase], trainer: Trainer, text_length: int
+) -> dict[str, Config | FromBase]:
+    """The networks to compare, held out as `trainer`'s run is (or as the dashboard's default);
+    ValueError for one that does not fit beside the session's own run, or in the text."""
+    val = trainer.config.val_fraction or DASHBOARD_DEFAULTS.val_fraction
+    configs = {name: c.replace(val_fraction=val, seed=None) for name, c in configs.items()}
+    for network in configs.values():
+        config = config_of(network)
+        # The session's own run stays in memory beside the one being compared.
+        budget.check(
+            config, trainer.vocab.size, SESSION_MEMORY_BYTES, 2,
+            "the network compared and the session's own run",
+        )  # fmt: skip
+        check_text_fits(text_length, config)
+    return configs

@@ -48,8 +48,10 @@ def validation_cadence(run: Trainer | TrainerState) -> int:
     return TRANSFER_VALIDATION_EVERY_CHARS if run.origin else VALIDATION_EVERY_CHARS
 
 
-# A slice is about this much work; between slices a caller can look up (progress, questions).
-SLICE_SECONDS = 0.05
+# A slice is about this much work. Between slices whoever trains looks up (the one slicing rule):
+# Play's process answers the session's questions, Train N lets the session's lock go. Short, so
+# that nobody waits long for either.
+SLICE_SECONDS = 0.015
 
 
 @dataclass(frozen=True)
@@ -295,22 +297,26 @@ class Schedule:
         iterations: int | None = None,
         seconds: float | None = None,
         on_progress: Callable[[int, int], None] | None = None,
+        between_slices: Callable[[], bool] | None = None,
     ) -> TrainReport:
         """Train `iterations` more, or for about `seconds` of wall time, whichever comes first.
 
-        on_progress(done, total) is called after each slice when counting iterations. A
-        divergence ends the call with the trainer
-        rolled back, samples of undone iterations dropped, and the reason in the report.
+        on_progress(done, total) is called after each slice when counting iterations.
+        between_slices() is called after each slice too; when it returns True, training stops
+        there. A divergence ends the call with the trainer rolled back, samples of undone
+        iterations dropped, and the reason in the report.
         """
         t = self.trainer
         start_iteration, started = t.iteration, time.perf_counter()
         target = None if iterations is None else t.iteration + iterations
         divergence = turn = None
+        interrupted = False
         try:
             while (
                 (target is None or t.iteration < target)
                 and (seconds is None or time.perf_counter() - started < seconds)
                 and turn is None
+                and not interrupted
             ):
                 size = self._slice_size(target, seconds)
                 slice_started = time.perf_counter()
@@ -319,6 +325,7 @@ class Schedule:
                 turn = self._after_slice()
                 if on_progress is not None and target is not None:
                     on_progress(t.iteration - start_iteration, iterations)
+                interrupted = between_slices is not None and between_slices()
         except DivergenceError as error:
             divergence = str(error)
             # The rollback undid iterations: samples kept from them no longer describe the model.

@@ -9,6 +9,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from dashboard import local_runner, play_runner
 from dashboard import session as session_module
 from dashboard.process_slots import SLOTS
 from dashboard.session import Lab
@@ -110,7 +111,7 @@ def test_play_is_capped_across_sessions_and_the_others_keep_stepping(monkeypatch
 
 
 def test_train_n_is_bounded_in_time_and_says_how_far_it_got(monkeypatch):
-    monkeypatch.setattr(session_module, "TRAIN_MAX_SECONDS", 0.3)
+    monkeypatch.setattr(local_runner, "TRAIN_MAX_SECONDS", 0.3)
     lab = Lab(SONGBOOK, Config(hidden_size=16, seq_length=8, seed=0), stop_at_best=False)
     report = lab.train(iterations=10**7)
     assert 0 < report.iterations < 10**7 and report.seconds < 5
@@ -120,7 +121,7 @@ def test_train_n_is_bounded_in_time_and_says_how_far_it_got(monkeypatch):
 
 
 def test_play_has_a_hard_time_limit_whoever_looks(monkeypatch):
-    monkeypatch.setattr(session_module, "PLAY_MAX_SECONDS", 1.5)
+    monkeypatch.setattr(play_runner, "PLAY_MAX_SECONDS", 1.5)
     lab = Lab(SONGBOOK, Config(hidden_size=16, seq_length=8, seed=0), stop_at_best=False)
     lab.play()
     deadline = time.monotonic() + 30

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from dashboard import comparison
 from dashboard import session as session_module
 from dashboard.comparison import Cancelled, Finished
 from dashboard.process_slots import SLOTS
@@ -109,7 +110,7 @@ def test_a_comparison_over_the_memory_budget_is_refused_before_starting(lab, mon
 
 
 def watchers() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.name == session_module.COMPARISON_WATCHER}
+    return {t for t in threading.enumerate() if t.name == comparison.COMPARISON_WATCHER}
 
 
 def test_a_new_comparison_keeps_its_slot_when_the_stopped_one_is_released(lab):

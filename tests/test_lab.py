@@ -20,8 +20,10 @@ import numpy as np
 import pytest
 from waiting import wait_until
 
+from dashboard import latest_sample, local_runner, play_runner
 from dashboard import session as lab_module
-from dashboard.session import Lab, LiveSnapshot, history_csv
+from dashboard.exports import history_csv
+from dashboard.session import Lab, LiveSnapshot
 from rnnlab import Config, Trainer
 from rnnlab import schedule as schedule_module
 from rnnlab import state as state_module
@@ -618,7 +620,7 @@ def test_a_divergence_while_playing_stops_the_player_and_tells_the_page_why():
 
 
 def test_a_player_nobody_watches_stops_by_itself_and_keeps_the_model(monkeypatch):
-    monkeypatch.setattr(lab_module, "PLAY_IDLE_TIMEOUT", 0.3)
+    monkeypatch.setattr(play_runner, "PLAY_IDLE_TIMEOUT", 0.3)
     lab = make_lab(seed=1)
     lab.play()
     # Every look tells the player that someone watches, so look less often than its idle
@@ -662,7 +664,8 @@ def test_a_player_that_dies_leaves_the_lab_at_the_last_whole_state_it_handed_ove
     monkeypatch, save_point
 ):
     clock = StillClock()
-    monkeypatch.setattr(lab_module, "time", clock)
+    monkeypatch.setattr(latest_sample, "time", clock)
+    monkeypatch.setattr(play_runner, "time", clock)
     config = SMALL.replace(seed=5)
     lab = Lab(SONGBOOK, config, stop_at_best=False)
     lab.train(iterations=12)
@@ -672,7 +675,7 @@ def test_a_player_that_dies_leaves_the_lab_at_the_last_whole_state_it_handed_ove
     try:
         _wait_for(lab, lambda s: s.state.iteration >= handed_over.iteration + 20)
         if save_point:
-            clock.now += lab_module.PLAY_SAVE_POINT_EVERY
+            clock.now += play_runner.PLAY_SAVE_POINT_EVERY
             handed_over = lab.snapshot().state  # this sync brings the player's whole state too
             _wait_for(lab, lambda s: s.state.iteration >= handed_over.iteration + 20)
         os.kill(pid, signal.SIGKILL)
@@ -952,7 +955,7 @@ def test_play_trains_every_network_exactly_as_stepping_does(network):
 def test_a_long_train_lets_go_of_the_lab_between_slices(monkeypatch):
     """Train N holds the session's lock for one slice at a time: the live feed and the page's
     other requests get their turn meanwhile, and see the training go on."""
-    monkeypatch.setattr(lab_module, "TRAIN_MAX_SECONDS", 3.0)
+    monkeypatch.setattr(local_runner, "TRAIN_MAX_SECONDS", 3.0)
     lab = make_lab(seed=0)
     worker = threading.Thread(target=lab.train, kwargs={"iterations": 10**7}, daemon=True)
     worker.start()
@@ -1008,3 +1011,48 @@ def test_a_stopped_play_process_holds_its_session_only_for_the_give_up_time(monk
         time.sleep(0.05)
     assert lab.train(iterations=3).iterations == 3
     assert not thread_errors, thread_errors
+
+
+def test_a_stopped_play_process_never_holds_the_sessions_lock(monkeypatch):
+    """While one sync waits on a play process that stopped answering (SIGSTOP), the lab's lock
+    is free, and the page's and the feed's snapshots draw the mirror as it is rather than ask
+    again; the waiting sync then gives the process up and the lab goes on from its last whole
+    state."""
+    from dashboard import player as player_module
+
+    monkeypatch.setattr(player_module, "ANSWER_TIMEOUT", 4.0)
+    asking = threading.Event()
+    ask = play_runner.PlayRunner.ask
+
+    def noted_ask(runner, question, wait=None):
+        asking.set()
+        return ask(runner, question, wait)
+
+    monkeypatch.setattr(play_runner.PlayRunner, "ask", noted_ask)
+    lab = make_lab(seed=11)
+    lab.train(iterations=5)
+    lab.play()
+    pid = lab.player_pid
+    try:
+        _wait_for(lab, lambda s: s.state.iteration >= 10)
+        os.kill(pid, signal.SIGSTOP)
+        asking.clear()
+        waiting = threading.Thread(target=lab.snapshot)
+        waiting.start()
+        assert asking.wait(timeout=10)
+        time.sleep(0.2)  # well into its wait for the answer
+        started = time.monotonic()
+        assert lab.lock.acquire(timeout=1.0), "the lab's lock is held while the player is asked"
+        lab.lock.release()
+        seen = lab.snapshot(wait=1.0)  # another question is under way: the mirror as it is
+        other = lab.snapshot()
+        took = time.monotonic() - started
+        assert seen.playing and other.playing and took < 2.0, f"waited {took:.1f} s"
+        waiting.join(timeout=30)
+        assert not waiting.is_alive()
+    finally:
+        if not _process_is_gone(pid):
+            os.kill(pid, signal.SIGKILL)
+    assert not lab.playing
+    ((kind, text),) = lab.take_messages()
+    assert kind == "error" and "no answer within 4 s" in text

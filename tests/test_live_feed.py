@@ -19,8 +19,7 @@ import pytest
 from starlette.requests import Request
 from waiting import wait_until
 
-from dashboard import live_feed
-from dashboard import session as lab_module
+from dashboard import live_feed, timeline_copies
 from dashboard.figures import UNITS, X_AXES
 from dashboard.session import Lab
 from rnnlab import Config, Trainer
@@ -340,8 +339,8 @@ def test_a_poll_after_a_long_run_costs_what_it_does_after_a_short_one():
     snap = dataclasses.replace(
         lab.snapshot(),
         state=long_state,
-        timeline=lab_module.thinned(timeline),
-        timeline_copies=(None,) * len(lab_module.thinned(timeline)),
+        timeline=timeline_copies.thinned(timeline),
+        timeline_copies=(None,) * len(timeline_copies.thinned(timeline)),
     )
     tracemalloc.start()
     try:
@@ -353,7 +352,7 @@ def test_a_poll_after_a_long_run_costs_what_it_does_after_a_short_one():
     assert peak < 12 * 2**20, f"a poll allocated {peak / 2**20:.0f} MB"
     figure = json.loads(long["figure"])
     assert max(len(trace["x"]["bdata"]) for trace in figure["data"] if "x" in trace) < 20_000
-    assert len(long["timeline"]) == lab_module.TIMELINE_FIRST + lab_module.TIMELINE_LATEST
+    assert len(long["timeline"]) == timeline_copies.TIMELINE_FIRST + timeline_copies.TIMELINE_LATEST
     assert len(json.dumps(long)) < 4 * len(json.dumps(short)) + 200_000
 
 
@@ -398,7 +397,7 @@ def test_a_poll_with_nothing_new_carries_no_timeline_entries_and_one_after_a_sam
     ["reset", "rollback", "checkpoint", "pause", "too many new", "not a mark", "ahead"],
 )
 def test_the_timeline_is_replaced_when_the_panels_copy_is_no_longer_valid(change, monkeypatch):
-    for module in (lab_module, live_feed):  # a short view, so that a few samples overflow it
+    for module in (timeline_copies, live_feed):  # a short view, so that a few samples overflow it
         monkeypatch.setattr(module, "TIMELINE_FIRST", 3)
         monkeypatch.setattr(module, "TIMELINE_LATEST", 2)
     lab = Lab(builtin_corpus("Songbook (bundled lyrics)"), SMALL.replace(val_fraction=0.1))
@@ -430,13 +429,13 @@ def test_the_timeline_is_replaced_when_the_panels_copy_is_no_longer_valid(change
     analysed(lab)
     body = ask_since(url, token, mark)
     assert body["timeline_replace"] is True
-    shown = lab_module.thinned(lab.timeline)
+    shown = timeline_copies.thinned(lab.timeline)
     assert timeline_of(body) == [e.iteration for e in reversed(shown)]
     assert merged(held["timeline"], body) == body["timeline"]
 
 
 def test_the_panels_timeline_follows_the_players_answer_by_answer(monkeypatch):
-    for module in (lab_module, live_feed):  # a short view: the panel thins as it adds
+    for module in (timeline_copies, live_feed):  # a short view: the panel thins as it adds
         monkeypatch.setattr(module, "TIMELINE_FIRST", 3)
         monkeypatch.setattr(module, "TIMELINE_LATEST", 4)
     lab = make_lab()
@@ -453,7 +452,7 @@ def test_the_panels_timeline_follows_the_players_answer_by_answer(monkeypatch):
             answers.append(body)
             held, mark = merged(held, body), body["timeline_mark"]
             with lab.lock:  # what the mirror holds now is what the answer was made from
-                expected = [e.iteration for e in reversed(lab_module.thinned(lab.timeline))]
+                expected = [e.iteration for e in reversed(timeline_copies.thinned(lab.timeline))]
             assert [row["iteration"] for row in held] == expected
             return len(lab.timeline) >= 12
 

@@ -13,7 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboard.session import MAX_RUNS, RUN_POINTS, Lab, history_csv
+from dashboard.exports import history_csv
+from dashboard.runs import MAX_RUNS, RUN_POINTS
+from dashboard.session import Lab
 from rnnlab import Config, Trainer, records
 from rnnlab.corpora import builtin_corpus
 from rnnlab.records import LossRecord, iterations_at, row_iterations
