@@ -7,5 +7,14 @@
     figures.py      the loss chart; insight_figures.py, the views inside the network
     safe_text.py    untrusted text made safe for markdown
 
+The page's own pieces, in the order it draws them:
+
+    page_state.py   the session's one Lab, made from the page's address, and what the controls ask
+    page_model.py   what the page shows and offers in its own terms (the engine's numbers too)
+    sidebar.py      the sidebar: text, model, training, resume, sampling
+    panels.py       notices, pending changes, the text's card, the training buttons
+    views/          one module per tab, in their on-screen order, and the fragment drawing them
+    actions.py      the widgets' callbacks, and the one way a refused action becomes a message
+
 It imports the engine (rnnlab) and Streamlit; the engine never imports it.
 """

@@ -35,6 +35,7 @@ MAX_EVENT_MARKERS = 20
 YARDSTICK_COLOUR = "#8c8c8c"
 
 
+# Over 60 lines: one figure's layers (runs, losses, markers, yardsticks) in drawing order.
 def loss_figure(
     state: TrainerState,
     runs: list[Run] = (),

@@ -180,6 +180,7 @@ def _wrap_positions(text: str, width: int) -> list[list[int]]:
     return rows
 
 
+# Over 60 lines: laying text out in rows, the heatmap, its hover and its layout belong together.
 def char_strip_figure(
     text: str,
     values: np.ndarray,

@@ -93,6 +93,14 @@ def test_each_layer_imports_only_the_ones_below_it() -> None:
             assert "app" not in tops, f"{name} imports the page"
 
 
+def test_the_page_imports_only_the_dashboard_streamlit_and_the_standard_library() -> None:
+    # The page wires widgets to the dashboard; the engine's numbers reach it through the
+    # dashboard (dashboard/page_model.py), never from rnnlab directly.
+    tops = {m.split(".")[0] for m in imported_modules(ROOT / "app.py")}
+    allowed = {"dashboard", "streamlit", "__future__", *sys.stdlib_module_names}
+    assert tops <= allowed, f"app.py imports {sorted(tops - allowed)}"
+
+
 def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
     """Every module `start` imports, directly or through others."""
     seen, todo = set(), [start]
