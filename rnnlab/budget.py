@@ -12,9 +12,10 @@ would fit. `check(config, vocab_size, limit)` does that; `training_bytes` is the
   drawing;
 * the chunk buffers of one iteration, per layer: (T + 1)·B·H hidden states and T·B·G·H gate
   values (an LSTM's cell states and their tanh besides), then the gradients of one layer at a
-  time, T·B·V probabilities and the products built from them, and the indices (and float64
-  weights) of the scatter-add that makes the first layer's input gradient; with dropout, its
-  masks and what each layer hands on through them.
+  time, T·B·V probabilities and the products built from them, what makes the first layer's
+  input gradient (the inputs as one-hot columns, or a scatter-add's indices and float64
+  weights), and the transposed copies of a layer's weights that each step multiplies by; with
+  dropout, its masks and what each layer hands on through them.
 
 While playing, a second process holds the same again (the session keeps a mirror).
 """
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from . import optimizer
 from .architecture import Architecture
 from .config import Config, smaller_setting
+from .model import uses_one_hot
 from .trainer import MAX_SNAPSHOTS
 
 
@@ -73,13 +75,22 @@ def training_bytes(config: Config, vocab_size: int) -> Cost:
     gradients = T * B * H * (1 if arch.cell == "rnn" and L == 1 else 2) + T * B * G * H * (
         (arch.cell != "rnn") + (arch.cell == "gru")
     )
-    # The first layer's input gradient is scattered with one bincount: (character, row) cell
-    # indices of 8 bytes, and its weights converted to float64 when the model is float32.
-    scatter = 8 * T * B * G * H * (1 + (arch.itemsize < 8))
+    # The first layer's input gradient: a product with the inputs as (V, T·B) one-hot columns,
+    # or one bincount with (character, row) cell indices of 8 bytes and its weights converted to
+    # float64 when the model is float32.
+    if uses_one_hot(arch, B):
+        scatter = arch.itemsize * V * T * B
+    else:
+        scatter = 8 * T * B * G * H * (1 + (arch.itemsize < 8))
+    # The transposed copies of a layer's weights that the steps multiply by (model.Workspace).
+    weight_copies = arch.itemsize * G * H * (V + H + H * (L > 1) + 1)
     # Dropout's masks and what each layer hands on through them, and the masks' booleans.
     dropout = (2 * arch.itemsize + 1) * L * T * B * H if config.dropout else 0
     chunk = (
-        arch.itemsize * (L * per_layer + gradients + OUTPUT_COPIES * T * B * V) + scatter + dropout
+        arch.itemsize * (L * per_layer + gradients + OUTPUT_COPIES * T * B * V)
+        + scatter
+        + weight_copies
+        + dropout
     )
     copies = parameter_copies(optimizer.slots(config.optimizer))
     return Cost(arch.itemsize * copies * arch.param_count, chunk)

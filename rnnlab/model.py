@@ -32,6 +32,11 @@ PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")  # the classic RNN's, in its ord
 GRAD_CLIP = 5.0  # the classic's element-wise clip, which keeps exploding gradients bounded
 INIT_SCALE = 0.01  # the classic's initial weights: randn · 0.01
 LSTM_FORGET_BIAS = 1.0  # starts the forget gate open, so c carries from the first iteration
+SIGMOID_GATES = {"rnn": 0, "gru": 2, "lstm": 3}  # the leading gate blocks that are sigmoids
+# Up to this many characters, a float32 model's first-layer weight gradient is a product with
+# one-hot inputs, whose cost grows with V; beyond, and in float64 (where BLAS is half as fast and
+# bincount needs no conversion), a bincount, whose cost does not.
+ONE_HOT_MAX_VOCAB = 96
 
 
 def param_shapes(hidden_size: int, vocab_size: int) -> dict[str, tuple[int, int]]:
@@ -118,6 +123,13 @@ def init_flat_params(arch: Architecture, rng: np.random.Generator) -> FlatParams
     return params
 
 
+def uses_one_hot(arch: Architecture, batch_size: int) -> bool:
+    """Whether the first layer's weight gradient is a product with one-hot inputs (float32, a
+    small vocabulary, several streams) rather than a bincount. One stream keeps the bincount,
+    which adds in the order of the reference's loop, to the last bit."""
+    return arch.dtype == "float32" and arch.vocab_size <= ONE_HOT_MAX_VOCAB and batch_size > 1
+
+
 class LayerBuffers:
     """One layer's forward values over a chunk, kept for the backward pass."""
 
@@ -151,6 +163,14 @@ class Workspace:
         self.probs = np.empty((T * B, V), dtype)  # logits, then probabilities, then dy
         self.dh = np.empty((T, B, H), dtype)  # gradient w.r.t. a layer's hidden states
         self.dh_next = np.empty((B, H), dtype)
+        # Contiguous transposed copies of a layer's weights, (V, G·H) for the first layer's Wxh
+        # (gated cells), (H, G·H) for the others and for Whh, and its bias (1, G·H), with the
+        # sigmoid gates' columns halved (see _weights_for_steps): a product with a contiguous
+        # right-hand matrix is the fastest form of BLAS's, and the halving saves a pass per step.
+        self.first_input_weights = np.empty((V, GH), dtype)
+        self.input_weights = np.empty((H, GH), dtype) if arch.layers > 1 else None
+        self.recurrent_weights = np.empty((H, GH), dtype)
+        self.bias = np.empty((1, GH), dtype)
         if arch.cell == "rnn":
             # The RNN turns dh into the pre-activations' gradient in place; the layer below's
             # dh is made from it, so it needs a second buffer.
@@ -158,11 +178,14 @@ class Workspace:
         else:
             self.dacts = np.empty((T, B, GH), dtype)  # gradient w.r.t. the gates' pre-activations
             self.rec = np.empty((B, GH), dtype)  # one step's recurrent product
-            self.step = np.empty((3, B, H), dtype)  # one step's element-wise temporaries
+            self.step = np.empty((2, B, H), dtype)  # one step's element-wise temporaries
         if arch.cell == "gru":
             self.drec = np.empty((T, B, GH), dtype)  # gradient w.r.t. the recurrent product
         if arch.lstm:
             self.dc_next = np.empty((B, H), dtype)
+        # The first layer's inputs as one-hot columns, (V, T·B), when its weight gradient is
+        # cheaper as a product than as a scatter (see _input_grads).
+        self.one_hot = np.empty((V, T * B), dtype) if uses_one_hot(arch, B) else None
         self.state_out = np.empty((B, arch.state_size), dtype)
         self.rows = np.arange(T * B)
         self.units = np.arange(GH)
@@ -198,11 +221,12 @@ def forward_backward(
 
     for layer, buffers in enumerate(ws.layers):
         below = inputs if layer == 0 else _handed_on(ws, layer - 1, masks)
-        _input_projection(params, arch, layer, below, buffers.acts)
+        _input_projection(params, arch, layer, below, buffers.acts, ws)
         buffers.hs[0] = state_prev[:, arch.h_slice(layer)]
         if arch.lstm:
             buffers.cs[0] = state_prev[:, arch.c_slice(layer)]
-        _FORWARD[arch.cell](params[arch.layer_names(layer)[1]], buffers, ws)
+        Whh_steps = _recurrent_weights_for_steps(params[arch.layer_names(layer)[1]], B, ws)
+        _FORWARD[arch.cell](Whh_steps, buffers, ws)
         ws.state_out[:, arch.h_slice(layer)] = buffers.hs[-1]
         if arch.lstm:
             ws.state_out[:, arch.c_slice(layer)] = buffers.cs[-1]
@@ -240,7 +264,7 @@ def forward_backward(
         np.dot(drec.reshape(T * B, -1).T, buffers.hs[:-1].reshape(T * B, H), out=grads[wh])
         np.sum(dpre_flat, axis=0, out=grads[b][:, 0])
         if layer == 0:
-            _scatter_input_grads(dpre_flat, inputs, grads[wx], ws)
+            _input_grads(dpre_flat, inputs, grads[wx], ws)
         else:
             below = ws.layers[layer - 1].hs[1:] if masks is None else ws.dropped[layer - 1]
             np.dot(dpre_flat.T, below.reshape(T * B, H), out=grads[wx])
@@ -275,41 +299,82 @@ def draw_masks(rng: np.random.Generator, dropout: float, ws: Workspace) -> np.nd
     return ws.masks
 
 
+def _weights_for_steps(weights_T: np.ndarray, arch: Architecture, out: np.ndarray) -> np.ndarray:
+    """out (K, G·H) = weights_T (K, G·H), contiguous, with the sigmoid gates' columns halved.
+
+    σ(a) = ½ + ½·tanh(a/2), and halving the weights halves a exactly (a power of two), so a
+    step's gates take one tanh over the whole (B, G·H) block instead of a halving pass first.
+    """
+    H, sigmoids = arch.hidden_size, SIGMOID_GATES[arch.cell]
+    # Gate by gate: a transposing copy is faster in blocks whose rows stay in cache.
+    for k in range(arch.gates):
+        np.copyto(out[:, k * H : (k + 1) * H], weights_T[:, k * H : (k + 1) * H])
+    if sigmoids:
+        out[:, : sigmoids * H] *= 0.5
+    return out
+
+
+def _recurrent_weights_for_steps(Whh: np.ndarray, B: int, ws: Workspace) -> np.ndarray:
+    """(H, G·H): what each step's recurrent product multiplies h by (see _weights_for_steps).
+    One stream keeps the transposed view: its matrix-vector products need no copy."""
+    if B == 1 and ws.arch.cell == "rnn":
+        return Whh.T
+    return _weights_for_steps(Whh.T, ws.arch, ws.recurrent_weights)
+
+
 def _input_projection(
     params: dict[str, np.ndarray],
     arch: Architecture,
     layer: int,
     below: np.ndarray,
     out: np.ndarray,
+    ws: Workspace,
 ) -> None:
-    """out (T, B, G·H) = Wx x_t + b for every step at once: a gather of Wxh's columns for the
-    first layer (x_t is one-hot), one product with the layer below's states for the others."""
+    """out (T, B, G·H) = Wx x_t + b for every step at once (sigmoid gates' columns halved, see
+    _weights_for_steps): a gather of Wxh's columns for the first layer (x_t is one-hot), one
+    product with the layer below's states for the others."""
     wx, _, b = arch.layer_names(layer)
-    if layer == 0:
+    if layer == 0 and arch.cell == "rnn":
+        # Nothing to halve, so nothing to copy: gather straight from Wxh.
         np.take(params[wx].T, below, axis=0, out=out)
+        out += params[b][:, 0]
+        return
+    bias = _weights_for_steps(params[b].T, arch, ws.bias)
+    if layer == 0:
+        # The bias goes into the V rows gathered rather than into the T·B rows gathered.
+        table = _weights_for_steps(params[wx].T, arch, ws.first_input_weights)
+        table += bias
+        np.take(table, below, axis=0, out=out)
     else:
+        weights = _weights_for_steps(params[wx].T, arch, ws.input_weights)
         T, B, GH = out.shape
-        np.dot(below.reshape(T * B, -1), params[wx].T, out=out.reshape(T * B, GH))
-    out += params[b][:, 0]
+        np.dot(below.reshape(T * B, -1), weights, out=out.reshape(T * B, GH))
+        out += bias[0]
 
 
-def _scatter_input_grads(
+def _input_grads(
     dpre_flat: np.ndarray, inputs: np.ndarray, grad_wx: np.ndarray, ws: Workspace
 ) -> None:
     """Column inputs[t] of dWxh receives dpre_t: a scatter-add over the chunk, done as one
-    bincount over (character, row) cells, several times faster than np.add.at."""
+    product with the inputs as one-hot columns, (V, T·B) x (T·B, G·H), or (see uses_one_hot) as
+    one bincount over (character, row) cells, several times faster than np.add.at."""
     T, B, _, V = ws.shape
-    GH = dpre_flat.shape[1]
-    cells = (inputs.reshape(T * B, 1).astype(np.intp) * GH + ws.units).reshape(-1)
-    scattered = np.bincount(cells, weights=dpre_flat.reshape(-1), minlength=V * GH)
-    grad_wx.T[...] = scattered.reshape(V, GH)
+    if ws.one_hot is None:
+        GH = dpre_flat.shape[1]
+        cells = (inputs.reshape(T * B, 1).astype(np.intp) * GH + ws.units).reshape(-1)
+        scattered = np.bincount(cells, weights=dpre_flat.reshape(-1), minlength=V * GH)
+        grad_wx.T[...] = scattered.reshape(V, GH)
+        return
+    ws.one_hot.fill(0.0)
+    ws.one_hot[inputs.reshape(T * B), ws.rows] = 1.0
+    np.dot(ws.one_hot, dpre_flat, out=grad_wx.T)
 
 
 # ------------------------------------------------------------------------------ the RNN cell
-def _rnn_forward(Whh: np.ndarray, lb: LayerBuffers, ws: Workspace) -> None:
+def _rnn_forward(WhhT: np.ndarray, lb: LayerBuffers, ws: Workspace) -> None:
+    """WhhT: (H, H), Whh transposed (see _recurrent_weights_for_steps)."""
     hs, pre = lb.hs, lb.acts
     T, B = pre.shape[:2]
-    WhhT = Whh.T
     # With one stream, 1-D views make NumPy use matrix-vector BLAS calls instead of matrix-matrix.
     hs_rec, pre_rec = (hs[:, 0], pre[:, 0]) if B == 1 else (hs, pre)
     for t in range(T):
@@ -342,34 +407,25 @@ def _rnn_backward(
 def _sigmoid(x: np.ndarray) -> None:
     """σ in place, as 0.5·(1 + tanh(x/2)): equal to 1/(1 + e^−x), and never overflows."""
     x *= 0.5
+    _sigmoid_of_halved(x)
+
+
+def _sigmoid_of_halved(x: np.ndarray) -> None:
+    """σ(a) in place, given x = a/2 (what _weights_for_steps's halved columns give)."""
     np.tanh(x, out=x)
     x *= 0.5
     x += 0.5
 
 
-def _times_sigmoid_grad(d: np.ndarray, s: np.ndarray, tmp: np.ndarray) -> None:
-    """d ⊙= σ'(a) = s(1 − s), in place, given s = σ(a); tmp is scratch of d's shape."""
-    np.subtract(1.0, s, out=tmp)
-    tmp *= s
-    d *= tmp
-
-
-def _times_tanh_grad(d: np.ndarray, y: np.ndarray, tmp: np.ndarray) -> None:
-    """d ⊙= tanh'(a) = 1 − y², in place, given y = tanh(a); tmp is scratch of d's shape."""
-    np.multiply(y, y, out=tmp)
-    np.subtract(1.0, tmp, out=tmp)
-    d *= tmp
-
-
-def _gru_forward(Whh: np.ndarray, lb: LayerBuffers, ws: Workspace) -> None:
+def _gru_forward(WhhT: np.ndarray, lb: LayerBuffers, ws: Workspace) -> None:
+    """WhhT: (H, 3H), Whh transposed with r's and z's columns halved."""
     hs, acts, rec = lb.hs, lb.acts, ws.rec
     H = hs.shape[2]
-    WhhT = Whh.T
     for t in range(acts.shape[0]):
         a, h_prev = acts[t], hs[t]
         np.dot(h_prev, WhhT, out=rec)
         a[:, : 2 * H] += rec[:, : 2 * H]
-        _sigmoid(a[:, : 2 * H])
+        _sigmoid_of_halved(a[:, : 2 * H])
         r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
         lb.u_n[t] = rec[:, 2 * H :]
         np.multiply(r, lb.u_n[t], out=rec[:, 2 * H :])
@@ -386,45 +442,51 @@ def _gru_backward(
 ) -> tuple[np.ndarray, np.ndarray]:
     hs, acts, dh, dacts, drec = lb.hs, lb.acts, ws.dh, ws.dacts, ws.drec
     T, H = acts.shape[0], hs.shape[2]
-    dh_t, tmp = ws.step[0], ws.step[1]
+    dh_keep = ws.step[0]  # dh ⊙ (1 − z)
     for t in range(T - 1, -1, -1):
-        r, z, n = acts[t][:, :H], acts[t][:, H : 2 * H], acts[t][:, 2 * H :]
-        dr, dz, dn = dacts[t][:, :H], dacts[t][:, H : 2 * H], dacts[t][:, 2 * H :]
-        np.copyto(dh_t, dh[t])
+        a, da, drec_t, dh_t = acts[t], dacts[t], drec[t], dh[t]
+        r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
+        dr, dz, dn = da[:, :H], da[:, H : 2 * H], da[:, 2 * H :]
         if t < T - 1:
             dh_t += ws.dh_next
         # dn_pre = dh ⊙ (1 − z) ⊙ (1 − n²)
-        np.subtract(1.0, z, out=dn)
-        dn *= dh_t
-        _times_tanh_grad(dn, n, tmp)
+        np.subtract(1.0, z, out=dh_keep)
+        dh_keep *= dh_t
+        np.multiply(n, n, out=dn)
+        np.subtract(1.0, dn, out=dn)
+        dn *= dh_keep
         # dz_pre = dh ⊙ (h_prev − n) ⊙ z(1 − z)
         np.subtract(hs[t], n, out=dz)
-        dz *= dh_t
-        _times_sigmoid_grad(dz, z, tmp)
+        dz *= z
+        dz *= dh_keep
         # dr_pre = dn_pre ⊙ u_n ⊙ r(1 − r)
-        np.multiply(dn, lb.u_n[t], out=dr)
-        _times_sigmoid_grad(dr, r, tmp)
+        np.subtract(1.0, r, out=dr)
+        dr *= r
+        dr *= lb.u_n[t]
+        dr *= dn
         # The recurrent product's gradient: r scales u_n's share of n.
-        drec[t][:, : 2 * H] = dacts[t][:, : 2 * H]
-        np.multiply(dn, r, out=drec[t][:, 2 * H :])
+        drec_t[:, : 2 * H] = da[:, : 2 * H]
+        np.multiply(dn, r, out=drec_t[:, 2 * H :])
         if t > 0:
-            np.dot(drec[t], Whh, out=ws.dh_next)
+            np.dot(drec_t, Whh, out=ws.dh_next)
             dh_t *= z
             ws.dh_next += dh_t
     return dacts, drec
 
 
 # ----------------------------------------------------------------------------- the LSTM cell
-def _lstm_forward(Whh: np.ndarray, lb: LayerBuffers, ws: Workspace) -> None:
+def _lstm_forward(WhhT: np.ndarray, lb: LayerBuffers, ws: Workspace) -> None:
+    """WhhT: (H, 4H), Whh transposed with i's, f's and o's columns halved."""
     hs, cs, acts, rec = lb.hs, lb.cs, lb.acts, ws.rec
     H = hs.shape[2]
-    WhhT = Whh.T
     for t in range(acts.shape[0]):
         a = acts[t]
         np.dot(hs[t], WhhT, out=rec)
         a += rec
-        _sigmoid(a[:, : 3 * H])
-        np.tanh(a[:, 3 * H :], out=a[:, 3 * H :])
+        # One tanh for all four gates: i, f and o arrive halved, and σ(a) = ½ + ½·tanh(a/2).
+        np.tanh(a, out=a)
+        a[:, : 3 * H] *= 0.5
+        a[:, : 3 * H] += 0.5
         i, f, o, g = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
         np.multiply(f, cs[t], out=cs[t + 1])
         np.multiply(i, g, out=ws.step[0])
@@ -438,32 +500,40 @@ def _lstm_backward(
 ) -> tuple[np.ndarray, np.ndarray]:
     cs, acts, dh, dacts = lb.cs, lb.acts, ws.dh, ws.dacts
     T, H = acts.shape[0], cs.shape[2]
-    dh_t, dc, tmp = ws.step[0], ws.step[1], ws.step[2]
+    dc, tmp = ws.step[0], ws.step[1]
+    # Step by step, each step's gates still in cache: a pass over the whole chunk per factor
+    # costs more than the calls it saves.
     for t in range(T - 1, -1, -1):
-        i, f, o, g = (acts[t][:, k * H : (k + 1) * H] for k in range(4))
-        di, df, do, dg = (dacts[t][:, k * H : (k + 1) * H] for k in range(4))
-        tc = lb.tanh_c[t]
-        np.copyto(dh_t, dh[t])
+        a, da, tc, dh_t = acts[t], dacts[t], lb.tanh_c[t], dh[t]
+        i, f, o, g = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+        di, df, do, dg = da[:, :H], da[:, H : 2 * H], da[:, 2 * H : 3 * H], da[:, 3 * H :]
         if t < T - 1:
             dh_t += ws.dh_next
         # dc = dc_next + dh ⊙ o ⊙ (1 − tanh²(c))
-        np.multiply(dh_t, o, out=dc)
-        _times_tanh_grad(dc, tc, tmp)
+        np.multiply(tc, tc, out=dc)
+        np.subtract(1.0, dc, out=dc)
+        dc *= o
+        dc *= dh_t
         if t < T - 1:
             dc += ws.dc_next
-        # do_pre = dh ⊙ tanh(c) ⊙ o(1 − o)
-        np.multiply(dh_t, tc, out=do)
-        _times_sigmoid_grad(do, o, tmp)
-        # di_pre = dc ⊙ g ⊙ i(1 − i);  dg_pre = dc ⊙ i ⊙ (1 − g²);  df_pre = dc ⊙ c_prev ⊙ f(1 − f)
-        np.multiply(dc, g, out=di)
-        _times_sigmoid_grad(di, i, tmp)
-        np.multiply(dc, i, out=dg)
-        _times_tanh_grad(dg, g, tmp)
-        np.multiply(dc, cs[t], out=df)
-        _times_sigmoid_grad(df, f, tmp)
+        # σ'(a) = s(1 − s) for i, f and o at once, then each times what it scaled:
+        # di_pre = dc ⊙ g ⊙ σ'(i);  df_pre = dc ⊙ c_prev ⊙ σ'(f);  do_pre = dh ⊙ tanh(c) ⊙ σ'(o)
+        np.subtract(1.0, a[:, : 3 * H], out=da[:, : 3 * H])
+        da[:, : 3 * H] *= a[:, : 3 * H]
+        np.multiply(dc, g, out=tmp)
+        di *= tmp
+        np.multiply(dc, cs[t], out=tmp)
+        df *= tmp
+        np.multiply(dh_t, tc, out=tmp)
+        do *= tmp
+        # dg_pre = dc ⊙ i ⊙ (1 − g²)
+        np.multiply(g, g, out=dg)
+        np.subtract(1.0, dg, out=dg)
+        dg *= i
+        dg *= dc
         if t > 0:
             np.multiply(dc, f, out=ws.dc_next)
-            np.dot(dacts[t], Whh, out=ws.dh_next)
+            np.dot(da, Whh, out=ws.dh_next)
     return dacts, dacts
 
 

@@ -27,6 +27,10 @@ PRINTS = {
     "cells_quality": (
         "\nsongbook\n", "\nshakespeare\n", "GRU H=128 Adam f32", "LSTM H=256 Adam f32",
     ),
+    "gated_speed": (
+        "baseline: ", "new/old", "\nLSTM H=128 T=50 B=32 f32 Adam ",
+        "\nGRU H=512 T=50 B=32 f32 Adam ", "\nRNN H=100 T=25 B=64 f64 Adagrad ",
+    ),
     "copy_index": ("query cpu ms", "\nshakespeare ", "\nmarkov ", "\nrepeated "),
     "health_overhead": ("ratio on/off", "isolated: one record"),
     "time_to_words": ("\nbaseline ", "\nclassic ", "\ndashboard ", "sooner than baseline"),
