@@ -978,6 +978,16 @@ def test_a_long_train_lets_go_of_the_lab_between_slices(monkeypatch):
     assert lab.trainer.iteration < 10**7  # stopped by the time limit, as it says
 
 
+def _playing_from_iteration_5(seed: int) -> tuple[Lab, int]:
+    """A lab stepped to iteration 5 (its last whole state), playing past iteration 10; and the
+    play process's id."""
+    lab = make_lab(seed=seed)
+    lab.train(iterations=5)
+    lab.play()
+    _wait_for(lab, lambda s: s.state.iteration >= 10)
+    return lab, lab.player_pid
+
+
 def test_a_stopped_play_process_holds_its_session_only_for_the_give_up_time(monkeypatch):
     """A play process that stops answering (SIGSTOP) is given up after ANSWER_TIMEOUT: killed
     without waiting on it, its reader thread ends quietly, and the session goes on from its
@@ -987,12 +997,8 @@ def test_a_stopped_play_process_holds_its_session_only_for_the_give_up_time(monk
     monkeypatch.setattr(player_module, "ANSWER_TIMEOUT", 1.0)
     thread_errors = []
     monkeypatch.setattr(threading, "excepthook", thread_errors.append)
-    lab = make_lab(seed=9)
-    lab.train(iterations=5)
-    lab.play()
-    pid = lab.player_pid
+    lab, pid = _playing_from_iteration_5(seed=9)
     try:
-        _wait_for(lab, lambda s: s.state.iteration >= 10)
         os.kill(pid, signal.SIGSTOP)
         started = time.monotonic()
         snap = lab.snapshot()
@@ -1029,12 +1035,8 @@ def test_a_stopped_play_process_never_holds_the_sessions_lock(monkeypatch):
         return ask(runner, question, wait)
 
     monkeypatch.setattr(play_runner.PlayRunner, "ask", noted_ask)
-    lab = make_lab(seed=11)
-    lab.train(iterations=5)
-    lab.play()
-    pid = lab.player_pid
+    lab, pid = _playing_from_iteration_5(seed=11)
     try:
-        _wait_for(lab, lambda s: s.state.iteration >= 10)
         os.kill(pid, signal.SIGSTOP)
         asking.clear()
         waiting = threading.Thread(target=lab.snapshot)
