@@ -29,6 +29,7 @@ from rnnlab.schedule import validation_cadence
 
 from .figures import UNITS, X_AXES, copy_figure, loss_figure
 from .guide import meter_caption, overfitting_note, yardstick_note
+from .server_paths import under_base
 from .session import Busy, Lab, LiveSnapshot
 from .timeline_copies import TIMELINE_FIRST, TIMELINE_LATEST
 
@@ -67,8 +68,7 @@ def forget(lab: Lab) -> None:
 
 def feed_path(base_url_path: str = "") -> str:
     """The route's path on the app's server, under Streamlit's server.baseUrlPath if set."""
-    base = base_url_path.strip("/")
-    return f"/{base}{FEED_PATH}" if base else FEED_PATH
+    return under_base(FEED_PATH, base_url_path)
 
 
 def feed_url(units: str, x_axis: str, show_runs: bool, base_url_path: str = "") -> str:

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from . import parking
 from .live_feed import TOKEN_HEADER, lab_of
+from .server_paths import under_base
 
 FOLDER = Path(__file__).with_name("tab_identity")
 COOKIE_PREFIX = "rnnlab_tab_"
@@ -63,13 +64,12 @@ def tab_identity(
 
 
 def route_path(base_url_path: str = "") -> str:
-    base = base_url_path.strip("/")
-    return f"/{base}{COOKIE_PATH}" if base else COOKIE_PATH
+    return under_base(COOKIE_PATH, base_url_path)
 
 
 def _cookie_path(base_url_path: str) -> str:
-    base = base_url_path.strip("/")
-    return f"/{base}" if base else "/"
+    """The cookie's Path: the whole app, and only the app."""
+    return under_base("", base_url_path) or "/"
 
 
 def _set_cookie(request: Request, path: str) -> Response:

@@ -19,7 +19,7 @@ import pytest
 from starlette.requests import Request
 from waiting import wait_until
 
-from dashboard import live_feed, timeline_copies
+from dashboard import live_feed, tabs, timeline_copies
 from dashboard.figures import UNITS, X_AXES
 from dashboard.session import Lab
 from rnnlab import Config, Trainer
@@ -303,6 +303,11 @@ def test_one_request_at_a_time_per_session(monkeypatch):
 def test_the_route_lives_under_the_servers_base_path():
     assert live_feed.feed_path("") == "/rnnlab/live"
     assert live_feed.feed_path("/course/rnn/") == "/course/rnn/rnnlab/live"
+    # The tab cookie's route follows the same rule (dashboard/server_paths.py).
+    assert tabs.route_path("") == tabs.COOKIE_PATH
+    assert tabs.route_path("/course/rnn/") == "/course/rnn" + tabs.COOKIE_PATH
+    [cookie_route] = tabs.routes("course")
+    assert cookie_route.path == "/course" + tabs.COOKIE_PATH
     [route] = live_feed.routes("course")
     assert route.path == "/course/rnnlab/live"
     assert live_feed.feed_url(UNITS[0], X_AXES[0], True, "course").startswith(
