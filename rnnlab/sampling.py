@@ -27,8 +27,7 @@ def sample_ids(
     """
     if n < 0:
         raise ValueError("The number of characters to sample cannot be negative.")
-    if not temperature >= 0 or not np.isfinite(temperature):
-        raise ValueError(f"Temperature must be 0 (greedy) or positive, got {temperature!r}.")
+    check_temperature(temperature)
     arch = Architecture.from_params(params)
     V = arch.vocab_size
     h = np.array(h, dtype=arch.float).reshape(-1)
@@ -70,6 +69,12 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 SAMPLE_LENGTH_RANGE = (20, 2000)
 TEMPERATURE_RANGE = (0.0, 2.0)
 PRIME_MAX_CHARS = 200
+
+
+def check_temperature(temperature: float) -> None:
+    """ValueError unless `temperature` is 0 (greedy) or a finite positive number."""
+    if not temperature >= 0 or not np.isfinite(temperature):
+        raise ValueError(f"Temperature must be 0 (greedy) or positive, got {temperature!r}.")
 
 
 @dataclass(frozen=True)

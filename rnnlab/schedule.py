@@ -18,12 +18,12 @@ may change while it trains. Nothing outside this module writes a schedule's fiel
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import overfitting
+from .sampling import check_temperature
 from .state import Marks, TrainerDelta, TrainerState
 from .trainer import DivergenceError, Trainer
 
@@ -275,8 +275,8 @@ class Schedule:
         t, temperature = self.trainer, settings.temperature
         if settings.learning_rate is not None:
             t.config.replace(learning_rate=settings.learning_rate)  # checks type and range first
-        if temperature is not None and not (math.isfinite(temperature) and temperature >= 0):
-            raise ValueError(f"Temperature must be 0 (greedy) or positive, got {temperature!r}.")
+        if temperature is not None:
+            check_temperature(temperature)
         if settings.seq_length is not None:  # the one that can still fail: first
             t.set_seq_length(settings.seq_length)
         if settings.learning_rate is not None:
