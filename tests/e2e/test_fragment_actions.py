@@ -5,7 +5,10 @@ whole script for every click."""
 
 from __future__ import annotations
 
+import time
+
 from playwright.sync_api import Page, expect
+from process_tree import children  # tests/process_tree.py
 
 from dashboard.process_slots import MAX_PLAYERS
 from tests.e2e.test_dashboard import click, metric, no_exceptions
@@ -34,18 +37,35 @@ def test_write_with_a_prime_the_model_cannot_read_says_so_at_once(
     no_exceptions(page)
 
 
+def wait_for_no_child(server_pid: int, timeout_s: float = 90) -> None:
+    """Wait until the server runs no play or compare process: a tab an earlier test closed while
+    playing frees its slot when its session's end has stopped the process, seconds later."""
+    deadline = time.monotonic() + timeout_s
+    while children(server_pid, "dashboard.player") | children(server_pid, "dashboard.comparison"):
+        assert time.monotonic() < deadline, "an earlier test's process still runs"
+        time.sleep(0.2)
+
+
 def test_compare_refused_under_the_play_cap_says_so_at_once(
-    browser, streamlit_server, page: Page, wait_for_app_run
+    browser, streamlit_server, streamlit_process, page: Page, wait_for_app_run
 ) -> None:
+    wait_for_no_child(streamlit_process[1])
     contexts = [browser.new_context() for _ in range(MAX_PLAYERS)]
     try:
         for context in contexts:  # every Play slot of the server taken
             other = context.new_page()
             # No held-out text: no Play stops by itself at its best point, freeing its slot.
             other.goto(f"{streamlit_server}/?from=random&val=0")
-            wait_for_app_run(other, initial_wait_ms=0)
+            # Settled: the first run of the page over, with its Play button drawn.
+            wait_for_app_run(other)
+            expect(other.locator(".st-key-play button")).to_be_enabled()
+            wait_for_app_run(other)
             click(other, "play", wait_for_app_run)
-            expect(other.locator(".st-key-play button")).to_contain_text("Pause")
+            try:
+                expect(other.locator(".st-key-play button")).to_contain_text("Pause")
+            except AssertionError as failure:
+                text = other.locator("body").inner_text()[:2000]
+                raise AssertionError(f"Play did not start; the page reads {text!r}") from failure
         open_view(page, COMPARE_VIEW, wait_for_app_run)
         click(page, "compare", wait_for_app_run)
         refused = error_with(page, "Compare cells did not start")
