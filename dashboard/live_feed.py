@@ -114,8 +114,8 @@ def panel_content(live: LiveSnapshot, units: str, x_axis: str, show_runs: bool) 
 
     The timeline comes as changes: "timeline" holds the rows to put in place of the panel's
     when "timeline_replace", else the rows to add on top of them; either way the panel then
-    keeps the oldest and newest of them as "timeline_keep" says ([first, latest], as
-    timeline_copies.thinned does), and asks for the next changes with "timeline_mark"."""
+    keeps the oldest and newest of them as "timeline_keep" says ([first, latest], as the run
+    keeps them: rnnlab.timeline), and asks for the next changes with "timeline_mark"."""
     figure = loss_figure(live.state, live.runs, units, x_axis, show_runs, live.yardsticks)
     figure.update_layout(uirevision=f"{units}/{x_axis}")
     copies = None

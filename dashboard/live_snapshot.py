@@ -24,7 +24,7 @@ class LiveSnapshot:
     state: TrainerState
     stats: dict[str, float | int | None]
     runs: tuple[Run, ...]
-    # The timeline entries to send: all those shown (the first and the latest, thinned) when
+    # The timeline entries to send: all those kept (the first and the latest) when
     # timeline_replaces, else only those new since the mark the caller brought (see timeline_mark).
     timeline: tuple[TimelineEntry, ...]
     latest_sample: str

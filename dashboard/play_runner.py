@@ -113,7 +113,7 @@ class PlayRunner:
             return Synced()
         self._taken = number
         progress = answer.progress
-        cut = progress.delta.timeline_since < schedule.timeline_length
+        cut = progress.delta.timeline_since < schedule.timeline_count
         schedule.apply_delta(progress.delta)
         if progress.save_point is not None:
             self.save_point, self._saved_at = progress.save_point, time.monotonic()

@@ -149,7 +149,7 @@ class Lab:
             # Read before the meters: the index becoming ready after this only costs a replace.
             ready = analysis.index_ready
             timeline, replaces, mark = self._timeline_copies.since(
-                self._schedule.timeline, timeline_since, ready
+                self._schedule, timeline_since, ready
             )
             return LiveSnapshot(
                 state, stats(state, self._schedule), self.runs, timeline, self.latest_sample,

@@ -1,17 +1,15 @@
-"""The timeline as the views hold it: its first and latest samples, sent whole once and then only
-what was added since, for as long as a holder's copy is still good."""
+"""The timeline as the views hold it: the run's samples kept (its first and latest, bounded in
+the engine: rnnlab.timeline), sent whole once and then only what was added since, for as long as
+a holder's copy is still good."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 
-from rnnlab.schedule import TimelineEntry
+from rnnlab.schedule import Schedule, TimelineEntry
+from rnnlab.timeline import TIMELINE_FIRST, TIMELINE_LATEST
 
-# The timeline's samples the views show: the first ones (every milestone up to 7,500) and the
-# latest ones; a day of Play makes thousands.
-TIMELINE_FIRST = 16
-TIMELINE_LATEST = 40
+__all__ = ["TIMELINE_FIRST", "TIMELINE_LATEST", "TimelineCopies"]
 # Timeline generations, unique across the server's labs: a mark names one.
 _generations = itertools.count(1)
 
@@ -29,26 +27,19 @@ class TimelineCopies:
         self._generation = next(_generations)
 
     def since(
-        self, timeline: Sequence[TimelineEntry], mark: str, meters_ready: bool
+        self, schedule: Schedule, mark: str, meters_ready: bool
     ) -> tuple[tuple[TimelineEntry, ...], bool, str]:
-        """(entries, replaces, new mark): the entries added since `mark` if a holder of it can
-        add them to its copy, else the whole shown timeline."""
+        """(entries, replaces, new mark): the entries of `schedule`'s timeline added since
+        `mark` if a holder of it can add them to its copy, else the whole timeline."""
         valid_for = f"{self._generation}.{int(meters_ready)}."
-        now = f"{valid_for}{len(timeline)}"
+        count = schedule.timeline_count
+        now = f"{valid_for}{count}"
         held = _entries_held(mark, valid_for)
         # More new entries than the view keeps at the end: the holder's first ones may be
-        # short of TIMELINE_FIRST, so it gets the whole thinned timeline instead.
-        if held is not None and 0 <= len(timeline) - held <= TIMELINE_LATEST:
-            return tuple(timeline[held:]), False, now
-        return thinned(timeline), True, now
-
-
-def thinned(timeline: Sequence[TimelineEntry]) -> tuple[TimelineEntry, ...]:
-    """The timeline entries the views show: the first TIMELINE_FIRST (noise turning into words)
-    and the latest TIMELINE_LATEST, so that a snapshot costs the same however long the run."""
-    if len(timeline) <= TIMELINE_FIRST + TIMELINE_LATEST:
-        return tuple(timeline)
-    return tuple(timeline[:TIMELINE_FIRST]) + tuple(timeline[-TIMELINE_LATEST:])
+        # short of TIMELINE_FIRST, so it gets the whole timeline instead.
+        if held is not None and 0 <= count - held <= TIMELINE_LATEST:
+            return schedule.timeline_since(held), False, now
+        return schedule.timeline, True, now
 
 
 def _entries_held(mark: str, valid_for: str) -> int | None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from . import overfitting
 from .sampling import check_temperature
 from .state import Marks, TrainerDelta, TrainerState
+from .timeline import Timeline, TimelineEntry
 from .trainer import DivergenceError, Trainer
 
 # Iterations at which a sample is kept in the timeline: dense early, when change is fastest.
@@ -52,15 +53,6 @@ def validation_cadence(run: Trainer | TrainerState) -> int:
 # Play's process answers the session's questions, Train N lets the session's lock go. Short, so
 # that nobody waits long for either.
 SLICE_SECONDS = 0.015
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    """A sample kept at a milestone iteration."""
-
-    iteration: int
-    smooth_loss: float
-    text: str
 
 
 @dataclass(frozen=True)
@@ -94,7 +86,8 @@ class RunState:
     """A whole run, as a value: enough to go on training exactly (Schedule.from_state)."""
 
     trainer: TrainerState
-    timeline: tuple[TimelineEntry, ...]
+    timeline: tuple[TimelineEntry, ...]  # the kept ones (rnnlab.timeline)
+    timeline_count: int  # how many were ever kept
     training_seconds: float
     chars_per_second: float
     temperature: float
@@ -112,17 +105,19 @@ class RunMarks:
     """How far a run's records reach (a mirror's, to ask the original what changed since)."""
 
     trainer: Marks = Marks()
-    timeline: int = 0
+    timeline: int = 0  # the timeline's count
 
 
 @dataclass(frozen=True)
 class RunDelta:
-    """What changed in a run since some RunMarks: the trainer's delta, the timeline's entries
-    from `timeline_since` on, the speed and the live settings as they are now."""
+    """What changed in a run since some RunMarks: the trainer's delta, the timeline's kept
+    entries numbered `timeline_since` or later and its count, the speed and the live settings as
+    they are now."""
 
     trainer: TrainerDelta
     timeline_since: int
     new_timeline: tuple[TimelineEntry, ...]
+    timeline_count: int
     training_seconds: float
     chars_per_second: float
     temperature: float
@@ -158,7 +153,7 @@ class Schedule:
     def __init__(
         self,
         trainer: Trainer,
-        timeline: tuple[TimelineEntry, ...] | list[TimelineEntry] = (),
+        timeline: Timeline | None = None,
         temperature: float = 1.0,
         keep_timeline: bool = True,
         validation_every_chars: int | None = None,
@@ -175,7 +170,7 @@ class Schedule:
         self._temperature = temperature
         self._keep_timeline = keep_timeline
         self._stop_at_best = stop_at_best
-        self._timeline: list[TimelineEntry] = list(timeline)
+        self._timeline = Timeline() if timeline is None else timeline
         self._training_seconds = training_seconds
         self._chars_per_second = chars_per_second  # lately: an average over the last few slices
         if keep_timeline and not self._timeline:
@@ -184,11 +179,17 @@ class Schedule:
     # ------------------------------------------------------------------------ reading
     @property
     def timeline(self) -> tuple[TimelineEntry, ...]:
-        return tuple(self._timeline)
+        """The samples kept: the first ones and the latest (rnnlab.timeline)."""
+        return self._timeline.entries
 
     @property
-    def timeline_length(self) -> int:
-        return len(self._timeline)
+    def timeline_count(self) -> int:
+        """How many samples were ever kept (the number the next one gets)."""
+        return self._timeline.count
+
+    def timeline_since(self, n: int) -> tuple[TimelineEntry, ...]:
+        """The kept samples numbered n or later."""
+        return self._timeline.since(n)
 
     @property
     def temperature(self) -> float:
@@ -215,7 +216,8 @@ class Schedule:
         """The whole run now (a copy: later training does not change it)."""
         return RunState(
             self.trainer.state(with_model),
-            tuple(self._timeline),
+            self._timeline.entries,
+            self._timeline.count,
             self._training_seconds,
             self._chars_per_second,
             self._temperature,
@@ -232,7 +234,7 @@ class Schedule:
     def load_state(self, state: RunState) -> None:
         """Become the run `state` describes, keeping this schedule's Trainer object."""
         self.trainer.load_state(state.trainer)
-        self._timeline = list(state.timeline)
+        self._timeline = Timeline(state.timeline, state.timeline_count)
         self._temperature, self._stop_at_best = state.temperature, state.stop_at_best
         self._validation_every_chars = state.validation_every_chars
         self._keep_timeline = state.keep_timeline
@@ -241,16 +243,17 @@ class Schedule:
 
     def marks(self) -> RunMarks:
         """How far this run's records reach now."""
-        return RunMarks(self.trainer.marks(), len(self._timeline))
+        return RunMarks(self.trainer.marks(), self._timeline.count)
 
     def delta(self, since: RunMarks, with_model: bool = False) -> RunDelta:
         """What changed since `since` (this run's marks, or a mirror's of it); with_model adds
         the parameters and hidden state."""
-        timeline_since = min(since.timeline, len(self._timeline))
+        timeline_since = min(since.timeline, self._timeline.count)
         return RunDelta(
             self.trainer.delta(since.trainer, with_model),
             timeline_since,
-            tuple(self._timeline[timeline_since:]),
+            self._timeline.since(timeline_since),
+            self._timeline.count,
             self._training_seconds,
             self._chars_per_second,
             self._temperature,
@@ -261,8 +264,7 @@ class Schedule:
         """Bring this schedule, a mirror of the one that made `delta`, up to date with it (see
         Trainer.apply_delta: a mirror is for looking at)."""
         self.trainer.apply_delta(delta.trainer)
-        del self._timeline[delta.timeline_since :]
-        self._timeline.extend(delta.new_timeline)
+        self._timeline.extend(delta.timeline_since, delta.new_timeline, delta.timeline_count)
         self._training_seconds, self._chars_per_second = (
             delta.training_seconds,
             delta.chars_per_second,
@@ -288,7 +290,7 @@ class Schedule:
 
     def cut_timeline(self, iteration: int) -> None:
         """Drop the samples of iterations after `iteration` (the model went back to it)."""
-        self._timeline = [entry for entry in self._timeline if entry.iteration <= iteration]
+        self._timeline.cut_after(iteration)
 
     # ----------------------------------------------------------------------------- training
 
@@ -396,7 +398,7 @@ class Schedule:
 def _settings_of(state: RunState) -> dict:
     """Schedule's keyword arguments for all that `state` holds besides the trainer."""
     return {
-        "timeline": state.timeline,
+        "timeline": Timeline(state.timeline, state.timeline_count),
         "temperature": state.temperature,
         "keep_timeline": state.keep_timeline,
         "validation_every_chars": state.validation_every_chars,

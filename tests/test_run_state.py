@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from rnnlab import Config, Trainer
+from rnnlab import schedule as schedule_module
 from rnnlab.schedule import LiveSettings, RunMarks, RunState, Schedule
 from rnnlab.state import SettingChange
+from rnnlab.timeline import TIMELINE_FIRST, TIMELINE_LATEST
 
 SONGS = (pathlib.Path(__file__).resolve().parent.parent / "data" / "lyrics.txt").read_text()
 SMALL = SONGS[:6000]
@@ -80,9 +82,33 @@ def test_a_mirror_follows_the_run_through_deltas_settings_and_a_rollback():
     np.testing.assert_array_equal(mirror.trainer.state().params, original.trainer.state().params)
     # A delta from marks ahead of the run (a mirror of a run that was cut back) starts over
     # from where the run is: the mirror's extra timeline entries go.
-    ahead = RunMarks(original.trainer.marks(), original.timeline_length + 3)
+    ahead = RunMarks(original.trainer.marks(), original.timeline_count + 3)
     delta = original.delta(ahead)
-    assert delta.timeline_since == original.timeline_length and delta.new_timeline == ()
+    assert delta.timeline_since == original.timeline_count and delta.new_timeline == ()
+
+
+def test_a_long_runs_timeline_and_state_keep_a_size_of_their_own(monkeypatch):
+    """However long a run trains, its timeline keeps its first and latest samples only, so that
+    a RunState (Play's save point) has a size bounded beyond the trainer's own records."""
+    monkeypatch.setattr(schedule_module, "MILESTONES", (1, 2))  # a sample every 4 iterations:
+    monkeypatch.setattr(schedule_module, "MILESTONE_EVERY_AFTER", 4)  # a day of Play, shortened
+    original = schedule()
+    mirror = Schedule.from_state(SMALL, original.state())
+    sizes = []
+    for _ in range(4):
+        original.train(iterations=150)
+        mirror.apply_delta(original.delta(mirror.marks()))
+        sizes.append(len(pickle.dumps(original.state(with_model=False).timeline)))
+    iterations = [e.iteration for e in original.timeline]
+    kept = [0, 1, 2, *range(4, 601, 4)]  # every sample the run drew
+    assert original.timeline_count == len(kept)
+    assert iterations == kept[:TIMELINE_FIRST] + kept[-TIMELINE_LATEST:]
+    assert mirror.timeline == original.timeline
+    assert mirror.timeline_count == original.timeline_count
+    assert max(sizes) < 1.1 * min(sizes[1:])  # the same size from the first thousand on
+    copy = Schedule.from_state(SMALL, pickle.loads(pickle.dumps(original.state())))
+    copy.train(iterations=4)
+    assert copy.timeline[-1].iteration == 604 and copy.timeline_count == len(kept) + 1
 
 
 def test_apply_changes_each_named_setting_as_one_event_and_leaves_the_rest():

@@ -122,7 +122,7 @@ def shown_timeline(page: Page) -> tuple[int, list[int]]:
 
 def milestones_up_to(iteration: int) -> list[int]:
     """The timeline a run from 0 to `iteration` shows, newest first (the first 16 and the
-    latest 40 of its samples: dashboard/timeline_copies.py, thinned)."""
+    latest 40 of its samples, as the run keeps them: rnnlab/timeline.py)."""
     kept = [i for i in range(iteration + 1) if i == 0 or is_milestone(i)]
     kept = kept if len(kept) <= 56 else kept[:16] + kept[-40:]
     return kept[::-1]
