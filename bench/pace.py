@@ -1,6 +1,7 @@
 """How close is rnnlab.pace's estimate of the seconds per iteration to what training takes?
 
-For each setting of a grid (hidden size, sequence length, batch size, vocabulary size), trains a
+For each setting of a grid (cell, hidden size, sequence length, batch size, vocabulary size;
+the gated cells with Adam in float32 as well, as Compare cells trains them), trains a
 Trainer on text of that many different characters through the engine's Schedule in
 the way Play does (slices of iterations, validation off), and prints the estimate, the measured
 seconds per iteration (the median of --repeats blocks of about --block seconds each, CPU time of
@@ -30,22 +31,32 @@ import numpy as np  # noqa: E402
 import rnnlab  # noqa: E402
 from rnnlab import pace  # noqa: E402
 
-# (H, T, B, V): the defaults, the classic, and the corners a visitor can reach.
+# (cell, H, T, B, V, optimizer, dtype): the defaults, the classic, and the corners a visitor
+# can reach; the gated cells as the dashboard and Compare cells train them.
+RNN = ("rnn", "adagrad", "float64")
 GRID = [
-    (16, 25, 1, 65),
-    (64, 25, 16, 65),
-    (100, 25, 1, 65),
-    (128, 50, 32, 65),
-    (256, 25, 1, 65),
-    (256, 100, 16, 65),
-    (512, 50, 1, 65),
-    (512, 100, 64, 65),
-    (64, 25, 16, 512),
-    (256, 50, 32, 512),
-    (1024, 25, 16, 65),
-    (1024, 100, 32, 512),
+    (16, 25, 1, 65, RNN),
+    (64, 25, 16, 65, RNN),
+    (100, 25, 1, 65, RNN),
+    (128, 50, 32, 65, RNN),
+    (256, 25, 1, 65, RNN),
+    (256, 100, 16, 65, RNN),
+    (512, 50, 1, 65, RNN),
+    (512, 100, 64, 65, RNN),
+    (64, 25, 16, 512, RNN),
+    (256, 50, 32, 512, RNN),
+    (1024, 25, 16, 65, RNN),
+    (1024, 100, 32, 512, RNN),
+    (64, 25, 16, 65, ("gru", "adagrad", "float64")),
+    (128, 50, 32, 65, ("gru", "adam", "float32")),
+    (512, 50, 32, 65, ("gru", "adam", "float32")),
+    (64, 25, 16, 65, ("lstm", "adagrad", "float64")),
+    (128, 50, 32, 65, ("lstm", "adam", "float32")),
+    (256, 25, 1, 65, ("lstm", "adam", "float32")),
+    (512, 50, 32, 65, ("lstm", "adam", "float32")),
+    (256, 100, 16, 512, ("lstm", "adagrad", "float64")),
 ]
-QUICK = [GRID[1], GRID[5], GRID[8], GRID[10]]
+QUICK = [GRID[1], GRID[5], GRID[8], GRID[10], GRID[13], GRID[16]]
 
 
 def text_of(vocab_size: int, length: int = 400_000, seed: int = 0) -> str:
@@ -90,18 +101,24 @@ def main() -> None:
         f"{1 / rates.touch / 1e9:.2f} G element touches/s, "
         f"{rates.transcendental * 1e9:.2f} ns per tanh, {rates.call * 1e6:.2f} µs per call"
     )
-    print(f"{'H':>5} {'T':>4} {'B':>4} {'V':>4} {'estimate':>11} {'measured':>11} {'ratio':>6}")
+    print(
+        f"{'cell':>5} {'H':>5} {'T':>4} {'B':>4} {'V':>4} {'optimizer':>9} {'dtype':>7} "
+        f"{'estimate':>11} {'measured':>11} {'ratio':>6}"
+    )
     ratios = []
     texts: dict[int, str] = {}
-    for H, T, B, V in QUICK if args.quick else GRID:
-        config = rnnlab.Config(hidden_size=H, seq_length=T, batch_size=B, seed=0)
+    for H, T, B, V, (cell, optimizer, dtype) in QUICK if args.quick else GRID:
+        config = rnnlab.Config(
+            hidden_size=H, seq_length=T, batch_size=B, seed=0, cell=cell, optimizer=optimizer,
+            dtype=dtype, learning_rate=0.002 if optimizer == "adam" else 0.1,
+        )  # fmt: skip
         text = texts.setdefault(V, text_of(V))
         estimate = pace.seconds_per_iteration(config, V)
         actual = measured(config, text, args.repeats, args.block)
         ratios.append(estimate / actual)
         print(
-            f"{H:>5} {T:>4} {B:>4} {V:>4} {_time(estimate):>11} {_time(actual):>11} "
-            f"{estimate / actual:>6.2f}"
+            f"{cell:>5} {H:>5} {T:>4} {B:>4} {V:>4} {optimizer:>9} {dtype:>7} "
+            f"{_time(estimate):>11} {_time(actual):>11} {estimate / actual:>6.2f}"
         )
     print(
         f"estimate / measured: median {statistics.median(ratios):.2f}, "

@@ -8,16 +8,17 @@ rates of this machine, measured once per process by a short calibration (`machin
 cost and the estimate's accuracy: docs/hosting.md and `python bench/pace.py`).
 
 The work of one iteration (forward and backward over T·B characters, then the clip and the
-Adagrad update), with H hidden units, V characters, P parameters, G gates and L layers:
+optimizer's update), with H hidden units, V characters, P parameters, G gates and L layers:
 
 * matrix products: per layer, T steps of (B, H) x (H, G·H) forward and T − 1 back, and the
   (G·H, T·B) x (T·B, H) weight gradient; between layers, (T·B, H) x (H, G·H) forward and two
   products back; the output layer's (T·B, H) x (H, V) forward and two products back;
-* element-wise passes over the (T·B, G·H) chunk arrays, the (T·B, V) probabilities and the
-  P-sized parameters, gradients and Adagrad memory, and each step's read of the recurrent
-  matrix;
+* element-wise passes over the (T·B, G·H) chunk arrays, a gated cell's (T·B, H) state, the
+  (T·B, V) probabilities and the P-sized parameters, gradients and optimizer memory (Adam's
+  update makes about twice Adagrad's passes), and each step's read of the recurrent matrix;
 * tanh of every pre-activation and exp of every logit;
-* NumPy calls: a few per time step, which at small sizes cost more than their arithmetic.
+* NumPy calls: a few per time step (about ten times as many for a gated cell's gate maths),
+  which at small sizes cost more than their arithmetic.
 
 G is 1 for the vanilla cell (a GRU has 3, an LSTM 4: their recurrent matrix is G times as tall);
 both come from the config (its cell and layers).
@@ -42,11 +43,20 @@ from .config import Config, smaller_setting
 HIDDEN_TOUCHES = 24
 OUTPUT_TOUCHES = 14
 PARAMETER_TOUCHES = 24
-# NumPy calls per time step of each layer (forward: product, add, tanh; back: add, product,
-# product), and per iteration besides: forward_backward's whole-chunk work (about 40 calls),
-# the step's gather, checks and records, clip and Adagrad, and the Python between them, which
-# costs about as much again.
-CALLS_PER_STEP = 6
+# A gated cell's gate maths, per unit of each layer's (T, B, H) chunk: about 110 passes over
+# row slices of its (B, G·H) gates and (B, H) state each step (model._gru_forward/_backward,
+# _lstm_forward/_backward), which cost several times what whole-array passes do (the
+# calibration's); the number is fitted to the measured time of bench/pace.py's gated rows.
+STATE_TOUCHES = {1: 0, 3: 370, 4: 370}
+# The optimizers' passes over the parameters beyond Adagrad's (optimizer.py): RMSprop's decay of
+# its memory, Adam's second memory and its corrections.
+OPTIMIZER_TOUCHES = {"adagrad": 0, "rmsprop": 7, "adam": 15}
+# NumPy calls per time step of each layer, by gates (the RNN's forward: product, add, tanh;
+# back: add, product, product; a gated cell's about thirty, on 2-D slices that cost about twice
+# the calibration's tiny calls: fitted as STATE_TOUCHES is), and per iteration besides:
+# forward_backward's whole-chunk work (about 40 calls), the step's gather, checks and records,
+# clip and the update, and the Python between them, which costs about as much again.
+CALLS_PER_STEP = {1: 6, 3: 60, 4: 60}
 CALLS_PER_ITERATION = 150
 # Dropout, per unit of each layer's (T, B, H) chunk: the random draw (about as dear as four
 # passes), the comparison and the scaling that make the mask, and the mask's product forward and
@@ -108,14 +118,14 @@ def iteration_work(
         flops=narrow * float(recurrent + between_layers + output),
         touches=narrow
         * float(
-            HIDDEN_TOUCHES * rows * G * H * L
+            (HIDDEN_TOUCHES * G + STATE_TOUCHES.get(G, STATE_TOUCHES[4])) * rows * H * L
             + OUTPUT_TOUCHES * rows * V
-            + PARAMETER_TOUCHES * parameters
+            + (PARAMETER_TOUCHES + OPTIMIZER_TOUCHES[config.optimizer]) * parameters
             + matrix_reads
             + (DROPOUT_TOUCHES * rows * H * L if config.dropout else 0)
         ),
         transcendentals=float(rows * (G * H * L + V)),
-        calls=float(CALLS_PER_STEP * T * L + CALLS_PER_ITERATION),
+        calls=float(CALLS_PER_STEP.get(G, CALLS_PER_STEP[4]) * T * L + CALLS_PER_ITERATION),
     )
 
 

@@ -55,7 +55,8 @@ def test_gates_and_layers_multiply_the_recurrent_work():
     between = 3 * 2 * 25 * 16 * 64 * 64  # the second layer reads the first's (T·B, H) states
     assert two == pytest.approx(2 * recurrent + between + output)
     stacked = pace.iteration_work(config, 65, gates=3, layers=2)
-    assert stacked.calls == 2 * vanilla.calls - pace.CALLS_PER_ITERATION  # per step, per layer
+    per_step = pace.CALLS_PER_STEP[3] * 25  # per step, per layer
+    assert stacked.calls == 2 * per_step + pace.CALLS_PER_ITERATION
     with pytest.raises(ValueError, match="at least one gate"):
         pace.iteration_work(config, 65, gates=0)
 
