@@ -3,10 +3,10 @@
 The runner holds one of the server's process slots for as long as its process trains, keeps the
 player's latest whole run (a save point) so that a failed process costs at most
 PLAY_SAVE_POINT_EVERY seconds of training, and ends in an `Outcome` like Step and Train N.
-A sync never waits on the process with the session's lock held: the session asks for a
+Nothing here waits on the process with the session's lock held: the session builds a
 `question` under its lock, lets it go, `ask`s (the runner's own lock puts questions in a row),
-then takes the lock again to `take` the answer. The session's other calls (change, stop) hold
-its lock and wait their turn here.
+then takes the lock again to `take` the answer; a stop (`ask_stop`) and a change of settings
+(`send`) wait their turn the same way, the lock let go.
 """
 
 from __future__ import annotations
@@ -131,10 +131,17 @@ class PlayRunner:
             self._last = asked
         return asked
 
-    # ------------------------------------------------------------------- with the lock held
-    def change(self, schedule: Schedule, settings: LiveSettings) -> Outcome | None:
-        """Change live settings in the player's run (already applied to the mirror `schedule`);
-        an Outcome if the run has come back meanwhile."""
+    # ------------------------------------------------------------- stop and change, likewise
+    def ask_stop(self) -> tuple[int, SyncAnswer | PlayerFailed]:
+        """Have the player stop and hand its whole run back (without the session's lock: this
+        waits on the process); `take` the answer."""
+        with self._turn:
+            return self._last or self._asked_now(self._stopped)
+
+    def send(self, settings: LiveSettings) -> tuple[int, SyncAnswer | PlayerFailed] | None:
+        """Change live settings in the player's run (without the session's lock: this waits its
+        turn). None once sent; the run's last answer if it has come back meanwhile (then
+        `take` it, and apply the settings to the run it brings)."""
         with self._turn:
             if self._last is None:
                 try:
@@ -142,15 +149,7 @@ class PlayRunner:
                     return None
                 except PlayerFailed as failure:
                     self._last = (self._asked, failure)
-        outcome = self.take(schedule, self._last).outcome
-        schedule.apply(settings)  # the run came back as the process had it
-        return outcome
-
-    def stop(self, schedule: Schedule) -> Outcome:
-        """Stop playing: `schedule` holds the player's whole run, exactly, when this returns."""
-        with self._turn:
-            asked = self._last or self._asked_now(self._stopped)
-        return self.take(schedule, asked).outcome
+            return self._last
 
     def _stopped(self) -> SyncAnswer:
         return SyncAnswer(stopped=self._player.stop())

@@ -9,15 +9,18 @@ The run is trained by one of two runners, each ending in an Outcome the page is 
 (dashboard.outcomes): Step and Train N here (dashboard.local_runner), Play in a process of its
 own (dashboard.play_runner), the lab's schedule then a mirror of it, brought up to date by
 every snapshot(). Compare cells trains other networks in a process of its own
-(dashboard.comparison).
+(dashboard.comparison). No method waits on another process with the lab's lock held: Play's
+answers (to a sync, a stop, a change of settings) and a stopped comparison's end are waited for
+with the lock let go, so a process that stops answering never holds up the page's snapshots.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from rnnlab import budget, checkpoint, pace
 from rnnlab.compare import FromBase, config_of
@@ -281,27 +284,28 @@ class Lab:
         is taken as it is now. The new trainer is built first, so settings that do not fit the
         text raise ValueError and leave the current run untouched (but paused).
         """
-        with self.lock:
+        with self._paused():  # the run is archived, or started from, as the player left it
             corpus = corpus or self.corpus
             start = self.start if start is None else start
             if start.kind == CURRENT:
-                self._stop_player()  # its latest state, as the player left it
                 start = from_trainer(self.trainer, f"the model of run {self.run_number}")
             config = start.config(config)
             fits(config, corpus.vocab.size)
             trainer = start.trainer(corpus.text, config)
-            self._stop_player()  # the run is archived as the player left it
             self.sample.forget_prime_unless(trainer.vocab.chars)
             self._next_run(trainer, corpus, start)
             self.pending_corpus = None
 
     def load_checkpoint(self, data: bytes) -> None:
         """Resume from checkpoint bytes made on this corpus; ValueError leaves all as it was."""
+        saved = checkpoint.read(io.BytesIO(data))
         with self.lock:
-            saved = checkpoint.read(io.BytesIO(data))
-            fits(saved.state.config, self.corpus.vocab.size)
-            trainer = Trainer.from_state(self.corpus.text, saved.state)
-            self._stop_player()
+            corpus = self.corpus
+        fits(saved.state.config, corpus.vocab.size)
+        trainer = Trainer.from_state(corpus.text, saved.state)
+        with self._paused():
+            if self.corpus is not corpus:
+                raise ValueError("The text changed meanwhile: load the checkpoint again.")
             self._next_run(trainer, self.corpus, start_of_run(trainer))
             if saved.text_digest not in (None, trainer.text_digest):
                 self._messages.append(("warning", outcomes.OTHER_TEXT))
@@ -333,7 +337,7 @@ class Lab:
         with self.lock:
             wanted = self.trainer.config.replace(seq_length=seq_length)  # checks type and range
             fits(wanted, self.trainer.vocab.size, 2 if self.playing else 1)
-            self._apply(LiveSettings(seq_length=seq_length))
+        self._apply(LiveSettings(seq_length=seq_length))
 
     def set_sample_settings(self, length: int, temperature: float, prime: str) -> None:
         """Change how samples are drawn; ValueError for values out of range or a prime with
@@ -342,7 +346,8 @@ class Lab:
         with self.lock:
             if prime:
                 self.trainer.vocab.encode(prime)  # raises ValueError naming unknown characters
-            self._apply(LiveSettings(temperature=temperature))
+        self._apply(LiveSettings(temperature=temperature))
+        with self.lock:
             self.sample.change(settings, self.trainer, self.playing)
 
     def set_stop_at_best(self, on: bool) -> None:
@@ -351,17 +356,23 @@ class Lab:
 
     def _apply(self, settings: LiveSettings) -> None:
         """Change live settings here (ValueError leaves all as it was), then, while playing, in
-        the player's run."""
+        the player's run (its turn waited for with the lab's lock let go)."""
         with self.lock:
             self._schedule.apply(settings)
-            if self._player is not None:
-                self._ended(self._player.change(self._schedule, settings))
+            runner = self._player
+        if runner is None:
+            return
+        came_back = runner.send(settings)
+        if came_back is not None:
+            with self.lock:
+                if self._player is runner:
+                    self._ended(runner.take(self._schedule, came_back).outcome)
+                self._schedule.apply(settings)  # to the run as the process had it
 
     def restore_best(self) -> None:
         """Pause, and bring back the model at the lowest validation loss of the run;
         ValueError (with nothing changed but the pause) when there is none yet."""
-        with self.lock:
-            self._stop_player()
+        with self._paused():
             best = self.trainer.best
             if best is None:
                 raise ValueError(
@@ -382,8 +393,7 @@ class Lab:
     ) -> Outcome:
         """Train here (pausing first): Step and Train N (dashboard.local_runner: the page waits
         meanwhile). How it ended is told to the page."""
-        with self.lock:
-            self._stop_player()
+        with self._paused():
             schedule = self._schedule
         outcome = local_runner.train_here(
             self.lock, schedule, iterations, seconds,
@@ -406,21 +416,39 @@ class Lab:
 
     def pause(self) -> None:
         """Stop playing. Once this returns, the lab holds the player's whole state, exactly."""
-        with self.lock:
-            self._stop_player()
+        with self._paused():
+            pass
 
     def close(self) -> None:
         """The session has ended: stop the play process (keeping its state, should the session
         come back) and nothing more is trained."""
-        with self.lock:
-            self.stop_comparison()
-            if self._player is not None:
-                self._stop_player()
-                self._messages.append(("success", outcomes.PAGE_CLOSED))
+        self.stop_comparison()
+        if self._stopped_playing():
+            self.notify("success", outcomes.PAGE_CLOSED)
 
-    def _stop_player(self) -> None:
-        if self._player is not None:
-            self._ended(self._player.stop(self._schedule))
+    @contextlib.contextmanager
+    def _paused(self) -> Iterator[None]:
+        """The lab's lock, held with nothing playing: the play process is stopped first, its
+        answer waited for with the lock let go (the page's snapshots meanwhile draw the mirror)."""
+        self._stopped_playing()
+        with self.lock:
+            while self._player is not None:  # Play pressed again in between, from another thread
+                self._stopped_playing()
+            yield
+
+    def _stopped_playing(self) -> bool:
+        """Stop playing, waiting on the play process with the lab's lock let go; whether this
+        call took a run back."""
+        with self.lock:
+            runner = self._player
+        if runner is None:
+            return False
+        came_back = runner.ask_stop()
+        with self.lock:
+            if self._player is not runner:
+                return False  # a snapshot's sync took the run back meanwhile
+            self._ended(runner.take(self._schedule, came_back).outcome)
+            return True
 
     def _sync(self, with_model: bool, save_point: bool = False, wait: float | None = None) -> None:
         """While playing, bring the mirror up to date with the player (which also tells it that
@@ -483,8 +511,9 @@ class Lab:
 
     def stop_comparison(self) -> None:
         with self.lock:
-            if self.comparison is not None and self.comparison.running:
-                self.comparison.stop()
+            comparison = self.comparison
+        if comparison is not None and comparison.running:
+            comparison.stop()  # waits for the killed process, with the lab's lock let go
 
     # ----------------------------------------------------------------------------- sampling
     def refresh_sample(self) -> None:

@@ -1058,3 +1058,69 @@ def test_a_stopped_play_process_never_holds_the_sessions_lock(monkeypatch):
     assert not lab.playing
     ((kind, text),) = lab.take_messages()
     assert kind == "error" and "no answer within 4 s" in text
+
+
+@pytest.mark.parametrize("action", ["pause", "learning rate", "temperature", "reset"])
+def test_pause_settings_and_reset_wait_on_a_stopped_play_process_without_the_lock(
+    action, monkeypatch
+):
+    """Pause, a live setting and Reset wait their turn with a play process that stopped
+    answering (SIGSTOP) with the lab's lock let go: the page's snapshots draw the mirror
+    meanwhile. Once the process is given up, the action is done on the run it left."""
+    from dashboard import player as player_module
+
+    monkeypatch.setattr(player_module, "ANSWER_TIMEOUT", 3.0)
+    waits = {name: threading.Event() for name in ("ask", "ask_stop", "send")}
+    for name, entered in waits.items():
+        method = getattr(play_runner.PlayRunner, name)
+
+        def noted(runner, *args, method=method, entered=entered, **kwargs):
+            entered.set()
+            return method(runner, *args, **kwargs)
+
+        monkeypatch.setattr(play_runner.PlayRunner, name, noted)
+    lab, pid = _playing_from_iteration_5(seed=12)
+    do, waits_in = {
+        "pause": (lab.pause, "ask_stop"),
+        "learning rate": (lambda: lab.set_learning_rate(0.02), "send"),
+        "temperature": (lambda: lab.set_sample_settings(200, 0.6, ""), "send"),
+        "reset": (lambda: lab.new_run(lab.trainer.config), "ask_stop"),
+    }[action]
+    failures = []
+
+    def act() -> None:
+        try:
+            do()
+        except Exception as error:  # reported by the test, not lost in the thread
+            failures.append(error)
+
+    try:
+        os.kill(pid, signal.SIGSTOP)
+        for entered in waits.values():
+            entered.clear()
+        # A sync first, so that the action waits its turn behind one that waits on the process.
+        asking = threading.Thread(target=lab.snapshot)
+        asking.start()
+        assert waits["ask"].wait(timeout=10)
+        acting = threading.Thread(target=act)
+        acting.start()
+        assert waits[waits_in].wait(timeout=10), f"{action} did not ask the player"
+        time.sleep(0.2)  # well into its wait for its turn
+        started = time.monotonic()
+        assert lab.lock.acquire(timeout=1.0), f"{action} holds the lab's lock while it waits"
+        lab.lock.release()
+        assert lab.snapshot(wait=1.0).playing and time.monotonic() - started < 2.0
+        for thread in (asking, acting):
+            thread.join(timeout=30)
+            assert not thread.is_alive()
+    finally:
+        if not _process_is_gone(pid):
+            os.kill(pid, signal.SIGKILL)
+    assert not failures, failures
+    assert not lab.playing
+    if action == "learning rate":
+        assert lab.trainer.config.learning_rate == 0.02
+    elif action == "temperature":
+        assert lab.sample_settings.temperature == 0.6
+    elif action == "reset":
+        assert lab.trainer.iteration == 0 and lab.runs[-1].trained >= 5
