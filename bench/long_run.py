@@ -29,6 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dashboard import model_reads  # noqa: E402
 from dashboard.exports import history_csv  # noqa: E402
 from dashboard.session import Lab  # noqa: E402
 from rnnlab import Config, Trainer, records  # noqa: E402
@@ -105,7 +106,7 @@ def reload(iterations: int, repeats: int) -> dict[str, float]:
         lab.load_checkpoint(data)
         times["load s"].append(time.perf_counter() - started)
         started = time.perf_counter()
-        lab.history_csv()
+        model_reads.history_csv(lab)
         times["CSV s"].append(time.perf_counter() - started)
         started = time.perf_counter()
         lab.new_run(lab.trainer.config)

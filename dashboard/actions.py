@@ -10,6 +10,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from dashboard import browser_session
+from dashboard.model_reads import generate
 from dashboard.page_model import (
     CHECKPOINT,
     DASHBOARD_DEFAULTS,
@@ -119,9 +120,9 @@ def on_apply() -> None:
     current.new_run(wanted_config(), current.pending_corpus, wanted_start())
     st.session_state.prime = current.sample_settings.prime  # cleared if the new text cannot read it
     # A new start's own learning rate and sequence length: the controls show the new run's.
-    show_live_settings_in_widgets(current.trainer.config)
-    if current.trainer.origin is not None:
-        current.notify("success", current.trainer.origin.describe())
+    show_live_settings_in_widgets(current.config)
+    if current.origin is not None:
+        current.notify("success", current.origin.describe())
 
 
 @guarded
@@ -159,14 +160,14 @@ def on_checkpoint_upload() -> None:
     if upload is None:
         return
     lab().load_checkpoint(upload.getvalue())
-    show_config_in_widgets(lab().trainer.config)
+    show_config_in_widgets(lab().config)
     st.session_state.start_from = lab().start.key
-    lab().notify("success", f"Resumed from {upload.name} at iteration {lab().trainer.iteration:,}.")
+    lab().notify("success", f"Resumed from {upload.name} at iteration {lab().iteration:,}.")
 
 
 # ---------------------------------------------------------------------------------- live settings
 def _show_seq_length() -> None:
-    st.session_state.seq_length = lab().trainer.config.seq_length
+    st.session_state.seq_length = lab().config.seq_length
 
 
 def _show_sample_settings() -> None:
@@ -223,7 +224,7 @@ def on_play(action: str) -> None:
 @guarded
 def on_stop_train(n: int) -> None:
     current = lab()
-    done = current.trainer.iteration - st.session_state.get("train_started_at", 0)
+    done = current.iteration - st.session_state.get("train_started_at", 0)
     current.notify("success", f"Stopped after {done:,} of {n:,} iterations.")
 
 
@@ -237,7 +238,8 @@ def on_restore_best() -> None:
 @guarded
 @refused_as_message()
 def on_generate() -> None:
-    st.session_state.generated = lab().generate(
+    st.session_state.generated = generate(
+        lab(),
         st.session_state.generate_length,
         st.session_state.generate_temperature,
         st.session_state.generate_prime,
@@ -262,9 +264,9 @@ def on_use_compared(label: str) -> None:
     ones (learning rate, sequence length) included, and the controls show them."""
     current = lab()
     start, config = compared_start(compared_networks()[label])
-    config = config.replace(val_fraction=current.trainer.config.val_fraction)
+    config = config.replace(val_fraction=current.config.val_fraction)
     current.new_run(config, start=start)
-    show_config_in_widgets(current.trainer.config)
+    show_config_in_widgets(current.config)
     st.session_state.start_from = start.key
     st.session_state.prime = current.sample_settings.prime
     st.session_state[CONTROLS_CHANGED] = True  # clicked in the views' fragment: see live_view

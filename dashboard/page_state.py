@@ -64,7 +64,7 @@ def take(new: Lab, text: str | None, seed: int | None) -> None:
     controls."""
     st.session_state.lab = new
     st.session_state.held = browser_session.hold(new)
-    show_config_in_widgets(new.trainer.config)
+    show_config_in_widgets(new.config)
     st.session_state.start_from = new.start.key
     st.session_state.seed = seed
     st.session_state.builtin_choice = text or DEFAULT_CORPUS
@@ -82,7 +82,7 @@ def on_tab_reported() -> None:
     st.session_state.tab_id = tab
     provisional = lab()
     parked = None
-    if not (provisional.trainer.iteration or provisional.playing):
+    if not (provisional.iteration or provisional.playing):
         parked = parking.claim(
             tabs.secret_of_tab(st.context.cookies.to_dict(), tab),
             wanted=lambda parked: address_of(parked) == st.query_params.to_dict(),
@@ -92,10 +92,10 @@ def on_tab_reported() -> None:
             provisional.notify(kind, text)
         return
     browser_session.let_go(st.session_state.held, provisional)
-    take(parked, url_settings.builtin_name(parked.corpus), parked.trainer.config.seed)
+    take(parked, url_settings.builtin_name(parked.corpus), parked.config.seed)
     parked.notify(
         "success",
-        f"Welcome back: the model is as you left it, at iteration {parked.trainer.iteration:,}.",
+        f"Welcome back: the model is as you left it, at iteration {parked.iteration:,}.",
     )
 
 
@@ -128,7 +128,7 @@ def address_of(current: Lab) -> dict[str, str]:
     """The query that holds a lab's settings (url_settings.write)."""
     start = current.start.key
     return url_settings.write(
-        current.trainer.config,
+        current.config,
         current.corpus,
         current.sample_settings.temperature,
         start if start in address_starts() else None,
@@ -147,7 +147,7 @@ def start_of(key: str) -> Start:
     if key == RANDOM:
         return Start()
     if key == CURRENT:
-        return current_model(lab().trainer)
+        return current_model(lab().config, lab().vocab)
     if key == CHECKPOINT:
         return lab().offered_start or Start(CHECKPOINT)
     return base_start(key)
@@ -160,7 +160,7 @@ def wanted_start() -> Start:
 def wanted_config() -> Config:
     """The settings the Model controls ask for. The learning rate and sequence length apply at
     once to the current run; a new run from another start takes that start's instead."""
-    live = lab().trainer.config
+    live = lab().config
     if st.session_state.get("start_from", RANDOM) != lab().start.key:
         live = start_defaults(st.session_state.start_from)
     seed = st.session_state.get("seed")

@@ -111,7 +111,7 @@ def controls(playing: bool) -> tuple[int | None, DeltaGenerator]:
         help="Pause, and bring back the model of the lowest validation loss so far (the star "
         "on the chart).",
     )
-    current = lab().trainer
+    current = lab()
     seconds = seconds_per_iteration(current.config, current.vocab.size)
     too_long = train_time_note(n, seconds, TRAIN_MAX_SECONDS)
     if too_long and not playing:
@@ -128,7 +128,7 @@ def train_n(n: int, slot: DeltaGenerator) -> None:
         bar, stop = st.columns([5, 1])
         progress = bar.progress(0.0, text=f"Training {n:,} iterations…")
         stop.button("■ Stop", key="stop_train", on_click=on_stop_train, args=(n,))
-    st.session_state.train_started_at = lab().trainer.iteration
+    st.session_state.train_started_at = lab().iteration
     lab().train(
         iterations=n,
         on_progress=lambda done, total: progress.progress(

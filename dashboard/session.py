@@ -18,25 +18,25 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import threading
 from collections.abc import Callable, Iterator
 
-from rnnlab import budget, checkpoint, pace
-from rnnlab.compare import FromBase, config_of
+from rnnlab import budget, checkpoint
+from rnnlab.compare import FromBase
 from rnnlab.config import Config
-from rnnlab.copying import CopyReport
 from rnnlab.corpora import Corpus
-from rnnlab.insight import DrawnText, SnippetTrace, run_snippet, sample_side_by_side
 from rnnlab.overfitting import detect_since_restore
-from rnnlab.presets import DASHBOARD_DEFAULTS, STOP_AT_BEST
+from rnnlab.presets import STOP_AT_BEST
 from rnnlab.sampling import SampleSettings
 from rnnlab.schedule import LiveSettings, Schedule, TimelineEntry, validation_cadence
-from rnnlab.trainer import Trainer, check_text_fits
+from rnnlab.state import Origin
+from rnnlab.text import Vocab
+from rnnlab.trainer import Trainer
 
-from . import exports, local_runner, outcomes
+from . import limits, local_runner, outcomes
 from .comparison import Comparison
 from .latest_sample import PLAY_SAMPLE_EVERY, LatestSample
+from .limits import COMPARE_SECONDS, fits, networks_to_compare
 from .live_snapshot import Busy, LiveSnapshot, stats
 from .local_runner import TRAIN_MAX_SECONDS
 from .outcomes import Outcome
@@ -44,22 +44,10 @@ from .pending import pending_changes
 from .play_runner import PlayRunner
 from .runs import Run, archived, kept
 from .starts import CURRENT, RANDOM_START, Start, from_trainer, start_of_run
-from .text_analysis import analysis_for
+from .text_analysis import TextAnalysis, analysis_for
 from .timeline_copies import TimelineCopies
 
-__all__ = ["PLAY_SAMPLE_EVERY", "TRAIN_MAX_SECONDS", "Busy", "Lab", "LiveSnapshot", "fits"]
-
-# The memory one session may use, both processes counted while playing (docs/hosting.md).
-SESSION_MEMORY_BYTES = int(float(os.environ.get("RNNLAB_SESSION_MEMORY_MB", "768")) * 2**20)
-# One iteration cannot be interrupted and holds the session's lock: settings whose single
-# iteration would take longer than this, in seconds, are refused (docs/hosting.md).
-MAX_SECONDS_PER_ITERATION = float(os.environ.get("RNNLAB_MAX_SECONDS_PER_ITERATION", "2"))
-# Compare cells: the CPU seconds each network may train, as the page offers them.
-COMPARE_SECONDS = (10, 30, 60, 120)
-# Generate writes at most this many characters: a page or two, still checked for copies at once.
-GENERATE_MAX_CHARS = 5000
-# Inside the network reads at most this much text: its heatmaps grow with every character.
-SNIPPET_MAX_CHARS = 1000
+__all__ = ["PLAY_SAMPLE_EVERY", "TRAIN_MAX_SECONDS", "Busy", "Lab", "LiveSnapshot"]
 
 
 class Lab:
@@ -90,6 +78,28 @@ class Lab:
     @property
     def trainer(self) -> Trainer:
         return self._schedule.trainer
+
+    @property
+    def config(self) -> Config:
+        """The current run's settings, its live ones as they are now."""
+        with self.lock:
+            return self.trainer.config
+
+    @property
+    def iteration(self) -> int:
+        with self.lock:
+            return self.trainer.iteration
+
+    @property
+    def vocab(self) -> Vocab:
+        with self.lock:
+            return self.trainer.vocab
+
+    @property
+    def origin(self) -> Origin | None:
+        """The base model the current run started from, if it did."""
+        with self.lock:
+            return self.trainer.origin
 
     @property
     def playing(self) -> bool:
@@ -124,6 +134,21 @@ class Lab:
     def stop_at_best(self) -> bool:
         """Training stops by itself once the validation loss has turned up, holding the best."""
         return self._schedule.stop_at_best
+
+    @property
+    def analysis(self) -> TextAnalysis:
+        """The current text's copy index and yardsticks (built in the background)."""
+        return self._analysis
+
+    @contextlib.contextmanager
+    def model(self, fetch: bool = True) -> Iterator[Trainer]:
+        """The run's trainer, to read the model as it is now, with the lab's lock held (see
+        dashboard.model_reads). fetch: while playing, bring Play's latest parameters first;
+        otherwise the model is as the views last drew it."""
+        if fetch:
+            self._sync(with_model=True)
+        with self.lock:
+            yield self.trainer
 
     def snapshot(
         self,
@@ -171,46 +196,6 @@ class Lab:
         finally:
             self.lock.release()
 
-    def generate(
-        self, length: int, temperature: float, prime: str = ""
-    ) -> tuple[str, CopyReport | None]:
-        """A longer piece (prime included) from the model as it is now, and its copy meter
-        reading (None until the text's index is ready); ValueError for settings out of range
-        or a prime the model cannot read."""
-        if isinstance(length, bool) or not isinstance(length, int):
-            raise ValueError("Generate needs a whole number of characters.")
-        if not 1 <= length <= GENERATE_MAX_CHARS:
-            raise ValueError(f"Generate writes 1 to {GENERATE_MAX_CHARS:,} characters.")
-        settings = SampleSettings(temperature=temperature, prime=prime)  # checks both
-        self._sync(with_model=True)
-        with self.lock:
-            if prime:
-                self.trainer.vocab.encode(prime)  # raises ValueError naming unknown characters
-            text = settings.prime + self.trainer.sample(
-                length, prime=prime or None, temperature=temperature
-            )
-            return text, self._analysis.meter(text)
-
-    def run_snippet(self, text: str) -> SnippetTrace:
-        """The model (as of the last snapshot) run over `text`; ValueError for unknown or too
-        much text."""
-        if len(text) > SNIPPET_MAX_CHARS:
-            raise ValueError(
-                f"The snippet is {len(text):,} characters long; the views read at most "
-                f"{SNIPPET_MAX_CHARS:,}."
-            )
-        with self.lock:
-            return run_snippet(self.trainer, None, text)
-
-    def sample_side_by_side(self, n: int = 200) -> tuple[DrawnText, DrawnText]:
-        """A sample at the sample settings' temperature beside the greedy one, same start."""
-        with self.lock:
-            s = self.sample_settings
-            return sample_side_by_side(
-                self.trainer, n=n, prime=s.prime or None, temperature=s.temperature or 1.0,
-                seed=self.trainer.iteration,
-            )  # fmt: skip
-
     def checkpoint_bytes(self) -> bytes:
         """The model as a .npz checkpoint; while playing, the player's whole state of now."""
         self._sync(with_model=False, save_point=True)
@@ -219,11 +204,6 @@ class Lab:
             buffer = io.BytesIO()
             checkpoint.save_state(state, buffer, self.trainer.text_digest)
             return buffer.getvalue()
-
-    def history_csv(self) -> str:
-        """The live run's history, one row per row of its loss record, as CSV text."""
-        with self.lock:
-            return exports.history_csv(self.trainer.state(with_model=False))
 
     def pending_changes(
         self, wanted: Config, corpus: Corpus | None, start: Start | None = None
@@ -411,7 +391,9 @@ class Lab:
             if self._player is None:
                 if self.comparing:
                     raise ValueError("Compare cells is running: stop it, or wait, to Play.")
-                budget.check(self.trainer.config, self.trainer.vocab.size, SESSION_MEMORY_BYTES, 2)
+                budget.check(
+                    self.trainer.config, self.trainer.vocab.size, limits.SESSION_MEMORY_BYTES, 2
+                )
                 self._player = PlayRunner(self.corpus.text, self._schedule)
 
     def pause(self) -> None:
@@ -506,7 +488,7 @@ class Lab:
         with self.lock:
             if self.playing or self.comparing:
                 raise ValueError("Pause Play (or wait for the comparison) first.")
-            configs = _to_compare(configs, self.trainer, len(self.corpus.text))
+            configs = networks_to_compare(configs, self.trainer, len(self.corpus.text))
             self.comparison = Comparison(self.corpus.text, configs, seconds)
 
     def stop_comparison(self) -> None:
@@ -519,28 +501,3 @@ class Lab:
     def refresh_sample(self) -> None:
         with self.lock:
             self.sample.draw(self.trainer)
-
-
-def fits(config: Config, vocab_size: int, processes: int = 1) -> None:
-    """ValueError, naming a setting that fits, when a run at `config` (in `processes` processes)
-    would need more memory than a session may use, or one iteration would take too long."""
-    budget.check(config, vocab_size, SESSION_MEMORY_BYTES, processes)
-    pace.check(config, vocab_size, MAX_SECONDS_PER_ITERATION)
-
-
-def _to_compare(
-    configs: dict[str, Config | FromBase], trainer: Trainer, text_length: int
-) -> dict[str, Config | FromBase]:
-    """The networks to compare, held out as `trainer`'s run is (or as the dashboard's default);
-    ValueError for one that does not fit beside the session's own run, or in the text."""
-    val = trainer.config.val_fraction or DASHBOARD_DEFAULTS.val_fraction
-    configs = {name: c.replace(val_fraction=val, seed=None) for name, c in configs.items()}
-    for network in configs.values():
-        config = config_of(network)
-        # The session's own run stays in memory beside the one being compared.
-        budget.check(
-            config, trainer.vocab.size, SESSION_MEMORY_BYTES, 2,
-            "the network compared and the session's own run",
-        )  # fmt: skip
-        check_text_fits(text_length, config)
-    return configs

@@ -18,6 +18,7 @@ from dashboard.actions import (
     on_upload,
 )
 from dashboard.guide import pace_note
+from dashboard.limits import MAX_SECONDS_PER_ITERATION
 from dashboard.page_model import (
     BATCH_SIZES,
     BUILTIN_CORPORA,
@@ -47,7 +48,6 @@ from dashboard.page_state import (
     on_tab_reported,
     wanted_network,
 )
-from dashboard.session import MAX_SECONDS_PER_ITERATION
 
 
 def sidebar() -> None:

@@ -16,6 +16,7 @@ from rnnlab import checkpoint
 from rnnlab.bases import base_card, base_models
 from rnnlab.config import Config
 from rnnlab.state import Origin, TrainerState
+from rnnlab.text import Vocab
 from rnnlab.trainer import Trainer
 from rnnlab.transfer import CHANGEABLE, as_base, match_vocabulary, new_config
 
@@ -124,10 +125,10 @@ def from_trainer(trainer: Trainer, name: str) -> Start:
     return Start(CURRENT, name, as_base(trainer.state()))
 
 
-def current_model(trainer: Trainer) -> Start:
+def current_model(config: Config, vocab: Vocab) -> Start:
     """ "The current model" as the control offers it: its network and vocabulary, for the page
     to show; the weights are taken when a run starts from it (Lab.new_run)."""
-    return Start(CURRENT, network=trainer.config, vocab=trainer.vocab.chars)
+    return Start(CURRENT, network=config, vocab=vocab.chars)
 
 
 def from_checkpoint(data: bytes, file_name: str) -> Start:

@@ -11,7 +11,9 @@ import pytest
 from test_app import errors, lab_of, open_app, open_view, shown, step, upload_text
 
 from dashboard import live_feed
-from dashboard.session import SNIPPET_MAX_CHARS, Lab
+from dashboard.limits import SNIPPET_MAX_CHARS
+from dashboard.model_reads import snippet_trace
+from dashboard.session import Lab
 from rnnlab.text import MAX_VOCAB
 
 CONFIG_TOML = Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml"
@@ -73,7 +75,7 @@ def test_the_typed_snippet_and_the_prime_have_a_length_limit():
     area = at.text_area(key="snippet_text")
     assert area.max_chars == SNIPPET_MAX_CHARS
     with pytest.raises(ValueError, match="at most 1,000"):
-        lab_of(at).run_snippet("a" * (SNIPPET_MAX_CHARS + 1))
+        snippet_trace(lab_of(at), "a" * (SNIPPET_MAX_CHARS + 1))
 
 
 def test_settings_over_the_sessions_memory_budget_are_refused_on_apply():

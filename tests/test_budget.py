@@ -9,8 +9,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from dashboard import local_runner, play_runner
-from dashboard import session as session_module
+from dashboard import limits, local_runner, play_runner
 from dashboard.process_slots import SLOTS
 from dashboard.session import Lab
 from rnnlab import Config, Trainer, budget
@@ -76,7 +75,7 @@ def test_playing_counts_both_processes():
 
 
 def test_the_session_refuses_over_budget_settings_before_allocating(monkeypatch):
-    monkeypatch.setattr(session_module, "SESSION_MEMORY_BYTES", 20 * 2**20)
+    monkeypatch.setattr(limits, "SESSION_MEMORY_BYTES", 20 * 2**20)
     lab = Lab(SONGBOOK, Config(hidden_size=64, batch_size=16, seed=0), stop_at_best=False)
     trainer, config = lab.trainer, lab.trainer.config
     with pytest.raises(ValueError, match="more than the 20 MB"):
@@ -85,7 +84,7 @@ def test_the_session_refuses_over_budget_settings_before_allocating(monkeypatch)
         lab.set_seq_length(500)
     assert lab.trainer is trainer and lab.trainer.config == config and lab.trainer.events == ()
     monkeypatch.setattr(
-        session_module, "SESSION_MEMORY_BYTES", int(1.2 * budget.training_bytes(config, 63).total)
+        limits, "SESSION_MEMORY_BYTES", int(1.2 * budget.training_bytes(config, 63).total)
     )
     with pytest.raises(ValueError, match="twice"):
         lab.play()

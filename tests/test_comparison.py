@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from dashboard import comparison
-from dashboard import session as session_module
+from dashboard import comparison, limits
 from dashboard.comparison import Cancelled, Finished
 from dashboard.process_slots import SLOTS
 from dashboard.session import Lab
@@ -103,7 +102,7 @@ def test_a_text_too_short_or_an_odd_budget_is_refused_before_starting(lab):
 
 
 def test_a_comparison_over_the_memory_budget_is_refused_before_starting(lab, monkeypatch):
-    monkeypatch.setattr(session_module, "SESSION_MEMORY_BYTES", 16 * 2**20)
+    monkeypatch.setattr(limits, "SESSION_MEMORY_BYTES", 16 * 2**20)
     with pytest.raises(ValueError, match="the network compared and the session's own run"):
         lab.compare_cells({"LSTM": SMALL["LSTM"].replace(hidden_size=512)}, 10)
     assert lab.comparison is None and not lab.holds_a_slot

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from waiting import wait_until
 
-from dashboard import latest_sample, local_runner, play_runner
+from dashboard import latest_sample, local_runner, model_reads, play_runner
 from dashboard import session as lab_module
 from dashboard.exports import history_csv
 from dashboard.session import Lab, LiveSnapshot
@@ -226,7 +226,7 @@ def test_history_csv_has_one_row_per_iteration_with_the_documented_columns(monke
     lab.set_learning_rate(0.05)
     lab.train(iterations=40)
     t = lab.trainer
-    rows = list(csv.DictReader(io.StringIO(lab.history_csv())))
+    rows = list(csv.DictReader(io.StringIO(model_reads.history_csv(lab))))
     assert list(rows[0]) == CSV_COLUMNS
     assert [int(r["iteration"]) for r in rows] == list(range(1, 101))
     seq = np.array([int(r["seq_length"]) for r in rows])
@@ -246,7 +246,7 @@ def test_history_csv_has_one_row_per_iteration_with_the_documented_columns(monke
     }
     assert validation == pytest.approx(dict(t.validation_history), abs=1e-6)
     assert list(validation) == [62]
-    assert lab.history_csv() == history_csv(lab.snapshot().state), "one writer for both"
+    assert model_reads.history_csv(lab) == history_csv(lab.snapshot().state), "one writer for both"
 
 
 def test_initial_config_and_per_iteration_follow_the_change_events():
@@ -852,10 +852,10 @@ def test_generate_writes_from_the_prime_and_measures_what_it_copied():
     lab = make_lab()
     lab.train(iterations=200)
     _analysed(lab)
-    text, reading = lab.generate(1200, 0.0, "The ")
+    text, reading = model_reads.generate(lab, 1200, 0.0, "The ")
     assert text.startswith("The ") and len(text) == 4 + 1200
     assert text[reading.span[0] : reading.span[1]] in lab.trainer.train_text
-    again, _ = lab.generate(1200, 0.0, "The ")
+    again, _ = model_reads.generate(lab, 1200, 0.0, "The ")
     assert again == text  # greedy: the same model writes the same piece
 
 
@@ -872,7 +872,7 @@ def test_generate_writes_from_the_prime_and_measures_what_it_copied():
 def test_generate_refuses_settings_out_of_range(length, temperature, prime, words):
     lab = make_lab()
     with pytest.raises(ValueError, match=words):
-        lab.generate(length, temperature, prime)
+        model_reads.generate(lab, length, temperature, prime)
 
 
 def test_a_checkpoint_made_on_another_text_with_the_same_characters_is_told():

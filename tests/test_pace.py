@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from test_app import errors, open_app
 
+from dashboard import limits
 from dashboard import session as session_module
 from dashboard.guide import pace_note, train_time_note
 from rnnlab import Config, Trainer, pace
@@ -93,7 +94,7 @@ def test_the_session_refuses_a_new_run_whose_iteration_would_take_too_long(monke
     before = lab.trainer
     slow = Config(hidden_size=512, seq_length=100, batch_size=64, seed=0)
     monkeypatch.setattr(
-        session_module,
+        limits,
         "MAX_SECONDS_PER_ITERATION",
         pace.seconds_per_iteration(slow, SONGBOOK.vocab.size) / 4,
     )
@@ -107,7 +108,7 @@ def test_the_session_refuses_a_sequence_length_whose_iteration_would_take_too_lo
     config = Config(hidden_size=256, batch_size=64, seq_length=25, seed=0)
     lab = session_module.Lab(SONGBOOK, config)
     limit = 4 * pace.seconds_per_iteration(config, SONGBOOK.vocab.size)  # 500 is 20 times as long
-    monkeypatch.setattr(session_module, "MAX_SECONDS_PER_ITERATION", limit)
+    monkeypatch.setattr(limits, "MAX_SECONDS_PER_ITERATION", limit)
     with pytest.raises(ValueError, match="A sequence length of"):
         lab.set_seq_length(500)
     assert lab.trainer.config == config
@@ -118,7 +119,7 @@ def test_the_session_refuses_a_sequence_length_whose_iteration_would_take_too_lo
 def test_the_limit_is_read_from_the_environment():
     env = {**os.environ, "RNNLAB_MAX_SECONDS_PER_ITERATION": "0.25"}
     result = subprocess.run(
-        [sys.executable, "-c", "import dashboard.session as s; print(s.MAX_SECONDS_PER_ITERATION)"],
+        [sys.executable, "-c", "import dashboard.limits as s; print(s.MAX_SECONDS_PER_ITERATION)"],
         cwd=ROOT,
         env=env,
         capture_output=True,

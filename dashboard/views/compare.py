@@ -9,10 +9,11 @@ from dashboard.actions import on_compare, on_stop_comparison, on_use_compared
 from dashboard.comparison import Cancelled, Comparison
 from dashboard.comparison import Failed as ComparisonFailed
 from dashboard.figures import comparison_figure
+from dashboard.limits import COMPARE_SECONDS
 from dashboard.page_model import compared_rows
 from dashboard.page_state import lab
 from dashboard.safe_text import escape_markdown
-from dashboard.session import COMPARE_SECONDS, LiveSnapshot
+from dashboard.session import LiveSnapshot
 
 
 def view(live: LiveSnapshot) -> None:

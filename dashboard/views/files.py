@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
 
+from dashboard.model_reads import history_csv
 from dashboard.page_state import lab
 from dashboard.session import LiveSnapshot
 
@@ -25,7 +28,7 @@ def view(live: LiveSnapshot) -> None:
         )
         c2.download_button(
             "Download loss history (.csv)",
-            lab().history_csv,
+            functools.partial(history_csv, lab()),
             file_name=f"rnnlab-history-{iteration}.csv",
             mime="text/csv",
             key="download_history",

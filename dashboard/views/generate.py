@@ -7,9 +7,10 @@ import streamlit as st
 from dashboard import url_settings
 from dashboard.actions import on_generate
 from dashboard.guide import meter_caption
+from dashboard.limits import GENERATE_MAX_CHARS
 from dashboard.page_model import PRIME_MAX_CHARS, TEMPERATURE_RANGE
 from dashboard.safe_text import escape_markdown, marked_text_html
-from dashboard.session import GENERATE_MAX_CHARS, LiveSnapshot
+from dashboard.session import LiveSnapshot
 
 
 def view(live: LiveSnapshot) -> None:

@@ -19,10 +19,12 @@ from dashboard.insight_figures import (
     visible_char,
     weight_histogram_figure,
 )
+from dashboard.limits import SNIPPET_MAX_CHARS
+from dashboard.model_reads import side_by_side, snippet_trace
 from dashboard.page_model import SNIPPET_LENGTH, health_of, predictions, units_worth_a_look
 from dashboard.page_state import lab
 from dashboard.safe_text import escape_markdown
-from dashboard.session import SNIPPET_MAX_CHARS, LiveSnapshot
+from dashboard.session import LiveSnapshot
 
 INSIGHT_VIEWS = ("Neurons", "Predictions", "Sampling in colour", "Training health")
 SIGNAL_NAMES = {"h": "hidden units h", "c": "cell state c", **GATE_NAMES}
@@ -35,7 +37,7 @@ def view(live: LiveSnapshot) -> None:
         "view follows it."
     )
     try:
-        trace = lab().run_snippet(chosen_snippet(live.corpus.text))
+        trace = snippet_trace(lab(), chosen_snippet(live.corpus.text))
     except ValueError as error:
         st.error(escape_markdown(str(error)))
         return
@@ -130,7 +132,7 @@ def predictions_view(trace, live: LiveSnapshot) -> None:
 
 
 def colour_view() -> None:
-    drawn, greedy = lab().sample_side_by_side(200)
+    drawn, greedy = side_by_side(lab(), 200)
     st.caption(
         "The same start sampled twice; each character is shaded by the probability it was "
         "drawn with."
