@@ -34,6 +34,8 @@ from pathlib import Path
 import pytest
 from process_tree import children  # tests/process_tree.py
 
+from dashboard.tabs import COOKIE_PATH
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 DEFAULT_APP = "app.py"
@@ -207,15 +209,26 @@ def wait_for_app_run() -> Callable[..., None]:
     return _wait_for_app_run
 
 
+def open_settled(page, url: str) -> None:
+    """Open `url` and wait until the page has settled: its first runs over, the tab's id told to
+    the session and the tab's cookie set (dashboard/tabs.py), the last thing a page does by
+    itself once loaded. A click or an upload before that could land on a widget the next run
+    draws anew, and be lost (seen on CI, about once in five runs of a test acting at once)."""
+    with page.expect_response(
+        lambda response: COOKIE_PATH in response.url, timeout=PAGE_TIMEOUT_MS
+    ) as cookie:
+        page.goto(url, wait_until="domcontentloaded")
+    assert cookie.value.status == 204, f"the tab's cookie was not set: {cookie.value.status}"
+    _wait_for_app_run(page)
+
+
 @pytest.fixture
 def page(browser, streamlit_server: str):
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     context.set_default_timeout(PAGE_TIMEOUT_MS)
     pg = context.new_page()
     try:
-        pg.goto(f"{streamlit_server}/?from=random", wait_until="domcontentloaded")
-        pg.locator(_APP_ROOT).wait_for(state="attached")
-        _wait_for_app_run(pg, initial_wait_ms=0)
+        open_settled(pg, f"{streamlit_server}/?from=random")
         yield pg
     finally:
         context.close()

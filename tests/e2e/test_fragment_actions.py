@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+from conftest import open_settled  # tests/e2e/conftest.py
 from playwright.sync_api import Page, expect
 from process_tree import children  # tests/process_tree.py
 
@@ -55,11 +56,7 @@ def test_compare_refused_under_the_play_cap_says_so_at_once(
         for context in contexts:  # every Play slot of the server taken
             other = context.new_page()
             # No held-out text: no Play stops by itself at its best point, freeing its slot.
-            other.goto(f"{streamlit_server}/?from=random&val=0")
-            # Settled: the first run of the page over, with its Play button drawn.
-            wait_for_app_run(other)
-            expect(other.locator(".st-key-play button")).to_be_enabled()
-            wait_for_app_run(other)
+            open_settled(other, f"{streamlit_server}/?from=random&val=0")
             click(other, "play", wait_for_app_run)
             try:
                 expect(other.locator(".st-key-play button")).to_contain_text("Pause")

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlencode, urlparse
 
+from conftest import open_settled  # tests/e2e/conftest.py
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 from test_dashboard import (
@@ -36,8 +37,7 @@ SHORT_TEXT = "the quick brown fox jumps over the lazy dog\n" * 25
 def open_at(page: Page, server: str, query: dict[str, str], wait) -> None:
     """Open the app (a new session) at an address with `query` as its query string (from
     random weights unless it says otherwise, as the page fixture)."""
-    page.goto(f"{server}/?{urlencode({'from': 'random', **query})}", wait_until="domcontentloaded")
-    wait(page, initial_wait_ms=0)
+    open_settled(page, f"{server}/?{urlencode({'from': 'random', **query})}")
 
 
 def address_query(page: Page) -> dict[str, str]:
