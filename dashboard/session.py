@@ -143,8 +143,9 @@ class Lab:
     @contextlib.contextmanager
     def model(self, fetch: bool = True) -> Iterator[Trainer]:
         """The run's trainer, to read the model as it is now, with the lab's lock held (see
-        dashboard.model_reads). fetch: while playing, bring Play's latest parameters first;
-        otherwise the model is as the views last drew it."""
+        dashboard.model_reads). fetch: while playing, ask Play for its parameters first (if
+        another question is under way, its answer brings them); otherwise the model is as the
+        views last drew it."""
         if fetch:
             self._sync(with_model=True)
         with self.lock:
@@ -277,7 +278,8 @@ class Lab:
             self.pending_corpus = None
 
     def load_checkpoint(self, data: bytes) -> None:
-        """Resume from checkpoint bytes made on this corpus; ValueError leaves all as it was."""
+        """Resume from checkpoint bytes made on this corpus; ValueError for a checkpoint that
+        cannot be read or does not fit leaves all as it was (it is checked before Play pauses)."""
         saved = checkpoint.read(io.BytesIO(data))
         with self.lock:
             corpus = self.corpus
@@ -347,7 +349,8 @@ class Lab:
             with self.lock:
                 if self._player is runner:
                     self._ended(runner.take(self._schedule, came_back).outcome)
-                self._schedule.apply(settings)  # to the run as the process had it
+                if self._player is None:  # to the run as the process had it
+                    self._schedule.apply(settings)
 
     def restore_best(self) -> None:
         """Pause, and bring back the model at the lowest validation loss of the run;
@@ -412,11 +415,12 @@ class Lab:
     def _paused(self) -> Iterator[None]:
         """The lab's lock, held with nothing playing: the play process is stopped first, its
         answer waited for with the lock let go (the page's snapshots meanwhile draw the mirror)."""
-        self._stopped_playing()
-        with self.lock:
-            while self._player is not None:  # Play pressed again in between, from another thread
-                self._stopped_playing()
-            yield
+        while True:  # again if Play was pressed in between, from another thread
+            self._stopped_playing()
+            with self.lock:
+                if self._player is None:
+                    yield
+                    return
 
     def _stopped_playing(self) -> bool:
         """Stop playing, waiting on the play process with the lab's lock let go; whether this

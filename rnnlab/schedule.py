@@ -88,6 +88,7 @@ class RunState:
     trainer: TrainerState
     timeline: tuple[TimelineEntry, ...]  # the kept ones (rnnlab.timeline)
     timeline_count: int  # how many were ever kept
+    timeline_cuts: int  # how many times it was cut back
     training_seconds: float
     chars_per_second: float
     temperature: float
@@ -106,6 +107,7 @@ class RunMarks:
 
     trainer: Marks = Marks()
     timeline: int = 0  # the timeline's count
+    timeline_cuts: int = 0
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ class RunDelta:
     timeline_since: int
     new_timeline: tuple[TimelineEntry, ...]
     timeline_count: int
+    timeline_cuts: int
     training_seconds: float
     chars_per_second: float
     temperature: float
@@ -218,6 +221,7 @@ class Schedule:
             self.trainer.state(with_model),
             self._timeline.entries,
             self._timeline.count,
+            self._timeline.cuts,
             self._training_seconds,
             self._chars_per_second,
             self._temperature,
@@ -234,7 +238,7 @@ class Schedule:
     def load_state(self, state: RunState) -> None:
         """Become the run `state` describes, keeping this schedule's Trainer object."""
         self.trainer.load_state(state.trainer)
-        self._timeline = Timeline(state.timeline, state.timeline_count)
+        self._timeline = Timeline(state.timeline, state.timeline_count, state.timeline_cuts)
         self._temperature, self._stop_at_best = state.temperature, state.stop_at_best
         self._validation_every_chars = state.validation_every_chars
         self._keep_timeline = state.keep_timeline
@@ -243,17 +247,19 @@ class Schedule:
 
     def marks(self) -> RunMarks:
         """How far this run's records reach now."""
-        return RunMarks(self.trainer.marks(), self._timeline.count)
+        return RunMarks(self.trainer.marks(), self._timeline.count, self._timeline.cuts)
 
     def delta(self, since: RunMarks, with_model: bool = False) -> RunDelta:
         """What changed since `since` (this run's marks, or a mirror's of it); with_model adds
         the parameters and hidden state."""
-        timeline_since = min(since.timeline, self._timeline.count)
+        timeline = self._timeline
+        timeline_since = timeline.start_for(since.timeline, since.timeline_cuts)
         return RunDelta(
             self.trainer.delta(since.trainer, with_model),
             timeline_since,
-            self._timeline.since(timeline_since),
-            self._timeline.count,
+            timeline.since(timeline_since),
+            timeline.count,
+            timeline.cuts,
             self._training_seconds,
             self._chars_per_second,
             self._temperature,
@@ -264,7 +270,9 @@ class Schedule:
         """Bring this schedule, a mirror of the one that made `delta`, up to date with it (see
         Trainer.apply_delta: a mirror is for looking at)."""
         self.trainer.apply_delta(delta.trainer)
-        self._timeline.extend(delta.timeline_since, delta.new_timeline, delta.timeline_count)
+        self._timeline.extend(
+            delta.timeline_since, delta.new_timeline, delta.timeline_count, delta.timeline_cuts
+        )
         self._training_seconds, self._chars_per_second = (
             delta.training_seconds,
             delta.chars_per_second,
@@ -398,7 +406,7 @@ class Schedule:
 def _settings_of(state: RunState) -> dict:
     """Schedule's keyword arguments for all that `state` holds besides the trainer."""
     return {
-        "timeline": Timeline(state.timeline, state.timeline_count),
+        "timeline": Timeline(state.timeline, state.timeline_count, state.timeline_cuts),
         "temperature": state.temperature,
         "keep_timeline": state.keep_timeline,
         "validation_every_chars": state.validation_every_chars,

@@ -5,7 +5,8 @@ Entries are numbered by when they were added (0, 1, 2, ...), and `count` says ho
 a copy that holds the first n asks for `since(n)`, which are the kept entries numbered n or
 later, and `extend` puts them in place, so that a mirror of a timeline stays equal to it
 (`entries` and `count` alike) with only the changes sent. The entries in between the first and
-the latest are dropped as new ones come; nothing a view shows is among them.
+the latest are dropped as new ones come; nothing a view shows is among them. A cut (the model
+went back) counts in `cuts`: a copy made before it starts again from number 0 (`start_for`).
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ class Timeline:
     """The first TIMELINE_FIRST entries ever added and the latest TIMELINE_LATEST of the rest,
     in order. `entries` and `count` are the whole of it (Timeline(entries, count) is a copy)."""
 
-    def __init__(self, entries: Iterable[TimelineEntry] = (), count: int | None = None) -> None:
+    def __init__(
+        self, entries: Iterable[TimelineEntry] = (), count: int | None = None, cuts: int = 0
+    ) -> None:
         self._first: list[TimelineEntry] = []
         self._latest: list[TimelineEntry] = []
         self._count = 0
+        self._cuts = 0
         entries = list(entries)
-        self.extend(0, entries, len(entries) if count is None else count)
+        self.extend(0, entries, len(entries) if count is None else count, cuts)
 
     @property
     def entries(self) -> tuple[TimelineEntry, ...]:
@@ -45,6 +49,16 @@ class Timeline:
     def count(self) -> int:
         """How many entries were ever added (kept or not)."""
         return self._count
+
+    @property
+    def cuts(self) -> int:
+        """How many times entries were cut off the end (cut_after)."""
+        return self._cuts
+
+    def start_for(self, count: int, cuts: int) -> int:
+        """Where the changes for a copy with `count` entries made after `cuts` cuts start: at
+        its count (at most this one's), or from number 0 if this one was cut since."""
+        return min(max(0, count), self._count) if cuts == self._cuts else 0
 
     def __len__(self) -> int:
         return len(self._first) + len(self._latest)
@@ -72,9 +86,10 @@ class Timeline:
         del self._latest[max(0, n - latest_from) :]
         self._count = n
 
-    def extend(self, n: int, entries: Iterable[TimelineEntry], count: int) -> None:
-        """Put `entries`, another timeline's since(n) when it had `count` entries, in place of
-        this one's from number n on. ValueError if they cannot be that, with nothing changed."""
+    def extend(self, n: int, entries: Iterable[TimelineEntry], count: int, cuts: int = 0) -> None:
+        """Put `entries`, another timeline's since(n) when it had `count` entries after `cuts`
+        cuts, in place of this one's from number n on. ValueError if they cannot be that, with
+        nothing changed."""
         entries = list(entries)
         firsts = max(0, min(TIMELINE_FIRST - n, len(entries)))  # those of its first entries
         gap = count - n - len(entries)  # entries it dropped between its first and its latest
@@ -86,13 +101,19 @@ class Timeline:
         self.truncate(n)
         for entry in entries[:firsts]:
             self.append(entry)
+        if gap:  # the other one keeps none of the latest entries numbered below its new ones
+            self._latest.clear()
         self._count += gap
         for entry in entries[firsts:]:
             self.append(entry)
+        self._cuts = cuts
 
     def cut_after(self, iteration: int) -> None:
         """Drop the entries of iterations after `iteration` (the model went back to it)."""
         kept = sum(1 for entry in self.entries if entry.iteration <= iteration)
+        if kept == len(self):
+            return
+        self._cuts += 1
         # Entries are in order of iteration: the kept ones are a prefix of entries.
         if kept < len(self._first):
             self.truncate(kept)

@@ -34,19 +34,26 @@ def test_it_keeps_the_first_and_the_latest_of_any_number_of_entries(n: int) -> N
     assert copy.entries == timeline.entries and copy.count == timeline.count
 
 
-@settings(max_examples=300)
-@given(st.lists(st.one_of(st.integers(1, 130), st.just(0)), max_size=40))
-def test_a_mirror_sent_only_the_changes_stays_equal(steps: list[int]) -> None:
-    """Each step adds that many entries, or (0) brings the mirror up to date from its count."""
+@settings(max_examples=400)
+@given(
+    st.lists(st.one_of(st.integers(1, 130), st.just(0), st.tuples(st.floats(0, 1))), max_size=40)
+)
+def test_a_mirror_sent_only_the_changes_stays_equal(steps: list) -> None:
+    """Each step adds that many entries, or (0) brings the mirror up to date from its marks,
+    or (a fraction) cuts the original back to that share of its iterations."""
     original, mirror, added = Timeline(), Timeline(), 0
     for step in steps:
+        if isinstance(step, tuple):
+            original.cut_after(int(step[0] * added) - 1)
+            continue
         for _ in range(step):
             original.append(entry(added))
             added += 1
         if step == 0:
-            n = mirror.count
-            mirror.extend(n, original.since(n), original.count)
+            n = original.start_for(mirror.count, mirror.cuts)
+            mirror.extend(n, original.since(n), original.count, original.cuts)
             assert mirror.entries == original.entries and mirror.count == original.count
+            assert mirror.since(0) == original.since(0)
 
 
 @given(st.integers(0, 300), st.integers(0, 300))
@@ -57,9 +64,10 @@ def test_a_cut_keeps_the_entries_up_to_the_iteration_and_counts_them(n: int, cut
     before = timeline.entries
     timeline.cut_after(cut)
     assert timeline.entries == tuple(e for e in before if e.iteration <= cut)
-    # Numbers are never given twice: the count stays past the last entry kept.
+    # The count stays past the last entry kept; a cut that dropped something is counted.
     last_kept = timeline.entries[-1].iteration if timeline.entries else -1
     assert last_kept + 1 <= timeline.count <= n
+    assert timeline.cuts == (1 if cut < n - 1 else 0)
     timeline.append(entry(10_000))
     assert timeline.since(timeline.count - 1) == (entry(10_000),)
 
