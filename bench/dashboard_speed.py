@@ -44,6 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dashboard.tabs import COOKIE_PATH  # noqa: E402
 from rnnlab import Trainer  # noqa: E402
 from rnnlab.corpora import DEFAULT_CORPUS, builtin_corpus  # noqa: E402
 from rnnlab.presets import DASHBOARD_DEFAULTS  # noqa: E402
@@ -369,7 +370,9 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}/?from=random")
+            # Opened and settled (its tab's cookie set: load.open_session says why).
+            with page.expect_response(lambda r: COOKIE_PATH in r.url, timeout=90_000):
+                page.goto(f"http://127.0.0.1:{port}/?from=random")
             page.frame_locator(".st-key-live_panel iframe").locator(
                 "[data-stat='Iteration']"
             ).wait_for(timeout=90_000)

@@ -30,8 +30,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
 
 from dashboard_speed import CHROMIUM_ARGS, free_port, start_app  # noqa: E402
+
+from dashboard.tabs import COOKIE_PATH  # noqa: E402
 
 APP_ROOT = "[data-testid='stApp']"
 READY = f"{APP_ROOT}[data-test-connection-state='CONNECTED'][data-test-script-state='notRunning']"
@@ -82,10 +85,15 @@ def open_session(browser, url: str):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     started = time.monotonic()
-    page.goto(url)
+    # Then wait until the page has settled (its tab's cookie set, the last thing it does by
+    # itself): an upload or a click before that can be lost (tests/e2e/conftest.open_settled).
+    with page.expect_response(lambda response: COOKIE_PATH in response.url, timeout=60_000):
+        page.goto(url)
+        page.locator(READY).wait_for(timeout=60_000)
+        page.locator(".st-key-play button").wait_for(state="visible", timeout=60_000)
+        interactive = time.monotonic() - started
     page.locator(READY).wait_for(timeout=60_000)
-    page.locator(".st-key-play button").wait_for(state="visible", timeout=60_000)
-    return context, page, time.monotonic() - started
+    return context, page, interactive
 
 
 def speed(page) -> float:
